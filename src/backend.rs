@@ -1,0 +1,367 @@
+//! One interface over the two backends: `Gpu` runs the WGSL kernels (`kernels/`), `Cpu`
+//! runs their plain-loop twins (`cpu/`) in f32. Method names are `<family>_<entry>`; the
+//! golden runner, the parity tests and the benchmarks all go through this trait.
+
+use crate::error::Result;
+use crate::gpu::{Context, GpuTensor};
+use crate::ops::*;
+use crate::{cpu, kernels};
+
+pub trait Backend {
+    type Tensor;
+    /// Argmax positions kept by max pooling and max reductions for their backward.
+    type Index;
+
+    fn name(&self) -> String;
+    fn upload(&self, name: &str, data: &[f32]) -> Result<Self::Tensor>;
+    fn download(&self, t: &Self::Tensor) -> Result<Vec<f32>>;
+
+    fn conv2d_fwd(&self, g: &Conv2d, x: &Self::Tensor, w: &Self::Tensor, b: Option<&Self::Tensor>) -> Result<Self::Tensor>;
+    fn conv2d_bwd_data(&self, g: &Conv2d, dy: &Self::Tensor, w: &Self::Tensor) -> Result<Self::Tensor>;
+    fn conv2d_bwd_weight(&self, g: &Conv2d, x: &Self::Tensor, dy: &Self::Tensor) -> Result<Self::Tensor>;
+    fn conv2d_bwd_bias(&self, g: &Conv2d, dy: &Self::Tensor) -> Result<Self::Tensor>;
+
+    fn conv_transpose2d_fwd(
+        &self,
+        g: &ConvTranspose2d,
+        x: &Self::Tensor,
+        w: &Self::Tensor,
+        b: Option<&Self::Tensor>,
+    ) -> Result<Self::Tensor>;
+    fn conv_transpose2d_bwd_data(&self, g: &ConvTranspose2d, dy: &Self::Tensor, w: &Self::Tensor) -> Result<Self::Tensor>;
+    fn conv_transpose2d_bwd_weight(&self, g: &ConvTranspose2d, x: &Self::Tensor, dy: &Self::Tensor) -> Result<Self::Tensor>;
+    fn conv_transpose2d_bwd_bias(&self, g: &ConvTranspose2d, dy: &Self::Tensor) -> Result<Self::Tensor>;
+
+    fn max_pool2d_fwd(&self, g: &Pool2d, x: &Self::Tensor) -> Result<(Self::Tensor, Self::Index)>;
+    fn max_pool2d_bwd(&self, g: &Pool2d, dy: &Self::Tensor, idx: &Self::Index) -> Result<Self::Tensor>;
+
+    fn reduce_mean_fwd(&self, g: &Reduce, x: &Self::Tensor) -> Result<Self::Tensor>;
+    fn reduce_mean_bwd(&self, g: &Reduce, dy: &Self::Tensor) -> Result<Self::Tensor>;
+    fn reduce_max_fwd(&self, g: &Reduce, x: &Self::Tensor) -> Result<(Self::Tensor, Self::Index)>;
+    fn reduce_max_bwd(&self, g: &Reduce, dy: &Self::Tensor, idx: &Self::Index) -> Result<Self::Tensor>;
+
+    fn gate_fwd(&self, g: &Gate, x: &Self::Tensor, z: &Self::Tensor) -> Result<Self::Tensor>;
+    /// Returns (dx, dz).
+    fn gate_bwd(&self, g: &Gate, x: &Self::Tensor, z: &Self::Tensor, dy: &Self::Tensor) -> Result<(Self::Tensor, Self::Tensor)>;
+
+    /// Returns (y, batch mean, batch 1/sqrt(var+eps)); updates the running statistics.
+    #[allow(clippy::too_many_arguments)]
+    fn batchnorm_train_fwd(
+        &self,
+        g: &BatchNorm,
+        x: &Self::Tensor,
+        gamma: &Self::Tensor,
+        beta: &Self::Tensor,
+        running_mean: &mut Self::Tensor,
+        running_var: &mut Self::Tensor,
+    ) -> Result<(Self::Tensor, Self::Tensor, Self::Tensor)>;
+    /// Returns (dx, dgamma, dbeta).
+    fn batchnorm_train_bwd(
+        &self,
+        g: &BatchNorm,
+        x: &Self::Tensor,
+        gamma: &Self::Tensor,
+        mean: &Self::Tensor,
+        invstd: &Self::Tensor,
+        dy: &Self::Tensor,
+    ) -> Result<(Self::Tensor, Self::Tensor, Self::Tensor)>;
+    fn batchnorm_eval_fwd(
+        &self,
+        g: &BatchNorm,
+        x: &Self::Tensor,
+        gamma: &Self::Tensor,
+        beta: &Self::Tensor,
+        running_mean: &Self::Tensor,
+        running_var: &Self::Tensor,
+    ) -> Result<Self::Tensor>;
+    fn batchnorm_eval_bwd(
+        &self,
+        g: &BatchNorm,
+        gamma: &Self::Tensor,
+        running_var: &Self::Tensor,
+        dy: &Self::Tensor,
+    ) -> Result<Self::Tensor>;
+
+    fn act_fwd(&self, a: Act, x: &Self::Tensor) -> Result<Self::Tensor>;
+    fn act_bwd(&self, a: Act, x: &Self::Tensor, dy: &Self::Tensor) -> Result<Self::Tensor>;
+    fn add(&self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor>;
+    fn concat(&self, g: &Concat, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor>;
+    fn split(&self, g: &Concat, y: &Self::Tensor) -> Result<(Self::Tensor, Self::Tensor)>;
+
+    /// The mean loss as a one-element tensor.
+    fn loss_fwd(&self, l: Loss, x: &Self::Tensor, t: &Self::Tensor) -> Result<Self::Tensor>;
+    /// Gradient wrt x, given the upstream gradient `dy` of the one-element loss.
+    fn loss_bwd(&self, l: Loss, x: &Self::Tensor, t: &Self::Tensor, dy: &Self::Tensor) -> Result<Self::Tensor>;
+
+    /// One Adam/AdamW step (`step` counts from 1) on p with moments m and v.
+    fn adam_step(
+        &self,
+        g: &Adam,
+        step: u32,
+        p: &mut Self::Tensor,
+        grad: &Self::Tensor,
+        m: &mut Self::Tensor,
+        v: &mut Self::Tensor,
+    ) -> Result<()>;
+}
+
+/// The CPU reference backend, in f32.
+pub struct Cpu;
+
+/// The WGSL backend. Each call records its dispatches and submits them.
+pub struct Gpu<'a>(pub &'a Context);
+
+impl Gpu<'_> {
+    fn run<R>(&self, f: impl FnOnce(&mut crate::gpu::Recorder) -> Result<R>) -> Result<R> {
+        let mut r = self.0.recorder();
+        let out = f(&mut r)?;
+        r.submit()?;
+        Ok(out)
+    }
+}
+
+impl Backend for Cpu {
+    type Tensor = Vec<f32>;
+    type Index = Vec<u32>;
+
+    fn name(&self) -> String {
+        "cpu".into()
+    }
+    fn upload(&self, _name: &str, data: &[f32]) -> Result<Vec<f32>> {
+        Ok(data.to_vec())
+    }
+    fn download(&self, t: &Vec<f32>) -> Result<Vec<f32>> {
+        Ok(t.clone())
+    }
+    fn conv2d_fwd(&self, g: &Conv2d, x: &Vec<f32>, w: &Vec<f32>, b: Option<&Vec<f32>>) -> Result<Vec<f32>> {
+        cpu::conv2d::forward(g, x, w, b.map(|b| b.as_slice()))
+    }
+    fn conv2d_bwd_data(&self, g: &Conv2d, dy: &Vec<f32>, w: &Vec<f32>) -> Result<Vec<f32>> {
+        cpu::conv2d::backward_data(g, dy, w)
+    }
+    fn conv2d_bwd_weight(&self, g: &Conv2d, x: &Vec<f32>, dy: &Vec<f32>) -> Result<Vec<f32>> {
+        cpu::conv2d::backward_weight(g, x, dy)
+    }
+    fn conv2d_bwd_bias(&self, g: &Conv2d, dy: &Vec<f32>) -> Result<Vec<f32>> {
+        cpu::conv2d::backward_bias(g, dy)
+    }
+    fn conv_transpose2d_fwd(&self, g: &ConvTranspose2d, x: &Vec<f32>, w: &Vec<f32>, b: Option<&Vec<f32>>) -> Result<Vec<f32>> {
+        cpu::conv_transpose2d::forward(g, x, w, b.map(|b| b.as_slice()))
+    }
+    fn conv_transpose2d_bwd_data(&self, g: &ConvTranspose2d, dy: &Vec<f32>, w: &Vec<f32>) -> Result<Vec<f32>> {
+        cpu::conv_transpose2d::backward_data(g, dy, w)
+    }
+    fn conv_transpose2d_bwd_weight(&self, g: &ConvTranspose2d, x: &Vec<f32>, dy: &Vec<f32>) -> Result<Vec<f32>> {
+        cpu::conv_transpose2d::backward_weight(g, x, dy)
+    }
+    fn conv_transpose2d_bwd_bias(&self, g: &ConvTranspose2d, dy: &Vec<f32>) -> Result<Vec<f32>> {
+        cpu::conv_transpose2d::backward_bias(g, dy)
+    }
+    fn max_pool2d_fwd(&self, g: &Pool2d, x: &Vec<f32>) -> Result<(Vec<f32>, Vec<u32>)> {
+        cpu::pool::forward(g, x)
+    }
+    fn max_pool2d_bwd(&self, g: &Pool2d, dy: &Vec<f32>, idx: &Vec<u32>) -> Result<Vec<f32>> {
+        cpu::pool::backward(g, dy, idx)
+    }
+    fn reduce_mean_fwd(&self, g: &Reduce, x: &Vec<f32>) -> Result<Vec<f32>> {
+        cpu::reduce::mean_forward(g, x)
+    }
+    fn reduce_mean_bwd(&self, g: &Reduce, dy: &Vec<f32>) -> Result<Vec<f32>> {
+        cpu::reduce::mean_backward(g, dy)
+    }
+    fn reduce_max_fwd(&self, g: &Reduce, x: &Vec<f32>) -> Result<(Vec<f32>, Vec<u32>)> {
+        cpu::reduce::max_forward(g, x)
+    }
+    fn reduce_max_bwd(&self, g: &Reduce, dy: &Vec<f32>, idx: &Vec<u32>) -> Result<Vec<f32>> {
+        cpu::reduce::max_backward(g, dy, idx)
+    }
+    fn gate_fwd(&self, g: &Gate, x: &Vec<f32>, z: &Vec<f32>) -> Result<Vec<f32>> {
+        cpu::gate::forward(g, x, z)
+    }
+    fn gate_bwd(&self, g: &Gate, x: &Vec<f32>, z: &Vec<f32>, dy: &Vec<f32>) -> Result<(Vec<f32>, Vec<f32>)> {
+        cpu::gate::backward(g, x, z, dy)
+    }
+    fn batchnorm_train_fwd(
+        &self,
+        g: &BatchNorm,
+        x: &Vec<f32>,
+        gamma: &Vec<f32>,
+        beta: &Vec<f32>,
+        running_mean: &mut Vec<f32>,
+        running_var: &mut Vec<f32>,
+    ) -> Result<(Vec<f32>, Vec<f32>, Vec<f32>)> {
+        cpu::batchnorm::train_forward(g, x, gamma, beta, running_mean, running_var)
+    }
+    fn batchnorm_train_bwd(
+        &self,
+        g: &BatchNorm,
+        x: &Vec<f32>,
+        gamma: &Vec<f32>,
+        mean: &Vec<f32>,
+        invstd: &Vec<f32>,
+        dy: &Vec<f32>,
+    ) -> Result<(Vec<f32>, Vec<f32>, Vec<f32>)> {
+        cpu::batchnorm::train_backward(g, x, gamma, mean, invstd, dy)
+    }
+    fn batchnorm_eval_fwd(
+        &self,
+        g: &BatchNorm,
+        x: &Vec<f32>,
+        gamma: &Vec<f32>,
+        beta: &Vec<f32>,
+        running_mean: &Vec<f32>,
+        running_var: &Vec<f32>,
+    ) -> Result<Vec<f32>> {
+        cpu::batchnorm::eval_forward(g, x, gamma, beta, running_mean, running_var)
+    }
+    fn batchnorm_eval_bwd(&self, g: &BatchNorm, gamma: &Vec<f32>, running_var: &Vec<f32>, dy: &Vec<f32>) -> Result<Vec<f32>> {
+        cpu::batchnorm::eval_backward(g, gamma, running_var, dy)
+    }
+    fn act_fwd(&self, a: Act, x: &Vec<f32>) -> Result<Vec<f32>> {
+        cpu::elementwise::act_forward(a, x)
+    }
+    fn act_bwd(&self, a: Act, x: &Vec<f32>, dy: &Vec<f32>) -> Result<Vec<f32>> {
+        cpu::elementwise::act_backward(a, x, dy)
+    }
+    fn add(&self, a: &Vec<f32>, b: &Vec<f32>) -> Result<Vec<f32>> {
+        cpu::elementwise::add(a, b)
+    }
+    fn concat(&self, g: &Concat, a: &Vec<f32>, b: &Vec<f32>) -> Result<Vec<f32>> {
+        cpu::elementwise::concat(g, a, b)
+    }
+    fn split(&self, g: &Concat, y: &Vec<f32>) -> Result<(Vec<f32>, Vec<f32>)> {
+        cpu::elementwise::split(g, y)
+    }
+    fn loss_fwd(&self, l: Loss, x: &Vec<f32>, t: &Vec<f32>) -> Result<Vec<f32>> {
+        cpu::loss::forward(l, x, t)
+    }
+    fn loss_bwd(&self, l: Loss, x: &Vec<f32>, t: &Vec<f32>, dy: &Vec<f32>) -> Result<Vec<f32>> {
+        cpu::loss::backward(l, x, t, dy)
+    }
+    fn adam_step(&self, g: &Adam, step: u32, p: &mut Vec<f32>, grad: &Vec<f32>, m: &mut Vec<f32>, v: &mut Vec<f32>) -> Result<()> {
+        cpu::adam::step(g, step, p, grad, m, v)
+    }
+}
+
+impl Backend for Gpu<'_> {
+    type Tensor = GpuTensor;
+    type Index = GpuTensor;
+
+    fn name(&self) -> String {
+        format!("gpu: {}", self.0.adapter_name())
+    }
+    fn upload(&self, name: &str, data: &[f32]) -> Result<GpuTensor> {
+        self.0.upload(name, data)
+    }
+    fn download(&self, t: &GpuTensor) -> Result<Vec<f32>> {
+        self.0.read(t)
+    }
+    fn conv2d_fwd(&self, g: &Conv2d, x: &GpuTensor, w: &GpuTensor, b: Option<&GpuTensor>) -> Result<GpuTensor> {
+        self.run(|r| kernels::conv2d::forward(r, g, x, w, b))
+    }
+    fn conv2d_bwd_data(&self, g: &Conv2d, dy: &GpuTensor, w: &GpuTensor) -> Result<GpuTensor> {
+        self.run(|r| kernels::conv2d::backward_data(r, g, dy, w))
+    }
+    fn conv2d_bwd_weight(&self, g: &Conv2d, x: &GpuTensor, dy: &GpuTensor) -> Result<GpuTensor> {
+        self.run(|r| kernels::conv2d::backward_weight(r, g, x, dy))
+    }
+    fn conv2d_bwd_bias(&self, g: &Conv2d, dy: &GpuTensor) -> Result<GpuTensor> {
+        self.run(|r| kernels::conv2d::backward_bias(r, g, dy))
+    }
+    fn conv_transpose2d_fwd(&self, g: &ConvTranspose2d, x: &GpuTensor, w: &GpuTensor, b: Option<&GpuTensor>) -> Result<GpuTensor> {
+        self.run(|r| kernels::conv_transpose2d::forward(r, g, x, w, b))
+    }
+    fn conv_transpose2d_bwd_data(&self, g: &ConvTranspose2d, dy: &GpuTensor, w: &GpuTensor) -> Result<GpuTensor> {
+        self.run(|r| kernels::conv_transpose2d::backward_data(r, g, dy, w))
+    }
+    fn conv_transpose2d_bwd_weight(&self, g: &ConvTranspose2d, x: &GpuTensor, dy: &GpuTensor) -> Result<GpuTensor> {
+        self.run(|r| kernels::conv_transpose2d::backward_weight(r, g, x, dy))
+    }
+    fn conv_transpose2d_bwd_bias(&self, g: &ConvTranspose2d, dy: &GpuTensor) -> Result<GpuTensor> {
+        self.run(|r| kernels::conv_transpose2d::backward_bias(r, g, dy))
+    }
+    fn max_pool2d_fwd(&self, g: &Pool2d, x: &GpuTensor) -> Result<(GpuTensor, GpuTensor)> {
+        self.run(|r| kernels::pool::forward(r, g, x))
+    }
+    fn max_pool2d_bwd(&self, g: &Pool2d, dy: &GpuTensor, idx: &GpuTensor) -> Result<GpuTensor> {
+        self.run(|r| kernels::pool::backward(r, g, dy, idx))
+    }
+    fn reduce_mean_fwd(&self, g: &Reduce, x: &GpuTensor) -> Result<GpuTensor> {
+        self.run(|r| kernels::reduce::mean_forward(r, g, x))
+    }
+    fn reduce_mean_bwd(&self, g: &Reduce, dy: &GpuTensor) -> Result<GpuTensor> {
+        self.run(|r| kernels::reduce::mean_backward(r, g, dy))
+    }
+    fn reduce_max_fwd(&self, g: &Reduce, x: &GpuTensor) -> Result<(GpuTensor, GpuTensor)> {
+        self.run(|r| kernels::reduce::max_forward(r, g, x))
+    }
+    fn reduce_max_bwd(&self, g: &Reduce, dy: &GpuTensor, idx: &GpuTensor) -> Result<GpuTensor> {
+        self.run(|r| kernels::reduce::max_backward(r, g, dy, idx))
+    }
+    fn gate_fwd(&self, g: &Gate, x: &GpuTensor, z: &GpuTensor) -> Result<GpuTensor> {
+        self.run(|r| kernels::gate::forward(r, g, x, z))
+    }
+    fn gate_bwd(&self, g: &Gate, x: &GpuTensor, z: &GpuTensor, dy: &GpuTensor) -> Result<(GpuTensor, GpuTensor)> {
+        self.run(|r| kernels::gate::backward(r, g, x, z, dy))
+    }
+    fn batchnorm_train_fwd(
+        &self,
+        g: &BatchNorm,
+        x: &GpuTensor,
+        gamma: &GpuTensor,
+        beta: &GpuTensor,
+        running_mean: &mut GpuTensor,
+        running_var: &mut GpuTensor,
+    ) -> Result<(GpuTensor, GpuTensor, GpuTensor)> {
+        self.run(|r| kernels::batchnorm::train_forward(r, g, x, gamma, beta, running_mean, running_var))
+    }
+    fn batchnorm_train_bwd(
+        &self,
+        g: &BatchNorm,
+        x: &GpuTensor,
+        gamma: &GpuTensor,
+        mean: &GpuTensor,
+        invstd: &GpuTensor,
+        dy: &GpuTensor,
+    ) -> Result<(GpuTensor, GpuTensor, GpuTensor)> {
+        self.run(|r| kernels::batchnorm::train_backward(r, g, x, gamma, mean, invstd, dy))
+    }
+    fn batchnorm_eval_fwd(
+        &self,
+        g: &BatchNorm,
+        x: &GpuTensor,
+        gamma: &GpuTensor,
+        beta: &GpuTensor,
+        running_mean: &GpuTensor,
+        running_var: &GpuTensor,
+    ) -> Result<GpuTensor> {
+        self.run(|r| kernels::batchnorm::eval_forward(r, g, x, gamma, beta, running_mean, running_var))
+    }
+    fn batchnorm_eval_bwd(&self, g: &BatchNorm, gamma: &GpuTensor, running_var: &GpuTensor, dy: &GpuTensor) -> Result<GpuTensor> {
+        self.run(|r| kernels::batchnorm::eval_backward(r, g, gamma, running_var, dy))
+    }
+    fn act_fwd(&self, a: Act, x: &GpuTensor) -> Result<GpuTensor> {
+        self.run(|r| kernels::elementwise::act_forward(r, a, x))
+    }
+    fn act_bwd(&self, a: Act, x: &GpuTensor, dy: &GpuTensor) -> Result<GpuTensor> {
+        self.run(|r| kernels::elementwise::act_backward(r, a, x, dy))
+    }
+    fn add(&self, a: &GpuTensor, b: &GpuTensor) -> Result<GpuTensor> {
+        self.run(|r| kernels::elementwise::add(r, a, b))
+    }
+    fn concat(&self, g: &Concat, a: &GpuTensor, b: &GpuTensor) -> Result<GpuTensor> {
+        self.run(|r| kernels::elementwise::concat(r, g, a, b))
+    }
+    fn split(&self, g: &Concat, y: &GpuTensor) -> Result<(GpuTensor, GpuTensor)> {
+        self.run(|r| kernels::elementwise::split(r, g, y))
+    }
+    fn loss_fwd(&self, l: Loss, x: &GpuTensor, t: &GpuTensor) -> Result<GpuTensor> {
+        self.run(|r| kernels::loss::forward(r, l, x, t))
+    }
+    fn loss_bwd(&self, l: Loss, x: &GpuTensor, t: &GpuTensor, dy: &GpuTensor) -> Result<GpuTensor> {
+        self.run(|r| kernels::loss::backward(r, l, x, t, dy))
+    }
+    fn adam_step(&self, g: &Adam, step: u32, p: &mut GpuTensor, grad: &GpuTensor, m: &mut GpuTensor, v: &mut GpuTensor) -> Result<()> {
+        self.run(|r| kernels::adam::step(r, g, step, p, grad, m, v))
+    }
+}

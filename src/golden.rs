@@ -1,0 +1,1 @@
+//! Golden runner (in progress).

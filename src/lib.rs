@@ -1,0 +1,15 @@
+//! brine: an attention U-Net for seismic salt-body velocity inversion on any GPU through
+//! wgpu, with hand-written WGSL kernels and a CPU reference twin for every kernel.
+
+pub mod backend;
+pub mod cpu;
+pub mod error;
+pub mod golden;
+pub mod gpu;
+pub mod kernels;
+pub mod ops;
+pub mod rng;
+
+pub use backend::{Backend, Cpu, Gpu};
+pub use error::{Error, Result};
+pub use gpu::{Context, GpuTensor};

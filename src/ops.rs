@@ -1,0 +1,319 @@
+//! Op descriptors: the geometry of each kernel, shared by the GPU kernels (`kernels/`)
+//! and their CPU twins (`cpu/`). Constructors validate; shapes are NCHW.
+
+use crate::error::{Error, Result};
+
+pub type Shape4 = [usize; 4];
+
+fn positive(op: &str, what: &str, dims: &[usize]) -> Result<()> {
+    if dims.iter().any(|&d| d == 0) {
+        return Err(Error::config(op, format!("{what} {dims:?} has a zero dimension")));
+    }
+    Ok(())
+}
+
+/// 2-D convolution: x [n,ci,h,w] * w [co,ci,kh,kw] (+ b [co]) -> y [n,co,ho,wo].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Conv2d {
+    pub n: usize,
+    pub ci: usize,
+    pub h: usize,
+    pub w: usize,
+    pub co: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub stride: usize,
+    pub pad: usize,
+}
+
+impl Conv2d {
+    pub fn new(x: Shape4, co: usize, kernel: [usize; 2], stride: usize, pad: usize) -> Result<Self> {
+        let op = "conv2d";
+        positive(op, "input shape", &x)?;
+        positive(op, "kernel", &kernel)?;
+        if co == 0 || stride == 0 {
+            return Err(Error::config(op, format!("out_channels {co} and stride {stride} must be positive")));
+        }
+        let g = Conv2d { n: x[0], ci: x[1], h: x[2], w: x[3], co, kh: kernel[0], kw: kernel[1], stride, pad };
+        if g.h + 2 * pad < g.kh || g.w + 2 * pad < g.kw {
+            return Err(Error::config(
+                op,
+                format!("kernel {kernel:?} with padding {pad} does not fit input {x:?}: the output would be empty"),
+            ));
+        }
+        Ok(g)
+    }
+    pub fn ho(&self) -> usize {
+        (self.h + 2 * self.pad - self.kh) / self.stride + 1
+    }
+    pub fn wo(&self) -> usize {
+        (self.w + 2 * self.pad - self.kw) / self.stride + 1
+    }
+    pub fn x_shape(&self) -> Shape4 {
+        [self.n, self.ci, self.h, self.w]
+    }
+    pub fn w_shape(&self) -> Shape4 {
+        [self.co, self.ci, self.kh, self.kw]
+    }
+    pub fn y_shape(&self) -> Shape4 {
+        [self.n, self.co, self.ho(), self.wo()]
+    }
+    /// Multiply-adds of the forward pass, times two.
+    pub fn flops(&self) -> f64 {
+        2.0 * (self.n * self.co * self.ho() * self.wo() * self.ci * self.kh * self.kw) as f64
+    }
+}
+
+/// Transposed 2-D convolution: x [n,ci,h,w], w [ci,co,k,k] (+ b [co]) -> y [n,co,ho,wo]
+/// with ho = (h-1)·stride − 2·pad + k. It is the adjoint of `as_conv()`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ConvTranspose2d {
+    pub n: usize,
+    pub ci: usize,
+    pub h: usize,
+    pub w: usize,
+    pub co: usize,
+    pub k: usize,
+    pub stride: usize,
+    pub pad: usize,
+}
+
+impl ConvTranspose2d {
+    pub fn new(x: Shape4, co: usize, k: usize, stride: usize, pad: usize) -> Result<Self> {
+        let op = "conv_transpose2d";
+        positive(op, "input shape", &x)?;
+        if co == 0 || k == 0 || stride == 0 {
+            return Err(Error::config(op, format!("out_channels {co}, kernel {k} and stride {stride} must be positive")));
+        }
+        if (x[2] - 1) * stride + k <= 2 * pad || (x[3] - 1) * stride + k <= 2 * pad {
+            return Err(Error::config(op, format!("padding {pad} leaves an empty output for input {x:?}")));
+        }
+        Ok(ConvTranspose2d { n: x[0], ci: x[1], h: x[2], w: x[3], co, k, stride, pad })
+    }
+    pub fn ho(&self) -> usize {
+        (self.h - 1) * self.stride + self.k - 2 * self.pad
+    }
+    pub fn wo(&self) -> usize {
+        (self.w - 1) * self.stride + self.k - 2 * self.pad
+    }
+    pub fn x_shape(&self) -> Shape4 {
+        [self.n, self.ci, self.h, self.w]
+    }
+    pub fn w_shape(&self) -> Shape4 {
+        [self.ci, self.co, self.k, self.k]
+    }
+    pub fn y_shape(&self) -> Shape4 {
+        [self.n, self.co, self.ho(), self.wo()]
+    }
+    /// The convolution whose backward-data this op is: it maps y's shape to x's shape,
+    /// and its weight [co_conv = ci, ci_conv = co, k, k] is this op's weight, unchanged.
+    pub fn as_conv(&self) -> Conv2d {
+        Conv2d {
+            n: self.n,
+            ci: self.co,
+            h: self.ho(),
+            w: self.wo(),
+            co: self.ci,
+            kh: self.k,
+            kw: self.k,
+            stride: self.stride,
+            pad: self.pad,
+        }
+    }
+    pub fn flops(&self) -> f64 {
+        2.0 * (self.n * self.ci * self.h * self.w * self.co * self.k * self.k) as f64
+    }
+}
+
+/// Max pooling with window = stride = 2 (PyTorch floor mode: a trailing odd row or
+/// column is dropped). Ties go to the first maximum in row-major window order.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Pool2d {
+    pub n: usize,
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+}
+
+impl Pool2d {
+    pub fn new(x: Shape4) -> Result<Self> {
+        positive("max_pool2d", "input shape", &x)?;
+        if x[2] < 2 || x[3] < 2 {
+            return Err(Error::config("max_pool2d", format!("input {x:?} is smaller than the 2x2 window")));
+        }
+        Ok(Pool2d { n: x[0], c: x[1], h: x[2], w: x[3] })
+    }
+    pub fn x_shape(&self) -> Shape4 {
+        [self.n, self.c, self.h, self.w]
+    }
+    pub fn y_shape(&self) -> Shape4 {
+        [self.n, self.c, self.h / 2, self.w / 2]
+    }
+}
+
+/// A reduction seen as x [outer, r, inner] -> y [outer, inner], reducing the middle axis.
+/// Every pooling of the network is one: over (H,W), over W, over H, over C.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Reduce {
+    pub outer: usize,
+    pub r: usize,
+    pub inner: usize,
+}
+
+impl Reduce {
+    pub fn new(outer: usize, r: usize, inner: usize) -> Result<Self> {
+        positive("reduce", "view [outer, r, inner]", &[outer, r, inner])?;
+        Ok(Reduce { outer, r, inner })
+    }
+    /// Reduces the NCHW dims listed (any of 1, 2, 3; they must be adjacent).
+    pub fn over_dims(x: Shape4, dims: &[usize]) -> Result<Self> {
+        let op = "reduce";
+        let (lo, hi) = match (dims.iter().min(), dims.iter().max()) {
+            (Some(&lo), Some(&hi)) if lo >= 1 && hi <= 3 && hi + 1 - lo == dims.len() => (lo, hi),
+            _ => return Err(Error::config(op, format!("dims {dims:?} must be adjacent dims among 1, 2, 3"))),
+        };
+        Reduce::new(x[..lo].iter().product(), x[lo..=hi].iter().product(), x[hi + 1..].iter().product())
+    }
+    pub fn x_len(&self) -> usize {
+        self.outer * self.r * self.inner
+    }
+    pub fn y_len(&self) -> usize {
+        self.outer * self.inner
+    }
+}
+
+/// Where the gate z of `x · sigmoid(z)` is broadcast from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Broadcast {
+    /// z [n,c,1,1]
+    Channel,
+    /// z [n,1,h,w]
+    Spatial,
+    /// z [n,c,h,1]
+    Row,
+    /// z [n,c,1,w]
+    Col,
+}
+
+impl Broadcast {
+    pub fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "channel" => Broadcast::Channel,
+            "spatial" => Broadcast::Spatial,
+            "row" => Broadcast::Row,
+            "col" => Broadcast::Col,
+            _ => return Err(Error::config("sigmoid_gate", format!("unknown broadcast `{s}` (channel|spatial|row|col)"))),
+        })
+    }
+}
+
+/// y = x · sigmoid(z), x [n,c,h,w], z broadcast as `mode` says.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Gate {
+    pub x: Shape4,
+    pub mode: Broadcast,
+}
+
+impl Gate {
+    pub fn new(x: Shape4, mode: Broadcast) -> Result<Self> {
+        positive("sigmoid_gate", "input shape", &x)?;
+        Ok(Gate { x, mode })
+    }
+    pub fn z_shape(&self) -> Shape4 {
+        let [n, c, h, w] = self.x;
+        match self.mode {
+            Broadcast::Channel => [n, c, 1, 1],
+            Broadcast::Spatial => [n, 1, h, w],
+            Broadcast::Row => [n, c, h, 1],
+            Broadcast::Col => [n, c, 1, w],
+        }
+    }
+    /// The gradient of z is a sum of x's elements over the broadcast dims: this view.
+    pub fn z_reduce(&self) -> Reduce {
+        let [n, c, h, w] = self.x;
+        match self.mode {
+            Broadcast::Channel => Reduce { outer: n * c, r: h * w, inner: 1 },
+            Broadcast::Spatial => Reduce { outer: n, r: c, inner: h * w },
+            Broadcast::Row => Reduce { outer: n * c * h, r: w, inner: 1 },
+            Broadcast::Col => Reduce { outer: n * c, r: h, inner: w },
+        }
+    }
+}
+
+/// BatchNorm2d over x [n,c,h,w]: statistics per channel over (n,h,w).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BatchNorm {
+    pub x: Shape4,
+    pub eps: f32,
+    pub momentum: f32,
+}
+
+impl BatchNorm {
+    pub fn new(x: Shape4) -> Result<Self> {
+        positive("batch_norm", "input shape", &x)?;
+        Ok(BatchNorm { x, eps: 1e-5, momentum: 0.1 })
+    }
+    pub fn c(&self) -> usize {
+        self.x[1]
+    }
+    /// Elements per channel.
+    pub fn m(&self) -> usize {
+        self.x[0] * self.x[2] * self.x[3]
+    }
+}
+
+/// Element-wise activations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Act {
+    Relu,
+    Relu6,
+    HSwish,
+    Sigmoid,
+}
+
+/// Mean losses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Loss {
+    Mse,
+    L1,
+}
+
+/// Concatenation of a [n,ca,hw] and b [n,cb,hw] along channels, and its inverse.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Concat {
+    pub n: usize,
+    pub ca: usize,
+    pub cb: usize,
+    pub hw: usize,
+}
+
+impl Concat {
+    pub fn new(a: Shape4, b: Shape4) -> Result<Self> {
+        if a[0] != b[0] || a[2] != b[2] || a[3] != b[3] {
+            return Err(Error::shape("concat", "b", format!("shape {b:?} does not match a {a:?} outside the channel dim")));
+        }
+        positive("concat", "shape", &a)?;
+        positive("concat", "shape", &b)?;
+        Ok(Concat { n: a[0], ca: a[1], cb: b[1], hw: a[2] * a[3] })
+    }
+    pub fn y_len(&self) -> usize {
+        self.n * (self.ca + self.cb) * self.hw
+    }
+}
+
+/// Adam / AdamW hyper-parameters (PyTorch semantics). `decoupled` selects AdamW.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Adam {
+    pub lr: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    pub weight_decay: f32,
+    pub decoupled: bool,
+}
+
+impl Default for Adam {
+    fn default() -> Self {
+        Adam { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0, decoupled: false }
+    }
+}
