@@ -16,7 +16,13 @@ pub trait Backend {
     fn upload(&self, name: &str, data: &[f32]) -> Result<Self::Tensor>;
     fn download(&self, t: &Self::Tensor) -> Result<Vec<f32>>;
 
-    fn conv2d_fwd(&self, g: &Conv2d, x: &Self::Tensor, w: &Self::Tensor, b: Option<&Self::Tensor>) -> Result<Self::Tensor>;
+    fn conv2d_fwd(
+        &self,
+        g: &Conv2d,
+        x: &Self::Tensor,
+        w: &Self::Tensor,
+        b: Option<&Self::Tensor>,
+    ) -> Result<Self::Tensor>;
     fn conv2d_bwd_data(&self, g: &Conv2d, dy: &Self::Tensor, w: &Self::Tensor) -> Result<Self::Tensor>;
     fn conv2d_bwd_weight(&self, g: &Conv2d, x: &Self::Tensor, dy: &Self::Tensor) -> Result<Self::Tensor>;
     fn conv2d_bwd_bias(&self, g: &Conv2d, dy: &Self::Tensor) -> Result<Self::Tensor>;
@@ -28,8 +34,18 @@ pub trait Backend {
         w: &Self::Tensor,
         b: Option<&Self::Tensor>,
     ) -> Result<Self::Tensor>;
-    fn conv_transpose2d_bwd_data(&self, g: &ConvTranspose2d, dy: &Self::Tensor, w: &Self::Tensor) -> Result<Self::Tensor>;
-    fn conv_transpose2d_bwd_weight(&self, g: &ConvTranspose2d, x: &Self::Tensor, dy: &Self::Tensor) -> Result<Self::Tensor>;
+    fn conv_transpose2d_bwd_data(
+        &self,
+        g: &ConvTranspose2d,
+        dy: &Self::Tensor,
+        w: &Self::Tensor,
+    ) -> Result<Self::Tensor>;
+    fn conv_transpose2d_bwd_weight(
+        &self,
+        g: &ConvTranspose2d,
+        x: &Self::Tensor,
+        dy: &Self::Tensor,
+    ) -> Result<Self::Tensor>;
     fn conv_transpose2d_bwd_bias(&self, g: &ConvTranspose2d, dy: &Self::Tensor) -> Result<Self::Tensor>;
 
     fn max_pool2d_fwd(&self, g: &Pool2d, x: &Self::Tensor) -> Result<(Self::Tensor, Self::Index)>;
@@ -42,7 +58,13 @@ pub trait Backend {
 
     fn gate_fwd(&self, g: &Gate, x: &Self::Tensor, z: &Self::Tensor) -> Result<Self::Tensor>;
     /// Returns (dx, dz).
-    fn gate_bwd(&self, g: &Gate, x: &Self::Tensor, z: &Self::Tensor, dy: &Self::Tensor) -> Result<(Self::Tensor, Self::Tensor)>;
+    fn gate_bwd(
+        &self,
+        g: &Gate,
+        x: &Self::Tensor,
+        z: &Self::Tensor,
+        dy: &Self::Tensor,
+    ) -> Result<(Self::Tensor, Self::Tensor)>;
 
     /// Returns (y, batch mean, batch 1/sqrt(var+eps)); updates the running statistics.
     #[allow(clippy::too_many_arguments)]
@@ -145,7 +167,13 @@ impl Backend for Cpu {
     fn conv2d_bwd_bias(&self, g: &Conv2d, dy: &Vec<f32>) -> Result<Vec<f32>> {
         cpu::conv2d::backward_bias(g, dy)
     }
-    fn conv_transpose2d_fwd(&self, g: &ConvTranspose2d, x: &Vec<f32>, w: &Vec<f32>, b: Option<&Vec<f32>>) -> Result<Vec<f32>> {
+    fn conv_transpose2d_fwd(
+        &self,
+        g: &ConvTranspose2d,
+        x: &Vec<f32>,
+        w: &Vec<f32>,
+        b: Option<&Vec<f32>>,
+    ) -> Result<Vec<f32>> {
         cpu::conv_transpose2d::forward(g, x, w, b.map(|b| b.as_slice()))
     }
     fn conv_transpose2d_bwd_data(&self, g: &ConvTranspose2d, dy: &Vec<f32>, w: &Vec<f32>) -> Result<Vec<f32>> {
@@ -214,7 +242,13 @@ impl Backend for Cpu {
     ) -> Result<Vec<f32>> {
         cpu::batchnorm::eval_forward(g, x, gamma, beta, running_mean, running_var)
     }
-    fn batchnorm_eval_bwd(&self, g: &BatchNorm, gamma: &Vec<f32>, running_var: &Vec<f32>, dy: &Vec<f32>) -> Result<Vec<f32>> {
+    fn batchnorm_eval_bwd(
+        &self,
+        g: &BatchNorm,
+        gamma: &Vec<f32>,
+        running_var: &Vec<f32>,
+        dy: &Vec<f32>,
+    ) -> Result<Vec<f32>> {
         cpu::batchnorm::eval_backward(g, gamma, running_var, dy)
     }
     fn act_fwd(&self, a: Act, x: &Vec<f32>) -> Result<Vec<f32>> {
@@ -238,7 +272,15 @@ impl Backend for Cpu {
     fn loss_bwd(&self, l: Loss, x: &Vec<f32>, t: &Vec<f32>, dy: &Vec<f32>) -> Result<Vec<f32>> {
         cpu::loss::backward(l, x, t, dy)
     }
-    fn adam_step(&self, g: &Adam, step: u32, p: &mut Vec<f32>, grad: &Vec<f32>, m: &mut Vec<f32>, v: &mut Vec<f32>) -> Result<()> {
+    fn adam_step(
+        &self,
+        g: &Adam,
+        step: u32,
+        p: &mut Vec<f32>,
+        grad: &Vec<f32>,
+        m: &mut Vec<f32>,
+        v: &mut Vec<f32>,
+    ) -> Result<()> {
         cpu::adam::step(g, step, p, grad, m, v)
     }
 }
@@ -268,7 +310,13 @@ impl Backend for Gpu<'_> {
     fn conv2d_bwd_bias(&self, g: &Conv2d, dy: &GpuTensor) -> Result<GpuTensor> {
         self.run(|r| kernels::conv2d::backward_bias(r, g, dy))
     }
-    fn conv_transpose2d_fwd(&self, g: &ConvTranspose2d, x: &GpuTensor, w: &GpuTensor, b: Option<&GpuTensor>) -> Result<GpuTensor> {
+    fn conv_transpose2d_fwd(
+        &self,
+        g: &ConvTranspose2d,
+        x: &GpuTensor,
+        w: &GpuTensor,
+        b: Option<&GpuTensor>,
+    ) -> Result<GpuTensor> {
         self.run(|r| kernels::conv_transpose2d::forward(r, g, x, w, b))
     }
     fn conv_transpose2d_bwd_data(&self, g: &ConvTranspose2d, dy: &GpuTensor, w: &GpuTensor) -> Result<GpuTensor> {
@@ -337,7 +385,13 @@ impl Backend for Gpu<'_> {
     ) -> Result<GpuTensor> {
         self.run(|r| kernels::batchnorm::eval_forward(r, g, x, gamma, beta, running_mean, running_var))
     }
-    fn batchnorm_eval_bwd(&self, g: &BatchNorm, gamma: &GpuTensor, running_var: &GpuTensor, dy: &GpuTensor) -> Result<GpuTensor> {
+    fn batchnorm_eval_bwd(
+        &self,
+        g: &BatchNorm,
+        gamma: &GpuTensor,
+        running_var: &GpuTensor,
+        dy: &GpuTensor,
+    ) -> Result<GpuTensor> {
         self.run(|r| kernels::batchnorm::eval_backward(r, g, gamma, running_var, dy))
     }
     fn act_fwd(&self, a: Act, x: &GpuTensor) -> Result<GpuTensor> {
@@ -361,7 +415,15 @@ impl Backend for Gpu<'_> {
     fn loss_bwd(&self, l: Loss, x: &GpuTensor, t: &GpuTensor, dy: &GpuTensor) -> Result<GpuTensor> {
         self.run(|r| kernels::loss::backward(r, l, x, t, dy))
     }
-    fn adam_step(&self, g: &Adam, step: u32, p: &mut GpuTensor, grad: &GpuTensor, m: &mut GpuTensor, v: &mut GpuTensor) -> Result<()> {
+    fn adam_step(
+        &self,
+        g: &Adam,
+        step: u32,
+        p: &mut GpuTensor,
+        grad: &GpuTensor,
+        m: &mut GpuTensor,
+        v: &mut GpuTensor,
+    ) -> Result<()> {
         self.run(|r| kernels::adam::step(r, g, step, p, grad, m, v))
     }
 }

@@ -83,7 +83,10 @@ impl ConvTranspose2d {
         let op = "conv_transpose2d";
         positive(op, "input shape", &x)?;
         if co == 0 || k == 0 || stride == 0 {
-            return Err(Error::config(op, format!("out_channels {co}, kernel {k} and stride {stride} must be positive")));
+            return Err(Error::config(
+                op,
+                format!("out_channels {co}, kernel {k} and stride {stride} must be positive"),
+            ));
         }
         if (x[2] - 1) * stride + k <= 2 * pad || (x[3] - 1) * stride + k <= 2 * pad {
             return Err(Error::config(op, format!("padding {pad} leaves an empty output for input {x:?}")));
@@ -202,7 +205,9 @@ impl Broadcast {
             "spatial" => Broadcast::Spatial,
             "row" => Broadcast::Row,
             "col" => Broadcast::Col,
-            _ => return Err(Error::config("sigmoid_gate", format!("unknown broadcast `{s}` (channel|spatial|row|col)"))),
+            _ => {
+                return Err(Error::config("sigmoid_gate", format!("unknown broadcast `{s}` (channel|spatial|row|col)")));
+            }
         })
     }
 }
@@ -290,7 +295,11 @@ pub struct Concat {
 impl Concat {
     pub fn new(a: Shape4, b: Shape4) -> Result<Self> {
         if a[0] != b[0] || a[2] != b[2] || a[3] != b[3] {
-            return Err(Error::shape("concat", "b", format!("shape {b:?} does not match a {a:?} outside the channel dim")));
+            return Err(Error::shape(
+                "concat",
+                "b",
+                format!("shape {b:?} does not match a {a:?} outside the channel dim"),
+            ));
         }
         positive("concat", "shape", &a)?;
         positive("concat", "shape", &b)?;

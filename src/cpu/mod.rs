@@ -12,7 +12,10 @@ pub mod pool;
 pub mod reduce;
 
 /// The float types the twins run in: f32 (the engine) and f64 (gradient checks).
-pub trait Real: num_traits::Float + num_traits::FromPrimitive + std::iter::Sum + Default + Send + Sync + std::fmt::Debug + 'static {}
+pub trait Real:
+    num_traits::Float + num_traits::FromPrimitive + std::iter::Sum + Default + Send + Sync + std::fmt::Debug + 'static
+{
+}
 impl Real for f32 {}
 impl Real for f64 {}
 

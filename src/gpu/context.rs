@@ -17,9 +17,8 @@ pub struct Context {
 }
 
 /// Optional features brine uses when the adapter has them.
-const WANTED: wgpu::Features = wgpu::Features::SUBGROUP
-    .union(wgpu::Features::SHADER_F16)
-    .union(wgpu::Features::TIMESTAMP_QUERY);
+const WANTED: wgpu::Features =
+    wgpu::Features::SUBGROUP.union(wgpu::Features::SHADER_F16).union(wgpu::Features::TIMESTAMP_QUERY);
 
 fn rank(kind: wgpu::DeviceType) -> u8 {
     match kind {
@@ -41,9 +40,7 @@ fn backends_from_env() -> Result<(wgpu::Backends, bool)> {
         "cpu" => (wgpu::Backends::all(), true),
         "" | "auto" => (wgpu::Backends::all(), false),
         other => {
-            return Err(Error::NoAdapter(format!(
-                "BRINE_BACKEND={other} is not one of vulkan, metal, dx12, gl, cpu"
-            )));
+            return Err(Error::NoAdapter(format!("BRINE_BACKEND={other} is not one of vulkan, metal, dx12, gl, cpu")));
         }
     })
 }

@@ -74,10 +74,9 @@ impl Context {
                 count: None,
             });
         }
-        let layout = self.device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some(k.entry),
-            entries: &entries,
-        });
+        let layout = self
+            .device
+            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(k.entry), entries: &entries });
         let pl = self.device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some(k.entry),
             bind_group_layouts: &[Some(&layout)],
@@ -169,9 +168,8 @@ impl<'a> Recorder<'a> {
             entries: &entries,
         });
         let timestamp_writes = self.timer.as_mut().and_then(|t| t.pass_writes());
-        let mut pass = self
-            .encoder
-            .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(k.entry), timestamp_writes });
+        let mut pass =
+            self.encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(k.entry), timestamp_writes });
         pass.set_pipeline(&p.pipeline);
         pass.set_bind_group(0, &bg, &[]);
         pass.dispatch_workgroups(groups[0], groups[1], groups[2]);

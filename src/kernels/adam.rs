@@ -6,4 +6,14 @@ use crate::error::Result;
 use crate::gpu::{GpuTensor, Recorder};
 use crate::ops::Adam;
 
-pub fn step(r: &mut Recorder, g: &Adam, step: u32, p: &GpuTensor, grad: &GpuTensor, m: &GpuTensor, v: &GpuTensor) -> Result<()> { todo!() }
+pub fn step(
+    r: &mut Recorder,
+    g: &Adam,
+    step: u32,
+    p: &GpuTensor,
+    grad: &GpuTensor,
+    m: &GpuTensor,
+    v: &GpuTensor,
+) -> Result<()> {
+    todo!()
+}

@@ -6,5 +6,15 @@ use crate::error::Result;
 use crate::gpu::{GpuTensor, Recorder};
 use crate::ops::Gate;
 
-pub fn forward(r: &mut Recorder, g: &Gate, x: &GpuTensor, z: &GpuTensor) -> Result<GpuTensor> { todo!() }
-pub fn backward(r: &mut Recorder, g: &Gate, x: &GpuTensor, z: &GpuTensor, dy: &GpuTensor) -> Result<(GpuTensor, GpuTensor)> { todo!() }
+pub fn forward(r: &mut Recorder, g: &Gate, x: &GpuTensor, z: &GpuTensor) -> Result<GpuTensor> {
+    todo!()
+}
+pub fn backward(
+    r: &mut Recorder,
+    g: &Gate,
+    x: &GpuTensor,
+    z: &GpuTensor,
+    dy: &GpuTensor,
+) -> Result<(GpuTensor, GpuTensor)> {
+    todo!()
+}

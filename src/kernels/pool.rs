@@ -6,5 +6,9 @@ use crate::error::Result;
 use crate::gpu::{GpuTensor, Recorder};
 use crate::ops::Pool2d;
 
-pub fn forward(r: &mut Recorder, g: &Pool2d, x: &GpuTensor) -> Result<(GpuTensor, GpuTensor)> { todo!() }
-pub fn backward(r: &mut Recorder, g: &Pool2d, dy: &GpuTensor, idx: &GpuTensor) -> Result<GpuTensor> { todo!() }
+pub fn forward(r: &mut Recorder, g: &Pool2d, x: &GpuTensor) -> Result<(GpuTensor, GpuTensor)> {
+    todo!()
+}
+pub fn backward(r: &mut Recorder, g: &Pool2d, dy: &GpuTensor, idx: &GpuTensor) -> Result<GpuTensor> {
+    todo!()
+}
