@@ -2,6 +2,7 @@
 //! wgpu, with hand-written WGSL kernels and a CPU reference twin for every kernel.
 
 pub mod backend;
+pub mod bench;
 pub mod cpu;
 pub mod error;
 pub mod golden;
