@@ -115,7 +115,10 @@ pub fn kernels(ctx: &Context, opts: &Options, mut report: impl FnMut(&Row)) -> R
                     };
                     Ok(())
                 })?;
-                push(Row { name: row_name, shape: shape.clone(), ms, rate: gf / (ms / 1e3), unit: "GFLOP/s" }, &mut rows);
+                push(
+                    Row { name: row_name, shape: shape.clone(), ms, rate: gf / (ms / 1e3), unit: "GFLOP/s" },
+                    &mut rows,
+                );
             }
         }
         if l + 1 == WIDTHS.len() {
@@ -138,7 +141,9 @@ pub fn kernels(ctx: &Context, opts: &Options, mut report: impl FnMut(&Row)) -> R
             let gamma = ctx.upload("gamma", &vec![1.0f32; c])?;
             let beta = ctx.upload("beta", &vec![0.0f32; c])?;
             let (rm, rv) = (ctx.upload("rm", &vec![0.0f32; c])?, ctx.upload("rv", &vec![1.0f32; c])?);
-            let ms = time(ctx, iters, |r| kernels::batchnorm::train_forward(r, &g, &x, &gamma, &beta, &rm, &rv).map(|_| ()))?;
+            let ms = time(ctx, iters, |r| {
+                kernels::batchnorm::train_forward(r, &g, &x, &gamma, &beta, &rm, &rv).map(|_| ())
+            })?;
             push(Row { name, shape: shape.clone(), ms, rate: gb(len * 4 * 3, ms), unit: "GB/s" }, &mut rows);
         }
         let name = format!("global avg+max L{l}");
@@ -156,7 +161,10 @@ pub fn kernels(ctx: &Context, opts: &Options, mut report: impl FnMut(&Row)) -> R
             let g = Gate::new(x4, Broadcast::Spatial)?;
             let z = random(ctx, &mut rng, "z", n * h * w)?;
             let ms = time(ctx, iters, |r| kernels::gate::forward(r, &g, &x, &z).map(|_| ()))?;
-            push(Row { name, shape: shape.clone(), ms, rate: gb(len * 4 * 2 + n * h * w * 4, ms), unit: "GB/s" }, &mut rows);
+            push(
+                Row { name, shape: shape.clone(), ms, rate: gb(len * 4 * 2 + n * h * w * 4, ms), unit: "GB/s" },
+                &mut rows,
+            );
         }
         let name = format!("conv_transpose 2x2/2 L{l}");
         if wanted(&name) {

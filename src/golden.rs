@@ -38,8 +38,15 @@ impl GoldenFile {
                 safetensors::Dtype::F32 => {
                     data.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64).collect()
                 }
-                safetensors::Dtype::F64 => data.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect(),
-                d => return Err(Error::file(path, format!("tensor `{name}` has dtype {d:?}; only F32 and F64 are read"))),
+                safetensors::Dtype::F64 => {
+                    data.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect()
+                }
+                d => {
+                    return Err(Error::file(
+                        path,
+                        format!("tensor `{name}` has dtype {d:?}; only F32 and F64 are read"),
+                    ));
+                }
             };
             tensors.insert(name, (view.shape().to_vec(), values));
         }

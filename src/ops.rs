@@ -206,7 +206,10 @@ impl Broadcast {
             "row" => Broadcast::Row,
             "col" => Broadcast::Col,
             _ => {
-                return Err(Error::config("sigmoid_gate", format!("unknown broadcast `{s}` (channel|spatial|row|col)")));
+                return Err(Error::config(
+                    "sigmoid_gate",
+                    format!("unknown broadcast `{s}` (channel|spatial|row|col)"),
+                ));
             }
         })
     }

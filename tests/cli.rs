@@ -44,3 +44,15 @@ fn bad_arguments_are_refused() {
     let (ok, _) = brine(&["check"]);
     assert!(!ok, "check without --golden must fail");
 }
+
+#[test]
+fn an_unknown_adapter_name_lists_the_available_ones() {
+    let out = Command::new(env!("CARGO_BIN_EXE_brine"))
+        .arg("info")
+        .env("BRINE_ADAPTER", "no-such-gpu-anywhere")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("BRINE_ADAPTER") || err.contains("no GPU adapter"), "{err}");
+}

@@ -74,7 +74,8 @@ fn write_unseen_case(dir: &Path, corrupt_reference: bool) {
         ("odd.grad_w", g.w_shape().to_vec(), b64(&gw), safetensors::Dtype::F64),
     ];
     let views: Vec<(&str, _)> = tensors.iter().map(|(n, s, b, d)| (*n, view(s, b, *d))).collect();
-    let meta = HashMap::from([("odd".to_string(), r#"{"op": "conv2d", "kernel": 5, "padding": 2, "stride": 2}"#.to_string())]);
+    let meta =
+        HashMap::from([("odd".to_string(), r#"{"op": "conv2d", "kernel": 5, "padding": 2, "stride": 2}"#.to_string())]);
     safetensors::serialize_to_file(views, Some(meta), &dir.join("ops_unseen.safetensors")).unwrap();
 }
 

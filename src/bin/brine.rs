@@ -9,7 +9,11 @@ use brine::{Backend, Context, Cpu, Gpu};
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
-#[command(name = "brine", version, about = "Attention U-Net for seismic salt-body velocity inversion, on any GPU through wgpu")]
+#[command(
+    name = "brine",
+    version,
+    about = "Attention U-Net for seismic salt-body velocity inversion, on any GPU through wgpu"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -112,7 +116,8 @@ fn info() -> Result<bool> {
 }
 
 fn check(dir: &Path, which: Which) -> Result<bool> {
-    let files: Vec<GoldenFile> = golden::list_dir(dir)?.iter().map(|p| GoldenFile::open(p)).collect::<brine::Result<_>>()?;
+    let files: Vec<GoldenFile> =
+        golden::list_dir(dir)?.iter().map(|p| GoldenFile::open(p)).collect::<brine::Result<_>>()?;
     let mut ok = true;
     if which != Which::Gpu {
         ok &= check_backend(&Cpu, &files);
