@@ -388,3 +388,84 @@ pub fn list_dir(dir: &Path) -> Result<Vec<PathBuf>> {
     }
     Ok(files)
 }
+
+/// Whole-network outputs, loss, running statistics and eval output: relative L2 bound.
+pub const NET_REL_TOL: f64 = 1e-4;
+/// Whole-network gradients: relative L2 bound.
+pub const NET_GRAD_REL_TOL: f64 = 1e-3;
+
+/// Runs a `net_*` file: one training step (forward, MSE, backward, Adam lr 1e-3), then an
+/// eval-mode forward, each result compared with the file. The config comes from its metadata.
+pub fn run_net<B: Backend>(b: &B, file: &GoldenFile) -> CaseReport {
+    let name = file.path.file_stem().unwrap_or_default().to_string_lossy().to_string();
+    let mut report = CaseReport { name, op: "AttnUNet".into(), checks: vec![], error: None };
+    match net_case(b, file, &mut report) {
+        Ok(()) => {}
+        Err(e) => report.error = Some(e.to_string()),
+    }
+    report
+}
+
+fn net_case<B: Backend>(b: &B, f: &GoldenFile, report: &mut CaseReport) -> Result<()> {
+    use crate::nn::Config;
+    use crate::nn::train::{Inference, Optimizer, TrainStep, shapes};
+    let meta: Value = serde_json::from_str(f.meta.get("case").map(String::as_str).unwrap_or(""))
+        .map_err(|e| Error::file(&f.path, format!("metadata `case` is not JSON: {e}")))?;
+    let cfg: Config = serde_json::from_value(meta.get("config").cloned().unwrap_or(Value::Null))
+        .map_err(|e| Error::file(&f.path, format!("metadata `case.config` is not an AttnUNet config: {e}")))?;
+    report.op = format!("AttnUNet {:?}{}", cfg.attention, if cfg.gates { "+gates" } else { "" }).to_lowercase();
+    let xs = f.shape4("input")?;
+    let (params, buffers) = shapes(&cfg)?;
+    // Every tensor of the config must be in the file with its shape, and nothing else.
+    let mut store = crate::graph::exec::Store::default();
+    for (prefix, list, into_params) in [("param.", &params, true), ("buffer.", &buffers, false)] {
+        for (name, shape) in list {
+            let key = format!("{prefix}{name}");
+            let (got, _) = f.tensor(&key)?;
+            if got != shape {
+                return Err(Error::file(&f.path, format!("`{key}` has shape {got:?}, the config needs {shape:?}")));
+            }
+            let t = b.upload(name, &f.f32(&key)?)?;
+            if into_params { store.params.insert(name.clone(), t) } else { store.buffers.insert(name.clone(), t) };
+        }
+    }
+    for n in f.names().filter(|n| n.starts_with("param.")) {
+        if !params.iter().any(|(p, _)| n[6..] == *p) {
+            return Err(Error::file(&f.path, format!("`{n}` is not a parameter of {cfg:?}")));
+        }
+    }
+    let mut check = |tensor: &str, got: Vec<f32>, bound: f64, abs: bool| -> Result<()> {
+        let want = &f.tensor(tensor)?.1;
+        if got.len() != want.len() {
+            return Err(Error::file(&f.path, format!("`{tensor}`: computed {} values, the file has {}", got.len(), want.len())));
+        }
+        let err = if abs { max_abs(&got, want) } else { rel_l2(&got, want) };
+        report.checks.push(Check { tensor: tensor.into(), err, bound });
+        Ok(())
+    };
+    let (x, t) = (b.upload("input", &f.f32("input")?)?, b.upload("target", &f.f32("target")?)?);
+    let step = TrainStep::new(&cfg, xs, Loss::Mse, true)?;
+    let out = step.run(b, &mut store, &x, &t)?;
+    check("output", b.download(&out[&step.output])?, NET_REL_TOL, false)?;
+    check("loss", b.download(&out[&step.loss])?, NET_REL_TOL, false)?;
+    if let Some(gi) = step.input_grad {
+        check("grad.input", b.download(&out[&gi])?, NET_GRAD_REL_TOL, false)?;
+    }
+    for (name, v) in &step.param_grads {
+        check(&format!("grad.{name}"), b.download(&out[v])?, NET_GRAD_REL_TOL, false)?;
+    }
+    for (name, _) in &buffers {
+        check(&format!("buffer_after.{name}"), b.download(&store.buffers[name])?, NET_REL_TOL, false)?;
+    }
+    let mut opt = Optimizer::new(b, Adam::default(), &params)?;
+    let grads: Vec<(&str, &B::Tensor)> = step.param_grads.iter().map(|(n, v)| (n.as_str(), &*out[v])).collect();
+    opt.apply(b, &mut store.params, &grads)?;
+    drop(grads);
+    drop(out);
+    for (name, _) in &params {
+        check(&format!("param_after_adam.{name}"), b.download(&store.params[name])?, ADAM_ABS_TOL, true)?;
+    }
+    let eval = Inference::new(&cfg, xs)?.run(b, &mut store, &x)?;
+    check("eval_output", b.download(&eval)?, NET_REL_TOL, false)?;
+    Ok(())
+}

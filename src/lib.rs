@@ -6,8 +6,10 @@ pub mod bench;
 pub mod cpu;
 pub mod error;
 pub mod golden;
+pub mod graph;
 pub mod gpu;
 pub mod kernels;
+pub mod nn;
 pub mod ops;
 pub mod rng;
 
