@@ -2,8 +2,10 @@
 //! runs their plain-loop twins (`cpu/`) in f32. Method names are `<family>_<entry>`; the
 //! golden runner, the parity tests and the benchmarks all go through this trait.
 
+use std::cell::{Cell, RefCell};
+
 use crate::error::Result;
-use crate::gpu::{Context, GpuTensor};
+use crate::gpu::{Context, GpuTensor, Recorder};
 use crate::ops::*;
 use crate::{cpu, kernels};
 
@@ -130,14 +132,58 @@ pub trait Backend {
 /// The CPU reference backend, in f32.
 pub struct Cpu;
 
-/// The WGSL backend. Each call records its dispatches and submits them.
-pub struct Gpu<'a>(pub &'a Context);
+/// The WGSL backend. Each call records its dispatches and submits them at once, or, inside
+/// `begin_batch` … `flush`, into one command encoder that is submitted once.
+pub struct Gpu<'a> {
+    ctx: &'a Context,
+    batch: RefCell<Option<Recorder<'a>>>,
+    dispatches: Cell<usize>,
+    submissions: Cell<usize>,
+}
 
-impl Gpu<'_> {
-    fn run<R>(&self, f: impl FnOnce(&mut crate::gpu::Recorder) -> Result<R>) -> Result<R> {
-        let mut r = self.0.recorder();
+impl<'a> Gpu<'a> {
+    pub fn new(ctx: &'a Context) -> Self {
+        Gpu { ctx, batch: RefCell::new(None), dispatches: Cell::new(0), submissions: Cell::new(0) }
+    }
+
+    pub fn context(&self) -> &'a Context {
+        self.ctx
+    }
+
+    /// From now on, record every op into one encoder (reading a tensor back submits it).
+    pub fn begin_batch(&self) {
+        let mut batch = self.batch.borrow_mut();
+        if batch.is_none() {
+            *batch = Some(self.ctx.recorder());
+        }
+    }
+
+    /// Submits what the batch recorded and ends it.
+    pub fn flush(&self) -> Result<()> {
+        match self.batch.borrow_mut().take() {
+            Some(r) => self.submit(r),
+            None => Ok(()),
+        }
+    }
+
+    /// (dispatches, submissions) so far.
+    pub fn counters(&self) -> (usize, usize) {
+        (self.dispatches.get(), self.submissions.get())
+    }
+
+    fn submit(&self, r: Recorder) -> Result<()> {
+        self.dispatches.set(self.dispatches.get() + r.dispatches());
+        self.submissions.set(self.submissions.get() + 1);
+        r.submit()
+    }
+
+    fn run<R>(&self, f: impl FnOnce(&mut Recorder) -> Result<R>) -> Result<R> {
+        if let Some(r) = self.batch.borrow_mut().as_mut() {
+            return f(r);
+        }
+        let mut r = self.ctx.recorder();
         let out = f(&mut r)?;
-        r.submit()?;
+        self.submit(r)?;
         Ok(out)
     }
 }
@@ -290,13 +336,18 @@ impl Backend for Gpu<'_> {
     type Index = GpuTensor;
 
     fn name(&self) -> String {
-        format!("gpu: {}", self.0.adapter_name())
+        format!("gpu: {}", self.ctx.adapter_name())
     }
     fn upload(&self, name: &str, data: &[f32]) -> Result<GpuTensor> {
-        self.0.upload(name, data)
+        self.ctx.upload(name, data)
     }
     fn download(&self, t: &GpuTensor) -> Result<Vec<f32>> {
-        self.0.read(t)
+        // Reading needs the recorded work done: submit the batch and keep batching after.
+        if self.batch.borrow().is_some() {
+            self.flush()?;
+            self.begin_batch();
+        }
+        self.ctx.read(t)
     }
     fn conv2d_fwd(&self, g: &Conv2d, x: &GpuTensor, w: &GpuTensor, b: Option<&GpuTensor>) -> Result<GpuTensor> {
         self.run(|r| kernels::conv2d::forward(r, g, x, w, b))

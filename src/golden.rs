@@ -426,7 +426,11 @@ fn net_case<B: Backend>(b: &B, f: &GoldenFile, report: &mut CaseReport) -> Resul
                 return Err(Error::file(&f.path, format!("`{key}` has shape {got:?}, the config needs {shape:?}")));
             }
             let t = b.upload(name, &f.f32(&key)?)?;
-            if into_params { store.params.insert(name.clone(), t) } else { store.buffers.insert(name.clone(), t) };
+            if into_params {
+                store.params.insert(name.clone(), t)
+            } else {
+                store.buffers.insert(name.clone(), t)
+            };
         }
     }
     for n in f.names().filter(|n| n.starts_with("param.")) {
@@ -437,7 +441,10 @@ fn net_case<B: Backend>(b: &B, f: &GoldenFile, report: &mut CaseReport) -> Resul
     let mut check = |tensor: &str, got: Vec<f32>, bound: f64, abs: bool| -> Result<()> {
         let want = &f.tensor(tensor)?.1;
         if got.len() != want.len() {
-            return Err(Error::file(&f.path, format!("`{tensor}`: computed {} values, the file has {}", got.len(), want.len())));
+            return Err(Error::file(
+                &f.path,
+                format!("`{tensor}`: computed {} values, the file has {}", got.len(), want.len()),
+            ));
         }
         let err = if abs { max_abs(&got, want) } else { rel_l2(&got, want) };
         report.checks.push(Check { tensor: tensor.into(), err, bound });

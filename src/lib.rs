@@ -3,11 +3,12 @@
 
 pub mod backend;
 pub mod bench;
+pub mod checkpoint;
 pub mod cpu;
 pub mod error;
 pub mod golden;
-pub mod graph;
 pub mod gpu;
+pub mod graph;
 pub mod kernels;
 pub mod nn;
 pub mod ops;

@@ -29,7 +29,7 @@ fn an_application_device_can_be_handed_over() {
         .expect("an adapter, since common::gpu() found one");
     let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor::default())).unwrap();
     let ctx = Context::from_device(device, queue, adapter.get_info());
-    let g = Gpu(&ctx);
+    let g = Gpu::new(&ctx);
     let a = g.upload("a", &[1.0, 2.0, 3.0]).unwrap();
     let b = g.upload("b", &[10.0, 20.0, 30.0]).unwrap();
     assert_eq!(g.download(&g.add(&a, &b).unwrap()).unwrap(), vec![11.0, 22.0, 33.0]);

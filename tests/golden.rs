@@ -39,7 +39,7 @@ fn shipped_ops_pass_on_cpu() {
 #[test]
 fn shipped_ops_pass_on_gpu() {
     let Some(ctx) = common::gpu() else { return };
-    let n = check_all_ops(&Gpu(ctx), &shared_golden());
+    let n = check_all_ops(&Gpu::new(ctx), &shared_golden());
     assert!(n >= 60, "only {n} op cases found");
 }
 
@@ -91,7 +91,7 @@ fn runner_reads_unseen_shapes_from_the_files() {
     write_unseen_case(&dir, false);
     assert_eq!(check_all_ops(&Cpu, &dir), 1);
     if let Some(ctx) = common::gpu() {
-        assert_eq!(check_all_ops(&Gpu(ctx), &dir), 1);
+        assert_eq!(check_all_ops(&Gpu::new(ctx), &dir), 1);
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -124,7 +124,7 @@ fn check(dir: &Path, which: Which) -> Result<bool> {
     }
     if which != Which::Cpu {
         match Context::new() {
-            Ok(ctx) => ok &= check_backend(&Gpu(&ctx), &files),
+            Ok(ctx) => ok &= check_backend(&Gpu::new(&ctx), &files),
             Err(e) if which == Which::All => eprintln!("!!! GPU not checked: {e}"),
             Err(e) => return Err(e).context("--backend gpu"),
         }

@@ -103,6 +103,7 @@ impl Context {
             encoder: self.device.create_command_encoder(&Default::default()),
             scope: Some(self.device.push_error_scope(wgpu::ErrorFilter::Validation)),
             timer: None,
+            dispatches: 0,
         }
     }
 
@@ -121,9 +122,15 @@ pub struct Recorder<'a> {
     encoder: wgpu::CommandEncoder,
     scope: Option<wgpu::ErrorScopeGuard>,
     timer: Option<&'a mut Timer>,
+    dispatches: usize,
 }
 
 impl<'a> Recorder<'a> {
+    /// Dispatches recorded so far.
+    pub fn dispatches(&self) -> usize {
+        self.dispatches
+    }
+
     /// Times every dispatch recorded from now on with GPU timestamps.
     pub fn with_timer(mut self, timer: &'a mut Timer) -> Self {
         self.timer = Some(timer);
@@ -173,6 +180,7 @@ impl<'a> Recorder<'a> {
         pass.set_pipeline(&p.pipeline);
         pass.set_bind_group(0, &bg, &[]);
         pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+        self.dispatches += 1;
         Ok(())
     }
 

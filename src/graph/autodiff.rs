@@ -86,7 +86,9 @@ fn rule(g: &mut Graph, node: &Node, dout: &[Option<V>], needed: &[bool]) -> Resu
     let dy = match dout[0] {
         Some(d) => d,
         None => match &node.op {
-            Op::Split(_) => g.constant(vec![0.0; g.values[node.outputs[0].0].len()], &g.shape(node.outputs[0]).to_vec()),
+            Op::Split(_) => {
+                g.constant(vec![0.0; g.values[node.outputs[0].0].len()], &g.shape(node.outputs[0]).to_vec())
+            }
             _ => return Ok(vec![None; node.inputs.len()]),
         },
     };
@@ -157,6 +159,8 @@ fn rule(g: &mut Graph, node: &Node, dout: &[Option<V>], needed: &[bool]) -> Resu
             }
             vec![one(g, Op::LossBwd(*l), &[x(0), x(1), dy], x(0)), None]
         }
-        other => return Err(Error::config("backward", format!("{other:?} is itself a backward op: no second derivatives"))),
+        other => {
+            return Err(Error::config("backward", format!("{other:?} is itself a backward op: no second derivatives")));
+        }
     })
 }

@@ -47,8 +47,14 @@ pub enum Op {
     Const(Vec<f32>),
     /// The same data seen with another shape.
     Reshape,
-    Conv2d { g: Conv2d, bias: bool },
-    ConvTranspose2d { g: ConvTranspose2d, bias: bool },
+    Conv2d {
+        g: Conv2d,
+        bias: bool,
+    },
+    ConvTranspose2d {
+        g: ConvTranspose2d,
+        bias: bool,
+    },
     /// Outputs (y, argmax).
     MaxPool(Pool2d),
     Mean(Reduce),
@@ -56,7 +62,11 @@ pub enum Op {
     Max(Reduce),
     Gate(Gate),
     /// Inputs (x, gamma, beta); updates the named running statistics. Outputs (y, mean, invstd).
-    BatchNormTrain { g: BatchNorm, running_mean: String, running_var: String },
+    BatchNormTrain {
+        g: BatchNorm,
+        running_mean: String,
+        running_var: String,
+    },
     /// Inputs (x, gamma, beta, running_mean, running_var).
     BatchNormEval(BatchNorm),
     Act(Act),
@@ -153,7 +163,9 @@ impl Graph {
         });
         match existing {
             Some(v) if self.shape(v) == shape => Ok(v),
-            Some(v) => Err(Error::shape("param", name, format!("declared as {:?} and again as {shape:?}", self.shape(v)))),
+            Some(v) => {
+                Err(Error::shape("param", name, format!("declared as {:?} and again as {shape:?}", self.shape(v))))
+            }
             None => Ok(self.one(Op::Param(name.into()), &[], shape.to_vec())),
         }
     }
@@ -259,7 +271,10 @@ impl Graph {
         let (rm, rv) = (format!("{prefix}.running_mean"), format!("{prefix}.running_var"));
         if train {
             if g.m() < 2 {
-                return Err(Error::config("batch_norm", format!("{prefix}: training needs more than one value per channel, x is {xs:?}")));
+                return Err(Error::config(
+                    "batch_norm",
+                    format!("{prefix}: training needs more than one value per channel, x is {xs:?}"),
+                ));
             }
             let outs = self.push(
                 Op::BatchNormTrain { g, running_mean: rm, running_var: rv },
@@ -319,7 +334,11 @@ impl Graph {
     /// The mean loss, shape [1].
     pub fn loss(&mut self, l: Loss, x: V, t: V) -> Result<V> {
         if self.shape(x) != self.shape(t) {
-            return Err(Error::shape("loss", "target", format!("{:?} differs from the output {:?}", self.shape(t), self.shape(x))));
+            return Err(Error::shape(
+                "loss",
+                "target",
+                format!("{:?} differs from the output {:?}", self.shape(t), self.shape(x)),
+            ));
         }
         Ok(self.one(Op::Loss(l), &[x, t], vec![1]))
     }
@@ -336,7 +355,9 @@ impl Graph {
         for n in &self.nodes {
             let named: Vec<(&String, usize)> = match &n.op {
                 Op::Buffer(name) => vec![(name, self.shape(n.outputs[0])[0])],
-                Op::BatchNormTrain { g, running_mean, running_var } => vec![(running_mean, g.c()), (running_var, g.c())],
+                Op::BatchNormTrain { g, running_mean, running_var } => {
+                    vec![(running_mean, g.c()), (running_var, g.c())]
+                }
                 _ => vec![],
             };
             for (name, c) in named {

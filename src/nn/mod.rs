@@ -54,14 +54,22 @@ impl Config {
     pub fn check_input(&self, x: [usize; 4]) -> Result<()> {
         self.validate()?;
         if x[1] != self.in_channels {
-            return Err(Error::shape("AttnUNet", "input", format!("{x:?} has {} channels, the network takes {}", x[1], self.in_channels)));
+            return Err(Error::shape(
+                "AttnUNet",
+                "input",
+                format!("{x:?} has {} channels, the network takes {}", x[1], self.in_channels),
+            ));
         }
         let f = 1usize << (self.widths.len() - 1);
         if x[0] == 0 || x[2] == 0 || x[3] == 0 || x[2] % f != 0 || x[3] % f != 0 {
             return Err(Error::shape(
                 "AttnUNet",
                 "input",
-                format!("{x:?}: H and W must be positive multiples of {f} (2^{} for {} levels)", self.widths.len() - 1, self.widths.len()),
+                format!(
+                    "{x:?}: H and W must be positive multiples of {f} (2^{} for {} levels)",
+                    self.widths.len() - 1,
+                    self.widths.len()
+                ),
             ));
         }
         Ok(())
@@ -88,7 +96,11 @@ impl Config {
             let w = b.g.param(&format!("up.{k}.weight"), &[wn, wi, 2, 2])?;
             let bias = b.g.param(&format!("up.{k}.bias"), &[wi])?;
             let u = b.g.conv_transpose2d(x, w, Some(bias), 2, 0)?;
-            let s = if self.gates { b.attention_gate(u, skips[i], &format!("gate.{k}"), wi, wi, (wi / 2).max(1))? } else { skips[i] };
+            let s = if self.gates {
+                b.attention_gate(u, skips[i], &format!("gate.{k}"), wi, wi, (wi / 2).max(1))?
+            } else {
+                skips[i]
+            };
             let cat = b.g.concat(s, u, 1)?;
             x = b.stage(cat, &format!("dec.{k}"), 2 * wi, wi)?;
         }

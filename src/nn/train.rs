@@ -116,7 +116,12 @@ impl<T> Optimizer<T> {
     }
 
     /// One step over every parameter that has a gradient.
-    pub fn apply<B: Backend<Tensor = T>>(&mut self, b: &B, params: &mut BTreeMap<String, T>, grads: &[(&str, &T)]) -> Result<()> {
+    pub fn apply<B: Backend<Tensor = T>>(
+        &mut self,
+        b: &B,
+        params: &mut BTreeMap<String, T>,
+        grads: &[(&str, &T)],
+    ) -> Result<()> {
         self.step += 1;
         for (name, grad) in grads {
             let p = params.get_mut(*name).ok_or_else(|| Error::config("adam", format!("no parameter `{name}`")))?;

@@ -1,0 +1,185 @@
+//! The whole attention U-Net: PyTorch golden steps on both backends, training that lowers
+//! the loss, checkpoints that round-trip, and bad configs, shapes and files refused.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use brine::golden::{self, FileKind, GoldenFile};
+use brine::graph::Graph;
+use brine::nn::train::{Inference, Optimizer, TrainStep, init_store, shapes};
+use brine::nn::{Attention, Config};
+use brine::ops::{Adam, Loss};
+use brine::rng::Rng;
+use brine::{Backend, Cpu, Gpu, checkpoint};
+
+fn net_files() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/golden");
+    let files: Vec<PathBuf> = golden::list_dir(&dir)
+        .unwrap()
+        .into_iter()
+        .filter(|p| matches!(golden::kind(&GoldenFile::open(p).unwrap()), FileKind::Net))
+        .collect();
+    assert!(files.len() >= 4, "expected the four shipped net_* files, found {files:?}");
+    files
+}
+
+fn check_nets<B: Backend>(b: &B) {
+    for path in net_files() {
+        let report = golden::run_net(b, &GoldenFile::open(&path).unwrap());
+        let bad: Vec<String> = report
+            .checks
+            .iter()
+            .filter(|c| !c.passed())
+            .map(|c| format!("{} {:.2e} > {:.0e}", c.tensor, c.err, c.bound))
+            .collect();
+        assert!(
+            report.passed(),
+            "{} on {}: {}\n{:?}\n{}",
+            path.display(),
+            b.name(),
+            report.line(),
+            report.error,
+            bad.join("\n")
+        );
+        assert!(report.checks.len() > 50, "{}: only {} tensors compared", path.display(), report.checks.len());
+    }
+}
+
+#[test]
+fn golden_training_steps_match_pytorch_on_cpu() {
+    check_nets(&Cpu);
+}
+
+#[test]
+fn golden_training_steps_match_pytorch_on_gpu() {
+    let Some(ctx) = common::gpu() else { return };
+    check_nets(&Gpu::new(ctx));
+}
+
+fn small(attention: Attention, gates: bool) -> Config {
+    Config { in_channels: 3, out_channels: 1, widths: vec![4, 8], attention, gates }
+}
+
+/// A few Adam steps on one fixed batch must lower the loss.
+fn train_lowers_loss<B: Backend>(b: &B, cfg: &Config, x: [usize; 4], steps: usize) {
+    let mut rng = Rng::new(3);
+    let n: usize = x.iter().product();
+    let input = b.upload("input", &rng.normal_vec(n, 1.0)).unwrap();
+    let target = b.upload("target", &rng.normal_vec(n / x[1] * cfg.out_channels, 0.5)).unwrap();
+    let mut store = init_store(b, cfg, 1).unwrap();
+    let step = TrainStep::new(cfg, x, Loss::Mse, false).unwrap();
+    let (params, _) = shapes(cfg).unwrap();
+    let mut opt = Optimizer::new(b, Adam { lr: 1e-2, ..Adam::default() }, &params).unwrap();
+    let mut losses = vec![];
+    for _ in 0..steps {
+        let out = step.run(b, &mut store, &input, &target).unwrap();
+        losses.push(b.download(&out[&step.loss]).unwrap()[0]);
+        let grads: Vec<(&str, &B::Tensor)> = step.param_grads.iter().map(|(n, v)| (n.as_str(), &*out[v])).collect();
+        opt.apply(b, &mut store.params, &grads).unwrap();
+    }
+    assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
+    assert!(losses[steps - 1] < 0.8 * losses[0], "loss did not fall: {losses:?}");
+}
+
+#[test]
+fn every_attention_variant_trains_on_cpu() {
+    for (a, gates) in [(Attention::None, false), (Attention::Se, true), (Attention::Cbam, true), (Attention::Ca, true)]
+    {
+        train_lowers_loss(&Cpu, &small(a, gates), [2, 3, 8, 8], 8);
+    }
+}
+
+#[test]
+fn bench_network_trains_on_gpu_at_a_small_size() {
+    let Some(ctx) = common::gpu() else { return };
+    let cfg = Config {
+        in_channels: 8,
+        out_channels: 1,
+        widths: vec![32, 64, 128, 256, 512],
+        attention: Attention::Cbam,
+        gates: true,
+    };
+    train_lowers_loss(&Gpu::new(ctx), &cfg, [2, 8, 32, 16], 4);
+}
+
+#[test]
+fn input_shapes_are_checked() {
+    let cfg =
+        Config { in_channels: 3, out_channels: 1, widths: vec![4, 8, 16], attention: Attention::Cbam, gates: true };
+    let err = TrainStep::new(&cfg, [2, 3, 30, 24], Loss::Mse, false).err().unwrap().to_string();
+    assert!(err.contains("multiples of 4") && err.contains("30"), "{err}");
+    let err = Inference::new(&cfg, [2, 5, 32, 24]).err().unwrap().to_string();
+    assert!(err.contains("5 channels"), "{err}");
+    let mut g = Graph::new();
+    let x = g.input("x", &[1, 3, 8, 8]);
+    let w = g.param("w", &[4, 2, 3, 3]).unwrap();
+    assert!(g.conv2d(x, w, None, 1, 1).is_err());
+}
+
+#[test]
+fn checkpoints_round_trip_and_refuse_bad_files() {
+    let b = Cpu;
+    let cfg = small(Attention::Ca, true);
+    let dir = std::env::temp_dir().join(format!("brine-ckpt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("model.safetensors");
+    let store = init_store(&b, &cfg, 9).unwrap();
+    let (params, _) = shapes(&cfg).unwrap();
+    let mut opt = Optimizer::new(&b, Adam::default(), &params).unwrap();
+    opt.step = 7;
+    checkpoint::save(&b, &path, &cfg, &store, Some(&opt)).unwrap();
+    let (cfg2, store2) = checkpoint::load(&b, &path, Some(&cfg)).unwrap();
+    assert_eq!(cfg, cfg2);
+    assert_eq!(store.params, store2.params);
+    assert_eq!(store.buffers, store2.buffers);
+    let opt2 = checkpoint::load_optimizer(&b, &path, &cfg, Adam::default()).unwrap();
+    assert_eq!(opt2.step, 7);
+    assert_eq!(opt2.m, opt.m);
+
+    // A config that contradicts the file's.
+    let other = small(Attention::Se, true);
+    let err = checkpoint::load(&b, &path, Some(&other)).err().unwrap().to_string();
+    assert!(err.contains("model.safetensors") && err.contains("asked for"), "{err}");
+    // Missing, misshapen and extra tensors, each named in the error.
+    let good: Vec<(String, Vec<usize>, Vec<f32>)> = params
+        .iter()
+        .map(|(n, shape)| (n.clone(), shape.clone(), store.params[n].clone()))
+        .chain(shapes(&cfg).unwrap().1.iter().map(|(n, shape)| (n.clone(), shape.clone(), store.buffers[n].clone())))
+        .collect();
+    let wrong = dir.join("wrong.safetensors");
+    let expect = |tensors: &[(String, Vec<usize>, Vec<f32>)], needle: &str| {
+        write_raw(&wrong, &cfg, tensors);
+        let err = checkpoint::load(&b, &wrong, None).err().expect("a bad checkpoint must not load").to_string();
+        assert!(err.contains("wrong.safetensors") && err.contains(needle), "{err}");
+    };
+    expect(&good[1..], &good[0].0);
+    let mut misshapen = good.clone();
+    misshapen[0].1 = vec![misshapen[0].2.len()];
+    expect(&misshapen, &good[0].0);
+    let mut extra = good.clone();
+    extra.push(("down.9.block.c1.conv.weight".into(), vec![1], vec![0.0]));
+    expect(&extra, "down.9.block.c1.conv.weight");
+    write_raw(&wrong, &cfg, &good);
+    assert!(checkpoint::load(&b, &wrong, None).is_ok(), "the untouched tensors must load");
+    let bytes = std::fs::read(&wrong).unwrap();
+    // Truncated file.
+    std::fs::write(&wrong, &bytes[..bytes.len() - 10]).unwrap();
+    let err = checkpoint::load(&b, &wrong, None).err().unwrap().to_string();
+    assert!(err.contains("wrong.safetensors"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn write_raw(path: &Path, cfg: &Config, tensors: &[(String, Vec<usize>, Vec<f32>)]) {
+    let views: Vec<(String, safetensors::tensor::TensorView)> = tensors
+        .iter()
+        .map(|(n, shape, v)| {
+            let view =
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytemuck::cast_slice(v))
+                    .unwrap();
+            (n.clone(), view)
+        })
+        .collect();
+    let meta = std::collections::HashMap::from([("brine.config".to_string(), serde_json::to_string(cfg).unwrap())]);
+    safetensors::serialize_to_file(views, Some(meta), path).unwrap();
+}
