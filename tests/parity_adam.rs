@@ -1,0 +1,261 @@
+//! Adam / AdamW: five steps on GPU and CPU against an independent f64 computation (the
+//! textbook form with bias-corrected m̂ and v̂), golden vectors from torch.optim, and misuse.
+mod common;
+
+use brine::kernels::adam::SHADER;
+use brine::ops::Adam;
+use brine::rng::Rng;
+use brine::{Backend, Cpu, Error, Gpu};
+use common::assert_close;
+
+#[test]
+fn shader_validates() {
+    let module = naga::front::wgsl::parse_str(SHADER.source).expect("adam.wgsl parses");
+    naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all())
+        .validate(&module)
+        .expect("adam.wgsl validates");
+}
+
+/// p, m, v after each step, in f64, written independently of the library:
+/// m̂ = m/(1−β1^t), v̂ = v/(1−β2^t), p ← p − lr·m̂/(√v̂ + eps).
+fn reference(h: &Adam, p0: &[f32], grads: &[Vec<f32>]) -> Vec<(Vec<f64>, Vec<f64>, Vec<f64>)> {
+    let (lr, b1, b2, eps, wd) = (h.lr as f64, h.beta1 as f64, h.beta2 as f64, h.eps as f64, h.weight_decay as f64);
+    let mut p: Vec<f64> = p0.iter().map(|&v| v as f64).collect();
+    let mut m = vec![0.0; p.len()];
+    let mut v = vec![0.0; p.len()];
+    let mut out = Vec::new();
+    for (t, grad) in grads.iter().enumerate() {
+        let t = (t + 1) as i32;
+        for i in 0..p.len() {
+            let mut g = grad[i] as f64;
+            if h.decoupled {
+                p[i] -= lr * wd * p[i];
+            } else {
+                g += wd * p[i];
+            }
+            m[i] = b1 * m[i] + (1.0 - b1) * g;
+            v[i] = b2 * v[i] + (1.0 - b2) * g * g;
+            let m_hat = m[i] / (1.0 - b1.powi(t));
+            let v_hat = v[i] / (1.0 - b2.powi(t));
+            p[i] -= lr * m_hat / (v_hat.sqrt() + eps);
+        }
+        out.push((p.clone(), m.clone(), v.clone()));
+    }
+    out
+}
+
+fn configs() -> Vec<(&'static str, Adam)> {
+    let adamw = |lr, beta1, beta2, eps, weight_decay| Adam { lr, beta1, beta2, eps, weight_decay, decoupled: true };
+    vec![
+        ("adam default", Adam::default()),
+        ("adam + L2", Adam { weight_decay: 0.01, ..Adam::default() }),
+        ("adamw", adamw(1e-3, 0.9, 0.999, 1e-8, 0.01)),
+        ("adamw strong", adamw(3e-4, 0.8, 0.99, 1e-6, 0.1)),
+        ("adam large lr", Adam { lr: 0.05, beta1: 0.5, beta2: 0.9, eps: 1e-4, weight_decay: 0.2, decoupled: false }),
+    ]
+}
+
+fn max_abs(got: &[f32], want: &[f64]) -> f64 {
+    got.iter().zip(want).map(|(&g, &w)| (g as f64 - w).abs()).fold(0.0, f64::max)
+}
+
+/// max |got − want| / max(1, |want|): f32 rounding of p, measured against its size.
+fn max_scaled(got: &[f32], want: &[f64]) -> f64 {
+    got.iter().zip(want).map(|(&g, &w)| (g as f64 - w).abs() / w.abs().max(1.0)).fold(0.0, f64::max)
+}
+
+/// Runs five steps on a backend; returns (p, m, v) after each.
+fn run<B: Backend>(be: &B, h: &Adam, p0: &[f32], grads: &[Vec<f32>]) -> Vec<(Vec<f32>, Vec<f32>, Vec<f32>)> {
+    let mut p = be.upload("p", p0).unwrap();
+    let mut m = be.upload("m", &vec![0.0; p0.len()]).unwrap();
+    let mut v = be.upload("v", &vec![0.0; p0.len()]).unwrap();
+    let mut out = Vec::new();
+    for (t, g) in grads.iter().enumerate() {
+        let g = be.upload("grad", g).unwrap();
+        be.adam_step(h, t as u32 + 1, &mut p, &g, &mut m, &mut v).unwrap();
+        out.push((be.download(&p).unwrap(), be.download(&m).unwrap(), be.download(&v).unwrap()));
+    }
+    out
+}
+
+#[test]
+fn five_steps_match_f64_reference_on_cpu_and_gpu() {
+    let gpu = common::gpu().map(Gpu);
+    let mut rng = Rng::new(21);
+    // Odd (scalar path), multiples of 4 (vec4 path), several workgroups.
+    for n in [1, 3, 4, 257, 1024, 1031, 20_001] {
+        let p0 = rng.normal_vec(n, 1.0);
+        let mut grads: Vec<Vec<f32>> = (0..5).map(|_| rng.normal_vec(n, 0.1)).collect();
+        grads[1][0] = 0.0; // a zero gradient somewhere
+        for (name, h) in configs() {
+            let want = reference(&h, &p0, &grads);
+            let cpu = run(&Cpu, &h, &p0, &grads);
+            let what = |b: &str, t: usize| format!("{name} n={n} {b} step {}", t + 1);
+            for (t, ((p, m, v), (wp, wm, wv))) in cpu.iter().zip(&want).enumerate() {
+                let e = max_scaled(p, wp);
+                assert!(e <= 1e-6, "{}: max |p − f64| / max(1, |p|) = {e:.2e}", what("cpu", t));
+                let f = |x: &[f64]| x.iter().map(|&v| v as f32).collect::<Vec<_>>();
+                assert_close(&what("cpu m", t), m, &f(wm), 1e-6);
+                assert_close(&what("cpu v", t), v, &f(wv), 1e-6);
+            }
+            let Some(g) = &gpu else { continue };
+            let got = run(g, &h, &p0, &grads);
+            for (t, ((p, m, v), ((cp, cm, cv), (wp, _, _)))) in got.iter().zip(cpu.iter().zip(&want)).enumerate() {
+                assert_close(&what("gpu p vs cpu", t), p, cp, 1e-6);
+                assert_close(&what("gpu m vs cpu", t), m, cm, 1e-6);
+                assert_close(&what("gpu v vs cpu", t), v, cv, 1e-5);
+                let e = max_scaled(p, wp);
+                assert!(e <= 1e-6, "{}: max |p − f64| / max(1, |p|) = {e:.2e}", what("gpu", t));
+            }
+        }
+    }
+}
+
+fn check_misuse<B: Backend>(be: &B) {
+    let name = be.name();
+    let h = Adam::default();
+    let t = |n: usize| be.upload("t", &vec![0.5f32; n]).unwrap();
+    let (mut p, g, mut m, mut v) = (t(10), t(10), t(10), t(10));
+    // Step 0: an error, and nothing changes.
+    match be.adam_step(&h, 0, &mut p, &g, &mut m, &mut v) {
+        Err(Error::Config { detail, .. }) => assert!(detail.contains("step"), "{name}: {detail}"),
+        Err(e) => panic!("{name}: step 0 gave the wrong error: {e}"),
+        Ok(()) => panic!("{name}: step 0 was accepted"),
+    }
+    for x in [&p, &m, &v] {
+        assert_eq!(be.download(x).unwrap(), vec![0.5; 10], "{name}: step 0 changed a tensor");
+    }
+    // Mismatched lengths name the tensor.
+    let shape_err = |r: brine::Result<()>, tensor: &str| match r {
+        Err(Error::Shape { tensor: got, .. }) if got == tensor => {}
+        Err(e) => panic!("{name}: expected a shape error naming `{tensor}`, got {e}"),
+        Ok(()) => panic!("{name}: mismatched `{tensor}` was accepted"),
+    };
+    shape_err(be.adam_step(&h, 1, &mut p, &t(9), &mut m, &mut v), "grad");
+    shape_err(be.adam_step(&h, 1, &mut p, &g, &mut t(11), &mut v), "m");
+    shape_err(be.adam_step(&h, 1, &mut p, &g, &mut m, &mut t(0)), "v");
+    for x in [&p, &m, &v] {
+        assert_eq!(be.download(x).unwrap(), vec![0.5; 10], "{name}: a rejected step changed a tensor");
+    }
+    // Hyper-parameters torch.optim rejects.
+    for bad in [
+        Adam { lr: -1e-3, ..h },
+        Adam { beta1: 1.0, ..h },
+        Adam { beta2: -0.1, ..h },
+        Adam { eps: f32::NAN, ..h },
+        Adam { weight_decay: -0.01, decoupled: true, ..h },
+    ] {
+        assert!(be.adam_step(&bad, 1, &mut p, &g, &mut m, &mut v).is_err(), "{name}: {bad:?} was accepted");
+    }
+}
+
+#[test]
+fn misuse_is_an_error() {
+    check_misuse(&Cpu);
+    if let Some(ctx) = common::gpu() {
+        check_misuse(&Gpu::new(ctx));
+    }
+}
+
+#[test]
+fn empty_parameter_is_a_no_op() {
+    let mut e: Vec<f32> = vec![];
+    let (mut m, mut v) = (vec![], vec![]);
+    Cpu.adam_step(&Adam::default(), 1, &mut e, &vec![], &mut m, &mut v).unwrap();
+    let Some(ctx) = common::gpu() else { return };
+    let g = Gpu::new(ctx);
+    let t = || g.upload("t", &[]).unwrap();
+    let (mut p, mut m, mut v) = (t(), t(), t());
+    g.adam_step(&Adam::default(), 1, &mut p, &t(), &mut m, &mut v).unwrap();
+}
+
+// ---- golden vectors (torch.optim in float64) ----
+
+/// Where the shared golden vectors live: $BRINE_GOLDEN, or `shared/golden` beside the
+/// repository (or beside the worktree's parent).
+fn golden_dir() -> Option<std::path::PathBuf> {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let env = std::env::var("BRINE_GOLDEN").ok().map(std::path::PathBuf::from);
+    let found = env
+        .into_iter()
+        .chain([format!("{root}/../shared/golden").into(), format!("{root}/../../shared/golden").into()])
+        .find(|d| d.join("ops.safetensors").is_file());
+    if found.is_none() {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "!!! SKIPPING GOLDEN CHECKS: no ops.safetensors (set BRINE_GOLDEN)");
+    }
+    found
+}
+
+struct GoldenCase {
+    h: Adam,
+    steps: usize,
+    p0: Vec<f32>,
+    grads: Vec<Vec<f32>>,
+    after: Vec<Vec<f64>>,
+}
+
+/// Every Adam case of `ops.safetensors`: hyper-parameters from the metadata, tensors by name.
+fn golden() -> Option<Vec<(String, GoldenCase)>> {
+    let bytes = std::fs::read(golden_dir()?.join("ops.safetensors")).ok()?;
+    let st = safetensors::SafeTensors::deserialize(&bytes).expect("ops.safetensors parses");
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let get = |name: &str| -> Vec<f64> {
+        let view = st.tensor(name).unwrap_or_else(|e| panic!("golden {name}: {e}"));
+        let d = view.data();
+        match view.dtype() {
+            safetensors::Dtype::F32 => {
+                d.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64).collect()
+            }
+            safetensors::Dtype::F64 => d.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect(),
+            other => panic!("golden {name}: dtype {other:?}"),
+        }
+    };
+    let f32s = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect::<Vec<_>>();
+    let mut cases = Vec::new();
+    for (name, json) in meta.metadata().clone().unwrap_or_default() {
+        let j: serde_json::Value = serde_json::from_str(&json).expect("metadata is JSON");
+        let op = j["op"].as_str().unwrap_or("");
+        if op != "adam" && op != "adamw" {
+            continue;
+        }
+        let num = |k: &str| j[k].as_f64().unwrap_or_else(|| panic!("{name}: no `{k}`")) as f32;
+        let h = Adam {
+            lr: num("lr"),
+            beta1: num("beta1"),
+            beta2: num("beta2"),
+            eps: num("eps"),
+            weight_decay: num("weight_decay"),
+            decoupled: op == "adamw",
+        };
+        let steps = j["steps"].as_u64().unwrap_or(5) as usize;
+        let p0 = f32s(get(&format!("{name}.p0")));
+        let grads = (1..=steps).map(|t| f32s(get(&format!("{name}.g{t}")))).collect();
+        let after = (1..=steps).map(|t| get(&format!("{name}.p{t}"))).collect();
+        cases.push((name, GoldenCase { h, steps, p0, grads, after }));
+    }
+    cases.sort_by(|a, b| a.0.cmp(&b.0));
+    Some(cases)
+}
+
+fn check_golden<B: Backend>(be: &B, cases: &[(String, GoldenCase)]) {
+    for (name, c) in cases {
+        let got = run(be, &c.h, &c.p0, &c.grads);
+        assert_eq!(got.len(), c.steps);
+        for (t, ((p, _, _), want)) in got.iter().zip(&c.after).enumerate() {
+            let e = max_abs(p, want);
+            // The golden README allows 1e-4; PyTorch f32 reaches 3e-5.
+            assert!(e <= 1e-5, "{} golden {name}.p{}: max abs error {e:.2e}", be.name(), t + 1);
+        }
+    }
+}
+
+#[test]
+fn golden_adam_and_adamw() {
+    let Some(cases) = golden() else { return };
+    assert!(cases.iter().any(|c| c.1.h.decoupled) && cases.iter().any(|c| !c.1.h.decoupled), "both kinds present");
+    check_golden(&Cpu, &cases);
+    if let Some(ctx) = common::gpu() {
+        check_golden(&Gpu::new(ctx), &cases);
+    }
+}
