@@ -80,7 +80,7 @@ fn run<B: Backend>(be: &B, h: &Adam, p0: &[f32], grads: &[Vec<f32>]) -> Vec<(Vec
 
 #[test]
 fn five_steps_match_f64_reference_on_cpu_and_gpu() {
-    let gpu = common::gpu().map(Gpu);
+    let gpu = common::gpu().map(Gpu::new);
     let mut rng = Rng::new(21);
     // Odd (scalar path), multiples of 4 (vec4 path), several workgroups.
     for n in [1, 3, 4, 257, 1024, 1031, 20_001] {
