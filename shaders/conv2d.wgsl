@@ -1,1 +1,598 @@
-// conv2d kernels
+// conv2d: tiled implicit-GEMM kernels for the forward pass and both gradients, plus the
+// bias gradient and the deterministic reduction of split-K partial sums.
+//
+// Every GEMM computes C[M, N] = A[M, K] · B[K, N] in tiles of BM × BN (BM·BN = 4096, so each
+// of the 256 threads holds a 4 × 4 block of C in registers) and depth BK = 8, staging A and B
+// in workgroup memory. BM is 16, 32 or 64 (chosen by the host from M; BN = 4096 / BM).
+// Which tensor A and B gather from, and how, is the only difference between the entries:
+//
+//   conv2d_fwd*        M = co, N = n·ho·wo, K = ci·kh·kw   A = w, B = im2col(x),   C → y (+ b)
+//   conv2d_bwd_data    one GEMM per stride phase (ry, rx) (wid.z = phase · m_tiles + m tile):
+//                      M = ci, N = n·⌈h/s⌉·⌈w/s⌉, K = co·⌈kh/s⌉·⌈kw/s⌉  A = w taps of the phase,
+//                      B = dy gathered at oy = (iy + pad − ky)/s,  C → dx (+ b)
+//   conv2d_bwd_weight* M = co, N = ci·kh·kw, K = n·ho·wo split over wid.z into chunks,
+//                      A = dy, B = im2col(x)ᵀ, C → partial sums [split, co, ci·kh·kw]
+//
+// The N tiles are folded into (wid.x, wid.y) as tile = wid.x + wid.y · nwg.x.
+// `_v4` entries read and write through vec4 views of the same buffers where the host has
+// checked alignment; the scalar entries handle every size.
+
+struct Params {
+    n: u32, ci: u32, h: u32, w: u32,
+    co: u32, kh: u32, kw: u32, stride: u32,
+    pad: u32, ho: u32, wo: u32, has_bias: u32,
+    gm: u32, gn: u32, gk: u32, bm: u32,
+    bn: u32, n_tiles: u32, m_tiles: u32, k_chunk: u32,
+    splits: u32, len: u32, _p0: u32, _p1: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+
+// conv2d_fwd*: x, w, b, y
+@group(0) @binding(1) var<storage, read> fx: array<f32>;
+@group(0) @binding(1) var<storage, read> fx4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> fw: array<f32>;
+@group(0) @binding(2) var<storage, read> fw4: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> fb: array<f32>;
+@group(0) @binding(4) var<storage, read_write> fy: array<f32>;
+@group(0) @binding(4) var<storage, read_write> fy4: array<vec4<f32>>;
+
+// conv2d_bwd_data: dy, w, b, dx
+@group(0) @binding(1) var<storage, read> ddy: array<f32>;
+@group(0) @binding(2) var<storage, read> dw: array<f32>;
+@group(0) @binding(3) var<storage, read> db: array<f32>;
+@group(0) @binding(4) var<storage, read_write> ddx: array<f32>;
+
+// conv2d_bwd_weight*: x, dy, partial sums
+@group(0) @binding(1) var<storage, read> wx: array<f32>;
+@group(0) @binding(2) var<storage, read> wdy: array<f32>;
+@group(0) @binding(2) var<storage, read> wdy4: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> wpart: array<f32>;
+
+// conv2d_bwd_bias: dy, partial sums;  conv2d_bwd_weight_reduce: partial sums, sum
+@group(0) @binding(1) var<storage, read> rin: array<f32>;
+@group(0) @binding(2) var<storage, read_write> rout: array<f32>;
+
+const WG: u32 = 256u;
+const BK: u32 = 8u;
+
+// As[k · BM/4 + m/4][m % 4] = A[m0 + m][k0 + k];  Bs[k · BN/4 + n/4][n % 4] = B[k0 + k][n0 + n]
+var<workgroup> As: array<vec4<f32>, 128>;
+var<workgroup> Bs: array<vec4<f32>, 512>;
+var<workgroup> red: array<f32, 256>;
+
+// This thread's block of C: rows m0 + 4·tm + i (acc[i]), columns n0 + 4·tn + 0..3.
+var<private> acc: array<vec4<f32>, 4>;
+var<private> tm: u32;
+var<private> tn: u32;
+// This thread's B column for loads (it loads rows brow, brow + WG/BN, … of the tile).
+var<private> bcol: u32;
+var<private> brow: u32;
+var<private> bvalid: bool;
+var<private> bbase: u32;
+var<private> by: i32;
+var<private> bx: i32;
+
+fn setup(lid: u32) {
+    let bn4 = p.bn / 4u;
+    tm = lid / bn4;
+    tn = lid % bn4;
+    acc = array<vec4<f32>, 4>();
+    bcol = lid % p.bn;
+    brow = lid / p.bn;
+}
+
+// C += As · Bs over one staged depth-BK slab.
+fn mm_tile() {
+    let bm4 = p.bm / 4u;
+    let bn4 = p.bn / 4u;
+    for (var k = 0u; k < BK; k++) {
+        let a = As[k * bm4 + tm];
+        let b = Bs[k * bn4 + tn];
+        acc[0] += a.x * b;
+        acc[1] += a.y * b;
+        acc[2] += a.z * b;
+        acc[3] += a.w * b;
+    }
+}
+
+fn put_a(k: u32, m: u32, v: f32) {
+    As[k * (p.bm / 4u) + m / 4u][m % 4u] = v;
+}
+
+fn put_b(k: u32, n: u32, v: f32) {
+    Bs[k * (p.bn / 4u) + n / 4u][n % 4u] = v;
+}
+
+// ---------------------------------------------------------------- forward
+
+// A[m][k] = w[m·K + k]
+fn fwd_load_a(m0: u32, k0: u32, lid: u32) {
+    for (var e = lid; e < p.bm * BK; e += WG) {
+        let kl = e % BK;
+        let ml = e / BK;
+        let m = m0 + ml;
+        let k = k0 + kl;
+        var v = 0.0;
+        if (m < p.gm && k < p.gk) {
+            v = fw[m * p.gk + k];
+        }
+        put_a(kl, ml, v);
+    }
+}
+
+// The same through vec4 (K % 4 == 0): two vec4 per tile row.
+fn fwd_load_a4(m0: u32, k0: u32, lid: u32) {
+    if (lid < p.bm * 2u) {
+        let ml = lid / 2u;
+        let kl = (lid % 2u) * 4u;
+        let m = m0 + ml;
+        let k = k0 + kl;
+        var v = vec4<f32>(0.0);
+        if (m < p.gm && k < p.gk) {
+            v = fw4[(m * p.gk + k) / 4u];
+        }
+        put_a(kl, ml, v.x);
+        put_a(kl + 1u, ml, v.y);
+        put_a(kl + 2u, ml, v.z);
+        put_a(kl + 3u, ml, v.w);
+    }
+}
+
+// Decodes this thread's B column (img, oy, ox) once.
+fn fwd_b_setup(n0: u32) {
+    let col = n0 + bcol;
+    bvalid = col < p.gn;
+    let howo = p.ho * p.wo;
+    let img = col / howo;
+    let pix = col % howo;
+    bbase = img * p.ci * p.h * p.w;
+    by = i32((pix / p.wo) * p.stride) - i32(p.pad);
+    bx = i32((pix % p.wo) * p.stride) - i32(p.pad);
+}
+
+// B[k][col] = x[img, c, oy·s − pad + ky, ox·s − pad + kx] with k = (c, ky, kx), 0 in the padding.
+fn fwd_load_b(k0: u32) {
+    let khw = p.kh * p.kw;
+    for (var r = brow; r < BK; r += WG / p.bn) {
+        let k = k0 + r;
+        var v = 0.0;
+        if (bvalid && k < p.gk) {
+            let c = k / khw;
+            let t = k % khw;
+            let iy = by + i32(t / p.kw);
+            let ix = bx + i32(t % p.kw);
+            if (iy >= 0 && iy < i32(p.h) && ix >= 0 && ix < i32(p.w)) {
+                v = fx[bbase + (c * p.h + u32(iy)) * p.w + u32(ix)];
+            }
+        }
+        put_b(r, bcol, v);
+    }
+}
+
+// 1×1, stride 1, no padding, h·w % 4 == 0: B[c][col] = x[img, c, pix], four columns per vec4.
+fn fwd_load_b4_1x1(n0: u32, k0: u32, lid: u32) {
+    let bn4 = p.bn / 4u;
+    let hw = p.h * p.w;
+    for (var e = lid; e < bn4 * BK; e += WG) {
+        let c4 = e % bn4;
+        let r = e / bn4;
+        let col = n0 + c4 * 4u;
+        let k = k0 + r;
+        var v = vec4<f32>(0.0);
+        if (col < p.gn && k < p.gk) {
+            v = fx4[((col / hw * p.ci + k) * hw + col % hw) / 4u];
+        }
+        Bs[r * bn4 + c4] = v;
+    }
+}
+
+fn fwd_bias(m: u32) -> f32 {
+    if (p.has_bias != 0u) {
+        return fb[m];
+    }
+    return 0.0;
+}
+
+fn fwd_store(m0: u32, n0: u32) {
+    let howo = p.ho * p.wo;
+    for (var i = 0u; i < 4u; i++) {
+        let m = m0 + tm * 4u + i;
+        if (m >= p.gm) {
+            break;
+        }
+        let b = fwd_bias(m);
+        let row = acc[i];
+        for (var j = 0u; j < 4u; j++) {
+            let col = n0 + tn * 4u + j;
+            if (col < p.gn) {
+                fy[((col / howo) * p.co + m) * howo + col % howo] = row[j] + b;
+            }
+        }
+    }
+}
+
+// ho·wo % 4 == 0: a thread's four columns lie in one image, contiguous and aligned.
+fn fwd_store4(m0: u32, n0: u32) {
+    let howo = p.ho * p.wo;
+    let col = n0 + tn * 4u;
+    if (col >= p.gn) {
+        return;
+    }
+    let img = col / howo;
+    let pix = col % howo;
+    for (var i = 0u; i < 4u; i++) {
+        let m = m0 + tm * 4u + i;
+        if (m >= p.gm) {
+            break;
+        }
+        fy4[((img * p.co + m) * howo + pix) / 4u] = acc[i] + vec4<f32>(fwd_bias(m));
+    }
+}
+
+@compute @workgroup_size(256)
+fn conv2d_fwd(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let tile = wid.x + wid.y * nwg.x;
+    if (tile >= p.n_tiles) {
+        return;
+    }
+    let m0 = wid.z * p.bm;
+    let n0 = tile * p.bn;
+    setup(lid);
+    fwd_b_setup(n0);
+    for (var k0 = 0u; k0 < p.gk; k0 += BK) {
+        fwd_load_a(m0, k0, lid);
+        fwd_load_b(k0);
+        workgroupBarrier();
+        mm_tile();
+        workgroupBarrier();
+    }
+    fwd_store(m0, n0);
+}
+
+// K % 4 == 0 and ho·wo % 4 == 0: vec4 weight loads and output stores.
+@compute @workgroup_size(256)
+fn conv2d_fwd_v4(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let tile = wid.x + wid.y * nwg.x;
+    if (tile >= p.n_tiles) {
+        return;
+    }
+    let m0 = wid.z * p.bm;
+    let n0 = tile * p.bn;
+    setup(lid);
+    fwd_b_setup(n0);
+    for (var k0 = 0u; k0 < p.gk; k0 += BK) {
+        fwd_load_a4(m0, k0, lid);
+        fwd_load_b(k0);
+        workgroupBarrier();
+        mm_tile();
+        workgroupBarrier();
+    }
+    fwd_store4(m0, n0);
+}
+
+// 1×1, stride 1, pad 0, ci % 4 == 0, h·w % 4 == 0: a plain GEMM, vec4 everywhere.
+@compute @workgroup_size(256)
+fn conv2d_fwd_1x1_v4(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let tile = wid.x + wid.y * nwg.x;
+    if (tile >= p.n_tiles) {
+        return;
+    }
+    let m0 = wid.z * p.bm;
+    let n0 = tile * p.bn;
+    setup(lid);
+    for (var k0 = 0u; k0 < p.gk; k0 += BK) {
+        fwd_load_a4(m0, k0, lid);
+        fwd_load_b4_1x1(n0, k0, lid);
+        workgroupBarrier();
+        mm_tile();
+        workgroupBarrier();
+    }
+    fwd_store4(m0, n0);
+}
+
+// ---------------------------------------------------------------- backward data
+
+// dx[img, c, iy, ix] = Σ_{o,ky,kx} w[o,c,ky,kx] · dy[img, o, (iy + pad − ky)/s, (ix + pad − kx)/s]
+// over the taps where the division is exact and in range. Pixels with (iy + pad) % s == ry
+// take exactly the taps ky ≡ ry (mod s): one dense GEMM per phase (ry, rx), no wasted zeros.
+@compute @workgroup_size(256)
+fn conv2d_bwd_data(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let s = p.stride;
+    let phase = wid.z / p.m_tiles;
+    let m0 = (wid.z % p.m_tiles) * p.bm;
+    let ry = phase / s;
+    let rx = phase % s;
+    // first pixel of the phase, pixel counts, tap counts
+    let iy0 = (ry + s - p.pad % s) % s;
+    let ix0 = (rx + s - p.pad % s) % s;
+    var hp = 0u;
+    if (iy0 < p.h) {
+        hp = (p.h - iy0 + s - 1u) / s;
+    }
+    var wp = 0u;
+    if (ix0 < p.w) {
+        wp = (p.w - ix0 + s - 1u) / s;
+    }
+    var nky = 0u;
+    if (ry < p.kh) {
+        nky = (p.kh - ry + s - 1u) / s;
+    }
+    var nkx = 0u;
+    if (rx < p.kw) {
+        nkx = (p.kw - rx + s - 1u) / s;
+    }
+    let hwp = hp * wp;
+    let ntap = nky * nkx;
+    let gn = p.n * hwp;
+    let gk = p.co * ntap;
+    let tile = wid.x + wid.y * nwg.x;
+    let n0 = tile * p.bn;
+    if (n0 >= gn) {
+        return;
+    }
+    setup(lid);
+    // this thread's B column: pixel (img, iy0 + s·t, ix0 + s·u) reads dy at (oy0 − jy, ox0 − jx)
+    let col = n0 + bcol;
+    bvalid = col < gn;
+    let img = col / max(hwp, 1u);
+    let pr = col % max(hwp, 1u);
+    bbase = img * p.co * p.ho * p.wo;
+    by = i32((iy0 + p.pad - ry) / s + pr / max(wp, 1u));
+    bx = i32((ix0 + p.pad - rx) / s + pr % max(wp, 1u));
+    for (var k0 = 0u; k0 < gk; k0 += BK) {
+        // A[c][k] = w[o, c, ry + s·jy, rx + s·jx], k = (o, jy, jx)
+        for (var e = lid; e < p.bm * BK; e += WG) {
+            let kl = e % BK;
+            let ml = e / BK;
+            let c = m0 + ml;
+            let k = k0 + kl;
+            var v = 0.0;
+            if (c < p.ci && k < gk) {
+                let o = k / ntap;
+                let t = k % ntap;
+                let ky = ry + s * (t / nkx);
+                let kx = rx + s * (t % nkx);
+                v = dw[((o * p.ci + c) * p.kh + ky) * p.kw + kx];
+            }
+            put_a(kl, ml, v);
+        }
+        // B[k][col] = dy[img, o, oy0 − jy, ox0 − jx]
+        for (var r = brow; r < BK; r += WG / p.bn) {
+            let k = k0 + r;
+            var v = 0.0;
+            if (bvalid && k < gk) {
+                let o = k / ntap;
+                let t = k % ntap;
+                let oy = by - i32(t / nkx);
+                let ox = bx - i32(t % nkx);
+                if (oy >= 0 && oy < i32(p.ho) && ox >= 0 && ox < i32(p.wo)) {
+                    v = ddy[bbase + (o * p.ho + u32(oy)) * p.wo + u32(ox)];
+                }
+            }
+            put_b(r, bcol, v);
+        }
+        workgroupBarrier();
+        mm_tile();
+        workgroupBarrier();
+    }
+    for (var i = 0u; i < 4u; i++) {
+        let c = m0 + tm * 4u + i;
+        if (c >= p.ci) {
+            break;
+        }
+        var b = 0.0;
+        if (p.has_bias != 0u) {
+            b = db[c];
+        }
+        let row = acc[i];
+        for (var j = 0u; j < 4u; j++) {
+            let cj = n0 + tn * 4u + j;
+            if (cj < gn) {
+                let q = cj % hwp;
+                let iy = iy0 + s * (q / wp);
+                let ix = ix0 + s * (q % wp);
+                ddx[(((cj / hwp) * p.ci + c) * p.h + iy) * p.w + ix] = row[j] + b;
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- backward weight
+
+// Decodes this thread's B column (c, ky, kx) once.
+fn bw_b_setup(n0: u32) {
+    let col = n0 + bcol;
+    bvalid = col < p.gn;
+    let khw = p.kh * p.kw;
+    let t = col % khw;
+    bbase = (col / khw) * p.h * p.w;
+    by = i32(t / p.kw) - i32(p.pad);
+    bx = i32(t % p.kw) - i32(p.pad);
+}
+
+// B[k][col] = x[img, c, oy·s − pad + ky, ox·s − pad + kx], k = (img, oy, ox), col = (c, ky, kx)
+fn bw_load_b(k0: u32, kend: u32) {
+    let howo = p.ho * p.wo;
+    for (var r = brow; r < BK; r += WG / p.bn) {
+        let k = k0 + r;
+        var v = 0.0;
+        if (bvalid && k < kend) {
+            let img = k / howo;
+            let pix = k % howo;
+            let iy = by + i32((pix / p.wo) * p.stride);
+            let ix = bx + i32((pix % p.wo) * p.stride);
+            if (iy >= 0 && iy < i32(p.h) && ix >= 0 && ix < i32(p.w)) {
+                v = wx[img * p.ci * p.h * p.w + bbase + u32(iy) * p.w + u32(ix)];
+            }
+        }
+        put_b(r, bcol, v);
+    }
+}
+
+// A[o][k] = dy[img, o, pix], k = (img, pix)
+fn bw_load_a(m0: u32, k0: u32, kend: u32, lid: u32) {
+    let howo = p.ho * p.wo;
+    for (var e = lid; e < p.bm * BK; e += WG) {
+        let kl = e % BK;
+        let ml = e / BK;
+        let o = m0 + ml;
+        let k = k0 + kl;
+        var v = 0.0;
+        if (o < p.gm && k < kend) {
+            v = wdy[((k / howo) * p.co + o) * howo + k % howo];
+        }
+        put_a(kl, ml, v);
+    }
+}
+
+// The same through vec4 (ho·wo % 4 == 0, so four consecutive k lie in one image).
+fn bw_load_a4(m0: u32, k0: u32, kend: u32, lid: u32) {
+    let howo = p.ho * p.wo;
+    if (lid < p.bm * 2u) {
+        let ml = lid / 2u;
+        let kl = (lid % 2u) * 4u;
+        let o = m0 + ml;
+        let k = k0 + kl;
+        var v = vec4<f32>(0.0);
+        if (o < p.gm && k < kend) {
+            v = wdy4[(((k / howo) * p.co + o) * howo + k % howo) / 4u];
+        }
+        put_a(kl, ml, v.x);
+        put_a(kl + 1u, ml, v.y);
+        put_a(kl + 2u, ml, v.z);
+        put_a(kl + 3u, ml, v.w);
+    }
+}
+
+fn bw_store(split: u32, m0: u32, n0: u32) {
+    for (var i = 0u; i < 4u; i++) {
+        let m = m0 + tm * 4u + i;
+        if (m >= p.gm) {
+            break;
+        }
+        let row = acc[i];
+        for (var j = 0u; j < 4u; j++) {
+            let col = n0 + tn * 4u + j;
+            if (col < p.gn) {
+                wpart[(split * p.gm + m) * p.gn + col] = row[j];
+            }
+        }
+    }
+}
+
+// wid.z = split · m_tiles + m tile; split s sums k in [s·k_chunk, (s + 1)·k_chunk).
+@compute @workgroup_size(256)
+fn conv2d_bwd_weight(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let tile = wid.x + wid.y * nwg.x;
+    if (tile >= p.n_tiles) {
+        return;
+    }
+    let split = wid.z / p.m_tiles;
+    let m0 = (wid.z % p.m_tiles) * p.bm;
+    let n0 = tile * p.bn;
+    let kbeg = split * p.k_chunk;
+    let kend = min(kbeg + p.k_chunk, p.gk);
+    setup(lid);
+    bw_b_setup(n0);
+    for (var k0 = kbeg; k0 < kend; k0 += BK) {
+        bw_load_a(m0, k0, kend, lid);
+        bw_load_b(k0, kend);
+        workgroupBarrier();
+        mm_tile();
+        workgroupBarrier();
+    }
+    bw_store(split, m0, n0);
+}
+
+@compute @workgroup_size(256)
+fn conv2d_bwd_weight_v4(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let tile = wid.x + wid.y * nwg.x;
+    if (tile >= p.n_tiles) {
+        return;
+    }
+    let split = wid.z / p.m_tiles;
+    let m0 = (wid.z % p.m_tiles) * p.bm;
+    let n0 = tile * p.bn;
+    let kbeg = split * p.k_chunk;
+    let kend = min(kbeg + p.k_chunk, p.gk);
+    setup(lid);
+    bw_b_setup(n0);
+    for (var k0 = kbeg; k0 < kend; k0 += BK) {
+        bw_load_a4(m0, k0, kend, lid);
+        bw_load_b(k0, kend);
+        workgroupBarrier();
+        mm_tile();
+        workgroupBarrier();
+    }
+    bw_store(split, m0, n0);
+}
+
+// ---------------------------------------------------------------- reductions
+
+// db partial: channel wid.x (of p.co) summed over flat (img, pix) in split wid.y's chunk of
+// the n·len elements; a fixed-order tree, so the result is deterministic.
+@compute @workgroup_size(256)
+fn conv2d_bwd_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let ch = wid.x;
+    let hw = p.len;
+    let beg = wid.y * p.k_chunk;
+    let end = min(beg + p.k_chunk, p.n * hw);
+    var s = 0.0;
+    for (var e = beg + lid; e < end; e += WG) {
+        s += rin[((e / hw) * p.co + ch) * hw + e % hw];
+    }
+    red[lid] = s;
+    workgroupBarrier();
+    for (var off = WG / 2u; off > 0u; off >>= 1u) {
+        if (lid < off) {
+            red[lid] += red[lid + off];
+        }
+        workgroupBarrier();
+    }
+    if (lid == 0u) {
+        rout[wid.y * p.co + ch] = red[0];
+    }
+}
+
+// out[i] = Σ_s partial[s · gn + i], i < gn: sums the split-K partials in split order.
+@compute @workgroup_size(256)
+fn conv2d_bwd_weight_reduce(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let i = (wid.x + wid.y * nwg.x) * WG + lid;
+    if (i >= p.gn) {
+        return;
+    }
+    var s = 0.0;
+    for (var k = 0u; k < p.splits; k++) {
+        s += rin[k * p.gn + i];
+    }
+    rout[i] = s;
+}

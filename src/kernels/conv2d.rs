@@ -1,20 +1,341 @@
-//! Dispatch for `shaders/conv2d.wgsl`.
-use crate::gpu::Shader;
-
-pub static SHADER: Shader = Shader { name: "conv2d", source: include_str!("../../shaders/conv2d.wgsl") };
-use crate::error::Result;
-use crate::gpu::{GpuTensor, Recorder};
+//! Dispatch for `shaders/conv2d.wgsl`: 2-D convolution as tiled implicit GEMM.
+//!
+//! | entry | GEMM (M × N × K) | A | B | C |
+//! |---|---|---|---|---|
+//! | `conv2d_fwd`, `_v4`, `_1x1_v4` | co × n·ho·wo × ci·kh·kw | w | im2col(x) | y (+ b) |
+//! | `conv2d_bwd_data` (per stride phase) | ci × n·⌈h/s⌉·⌈w/s⌉ × co·⌈kh/s⌉·⌈kw/s⌉ | w | dy gathered | dx (+ b) |
+//! | `conv2d_bwd_weight`, `_v4` (split K) | co × ci·kh·kw × n·ho·wo | dy | im2col(x)ᵀ | partials |
+//! | `conv2d_bwd_bias` (split) | per-channel sums of dy | | | partials |
+//! | `conv2d_bwd_weight_reduce` | sums the split partials in order (deterministic) | | | dw, db |
+//!
+//! Tiles are BM × BN with BM·BN = 4096 (256 threads, 4 × 4 outputs each, depth BK = 8 per
+//! slab staged in workgroup memory): BM = 16, 32 or 64 from M, so narrow problems (co = 1 in
+//! a head or a spatial-attention conv) do not waste 63/64 of a 64-row tile. The backward-data
+//! GEMM is split by stride phase: output pixels with (iy + pad) ≡ ry (mod s) receive only the
+//! taps ky ≡ ry, so stride 2 computes no structural zeros. The weight gradient's long
+//! reduction over n·ho·wo is split into chunks (partials in a scratch buffer, then a reduce),
+//! enough of them to give the GPU a few hundred workgroups.
+//!
+//! The `pub(crate)` `*_raw` functions take already-validated tensors; `conv_transpose2d`
+//! runs on them with its own validation and error names.
+use crate::error::{Error, Result, check_len};
+use crate::gpu::{Access::*, GpuTensor, Kernel, Recorder, Shader, grid};
 use crate::ops::Conv2d;
 
+pub static SHADER: Shader = Shader { name: "conv2d", source: include_str!("../../shaders/conv2d.wgsl") };
+
+const OP: &str = "conv2d";
+
+static FWD: Kernel = Kernel { shader: &SHADER, entry: "conv2d_fwd", bindings: &[Read, Read, Read, ReadWrite] };
+static FWD_V4: Kernel = Kernel { shader: &SHADER, entry: "conv2d_fwd_v4", bindings: &[Read, Read, Read, ReadWrite] };
+static FWD_1X1_V4: Kernel =
+    Kernel { shader: &SHADER, entry: "conv2d_fwd_1x1_v4", bindings: &[Read, Read, Read, ReadWrite] };
+static BWD_DATA: Kernel =
+    Kernel { shader: &SHADER, entry: "conv2d_bwd_data", bindings: &[Read, Read, Read, ReadWrite] };
+static BWD_WEIGHT: Kernel = Kernel { shader: &SHADER, entry: "conv2d_bwd_weight", bindings: &[Read, Read, ReadWrite] };
+static BWD_WEIGHT_V4: Kernel =
+    Kernel { shader: &SHADER, entry: "conv2d_bwd_weight_v4", bindings: &[Read, Read, ReadWrite] };
+static BWD_BIAS: Kernel = Kernel { shader: &SHADER, entry: "conv2d_bwd_bias", bindings: &[Read, ReadWrite] };
+static REDUCE: Kernel = Kernel { shader: &SHADER, entry: "conv2d_bwd_weight_reduce", bindings: &[Read, ReadWrite] };
+
+/// Mirrors `Params` in `shaders/conv2d.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct Params {
+    pub n: u32,
+    pub ci: u32,
+    pub h: u32,
+    pub w: u32,
+    pub co: u32,
+    pub kh: u32,
+    pub kw: u32,
+    pub stride: u32,
+    pub pad: u32,
+    pub ho: u32,
+    pub wo: u32,
+    pub has_bias: u32,
+    /// GEMM rows, columns and depth.
+    pub gm: u32,
+    pub gn: u32,
+    pub gk: u32,
+    /// Tile rows and columns (bm · bn = 4096).
+    pub bm: u32,
+    pub bn: u32,
+    pub n_tiles: u32,
+    pub m_tiles: u32,
+    /// Depth of one split of K (a multiple of 8), or elements per split in `conv2d_bwd_bias`.
+    pub k_chunk: u32,
+    pub splits: u32,
+    /// Elements per (image, channel) plane in `conv2d_bwd_bias`.
+    pub len: u32,
+    pub _p0: u32,
+    pub _p1: u32,
+}
+
+const THREADS: usize = 256;
+const BK: usize = 8;
+const MAX_GROUPS: usize = 65_535;
+/// Workgroups the split-K kernels aim for (enough to fill a large GPU).
+const TARGET_GROUPS: usize = 512;
+/// Least depth of one split of the weight gradient's reduction.
+const MIN_CHUNK: usize = 256;
+/// Least elements per workgroup of the bias gradient.
+const MIN_BIAS_CHUNK: usize = 4096;
+
+/// The tile (rows, columns) for a GEMM with `m` rows.
+pub fn tile_for(m: usize) -> (usize, usize) {
+    let bm = if m <= 16 {
+        16
+    } else if m <= 32 {
+        32
+    } else {
+        64
+    };
+    (bm, THREADS * 16 / bm)
+}
+
+fn u(v: usize) -> u32 {
+    v as u32
+}
+
+fn base_params(g: &Conv2d) -> Params {
+    Params {
+        n: u(g.n),
+        ci: u(g.ci),
+        h: u(g.h),
+        w: u(g.w),
+        co: u(g.co),
+        kh: u(g.kh),
+        kw: u(g.kw),
+        stride: u(g.stride),
+        pad: u(g.pad),
+        ho: u(g.ho()),
+        wo: u(g.wo()),
+        ..Default::default()
+    }
+}
+
+/// Workgroup counts: N tiles folded into x and y, `z` groups in z.
+fn gemm_grid(n_tiles: usize, z: usize) -> Result<[u32; 3]> {
+    let [x, y, _] = grid(n_tiles);
+    if z > MAX_GROUPS || y as usize > MAX_GROUPS {
+        return Err(Error::config(OP, format!("problem too large for one dispatch ({n_tiles} × {z} tiles)")));
+    }
+    Ok([x, y, z as u32])
+}
+
+/// Re-validates a descriptor whose fields may have been set by hand.
+fn check_geometry(g: &Conv2d) -> Result<()> {
+    Conv2d::new(g.x_shape(), g.co, [g.kh, g.kw], g.stride, g.pad).map(|_| ())
+}
+
+/// How many chunks the weight gradient's reduction over n·ho·wo is split into.
+pub fn weight_splits(g: &Conv2d) -> usize {
+    let (m, n, k) = (g.co, g.ci * g.kh * g.kw, g.n * g.ho() * g.wo());
+    let (bm, bn) = tile_for(m);
+    let tiles = m.div_ceil(bm) * n.div_ceil(bn);
+    // at most ~256 MiB of partial sums
+    let by_memory = ((64usize << 20) / (m * n)).max(1);
+    let want = TARGET_GROUPS.div_ceil(tiles).min(k / MIN_CHUNK).min(by_memory).max(1);
+    let chunk = k.div_ceil(want).next_multiple_of(BK);
+    k.div_ceil(chunk)
+}
+
+/// How many chunks the bias gradient's sum over n·hw elements per channel is split into.
+pub fn bias_splits(n: usize, c: usize, hw: usize) -> usize {
+    let total = n * hw;
+    let want = TARGET_GROUPS.div_ceil(c).min(total / MIN_BIAS_CHUNK).clamp(1, MAX_GROUPS);
+    total.div_ceil(total.div_ceil(want))
+}
+
+/// y = conv2d(x, w) + b.
 pub fn forward(r: &mut Recorder, g: &Conv2d, x: &GpuTensor, w: &GpuTensor, b: Option<&GpuTensor>) -> Result<GpuTensor> {
-    todo!()
+    check_geometry(g)?;
+    check_len(OP, "x", x.len, &g.x_shape())?;
+    check_len(OP, "w", w.len, &g.w_shape())?;
+    if let Some(b) = b {
+        check_len(OP, "b", b.len, &[g.co])?;
+    }
+    forward_raw(r, OP, "y", g, x, w, b)
 }
+
+/// dx = Jᵀ dy with respect to x.
 pub fn backward_data(r: &mut Recorder, g: &Conv2d, dy: &GpuTensor, w: &GpuTensor) -> Result<GpuTensor> {
-    todo!()
+    check_geometry(g)?;
+    check_len(OP, "dy", dy.len, &g.y_shape())?;
+    check_len(OP, "w", w.len, &g.w_shape())?;
+    backward_data_raw(r, OP, "dx", g, dy, w, None)
 }
+
+/// dw = Σ over batch and output pixels of dy ⊗ im2col(x).
 pub fn backward_weight(r: &mut Recorder, g: &Conv2d, x: &GpuTensor, dy: &GpuTensor) -> Result<GpuTensor> {
-    todo!()
+    check_geometry(g)?;
+    check_len(OP, "x", x.len, &g.x_shape())?;
+    check_len(OP, "dy", dy.len, &g.y_shape())?;
+    backward_weight_raw(r, OP, g, x, dy)
 }
+
+/// db = per-channel sums of dy.
 pub fn backward_bias(r: &mut Recorder, g: &Conv2d, dy: &GpuTensor) -> Result<GpuTensor> {
-    todo!()
+    check_geometry(g)?;
+    check_len(OP, "dy", dy.len, &g.y_shape())?;
+    channel_sums_raw(r, OP, dy, g.n, g.co, g.ho() * g.wo())
+}
+
+fn dummy_bias(r: &Recorder, op: &str) -> Result<GpuTensor> {
+    r.context().zeros(op, "b (none)", 4)
+}
+
+pub(crate) fn forward_raw(
+    r: &mut Recorder,
+    op: &str,
+    out: &str,
+    g: &Conv2d,
+    x: &GpuTensor,
+    w: &GpuTensor,
+    b: Option<&GpuTensor>,
+) -> Result<GpuTensor> {
+    let (m, n, k) = (g.co, g.n * g.ho() * g.wo(), g.ci * g.kh * g.kw);
+    let (bm, bn) = tile_for(m);
+    let (m_tiles, n_tiles) = (m.div_ceil(bm), n.div_ceil(bn));
+    let hw_aligned = g.ho() * g.wo() % 4 == 0;
+    let kernel = if g.kh == 1 && g.kw == 1 && g.stride == 1 && g.pad == 0 && g.ci % 4 == 0 && hw_aligned {
+        &FWD_1X1_V4
+    } else if k % 4 == 0 && hw_aligned {
+        &FWD_V4
+    } else {
+        &FWD
+    };
+    let params = Params {
+        has_bias: b.is_some() as u32,
+        gm: u(m),
+        gn: u(n),
+        gk: u(k),
+        bm: u(bm),
+        bn: u(bn),
+        n_tiles: u(n_tiles),
+        m_tiles: u(m_tiles),
+        ..base_params(g)
+    };
+    let groups = gemm_grid(n_tiles, m_tiles)?;
+    let y = r.context().zeros(op, out, g.y_shape().iter().product())?;
+    let dummy;
+    let b = match b {
+        Some(b) => b,
+        None => {
+            dummy = dummy_bias(r, op)?;
+            &dummy
+        }
+    };
+    r.dispatch(kernel, &params, &[x, w, b, &y], groups)?;
+    Ok(y)
+}
+
+/// Backward-data of `g` (plus an optional bias over its ci channels: conv_transpose2d's
+/// forward runs on this).
+pub(crate) fn backward_data_raw(
+    r: &mut Recorder,
+    op: &str,
+    out: &str,
+    g: &Conv2d,
+    dy: &GpuTensor,
+    w: &GpuTensor,
+    b: Option<&GpuTensor>,
+) -> Result<GpuTensor> {
+    let s = g.stride;
+    let (m, n_max) = (g.ci, g.n * g.h.div_ceil(s) * g.w.div_ceil(s));
+    let (bm, bn) = tile_for(m);
+    let (m_tiles, n_tiles) = (m.div_ceil(bm), n_max.div_ceil(bn));
+    let params = Params {
+        has_bias: b.is_some() as u32,
+        gm: u(m),
+        bm: u(bm),
+        bn: u(bn),
+        n_tiles: u(n_tiles),
+        m_tiles: u(m_tiles),
+        ..base_params(g)
+    };
+    let groups = gemm_grid(n_tiles, m_tiles * s * s)?;
+    let dx = r.context().zeros(op, out, g.x_shape().iter().product())?;
+    let dummy;
+    let b = match b {
+        Some(b) => b,
+        None => {
+            dummy = dummy_bias(r, op)?;
+            &dummy
+        }
+    };
+    r.dispatch(&BWD_DATA, &params, &[dy, w, b, &dx], groups)?;
+    Ok(dx)
+}
+
+/// Weight gradient of `g` from its input `x` and output gradient `dy`.
+pub(crate) fn backward_weight_raw(
+    r: &mut Recorder,
+    op: &str,
+    g: &Conv2d,
+    x: &GpuTensor,
+    dy: &GpuTensor,
+) -> Result<GpuTensor> {
+    let howo = g.ho() * g.wo();
+    let (m, n, k) = (g.co, g.ci * g.kh * g.kw, g.n * howo);
+    let (bm, bn) = tile_for(m);
+    let (m_tiles, n_tiles) = (m.div_ceil(bm), n.div_ceil(bn));
+    let splits = weight_splits(g);
+    let chunk = k.div_ceil(splits).next_multiple_of(BK);
+    let params = Params {
+        gm: u(m),
+        gn: u(n),
+        gk: u(k),
+        bm: u(bm),
+        bn: u(bn),
+        n_tiles: u(n_tiles),
+        m_tiles: u(m_tiles),
+        k_chunk: u(chunk),
+        splits: u(splits),
+        ..base_params(g)
+    };
+    let groups = gemm_grid(n_tiles, m_tiles * splits)?;
+    let kernel = if howo % 4 == 0 { &BWD_WEIGHT_V4 } else { &BWD_WEIGHT };
+    let dw = r.context().zeros(op, "dw", m * n)?;
+    if splits == 1 {
+        r.dispatch(kernel, &params, &[x, dy, &dw], groups)?;
+    } else {
+        let part = r.context().zeros(op, "dw partial sums", splits * m * n)?;
+        r.dispatch(kernel, &params, &[x, dy, &part], groups)?;
+        reduce(r, &part, &dw, splits, m * n)?;
+    }
+    Ok(dw)
+}
+
+/// Per-channel sums of a [n, c, hw] tensor: the bias gradient of any conv whose output it is.
+pub(crate) fn channel_sums_raw(
+    r: &mut Recorder,
+    op: &str,
+    dy: &GpuTensor,
+    n: usize,
+    c: usize,
+    hw: usize,
+) -> Result<GpuTensor> {
+    if c > MAX_GROUPS {
+        return Err(Error::config(op, format!("{c} channels are more than one dispatch allows for the bias gradient")));
+    }
+    let splits = bias_splits(n, c, hw);
+    let chunk = (n * hw).div_ceil(splits);
+    let params = Params { n: u(n), co: u(c), len: u(hw), k_chunk: u(chunk), splits: u(splits), ..Default::default() };
+    let db = r.context().zeros(op, "db", c)?;
+    if splits == 1 {
+        r.dispatch(&BWD_BIAS, &params, &[dy, &db], [u(c), 1, 1])?;
+    } else {
+        let part = r.context().zeros(op, "db partial sums", splits * c)?;
+        r.dispatch(&BWD_BIAS, &params, &[dy, &part], [u(c), u(splits), 1])?;
+        reduce(r, &part, &db, splits, c)?;
+    }
+    Ok(db)
+}
+
+/// out[i] = Σ_s part[s · len + i].
+fn reduce(r: &mut Recorder, part: &GpuTensor, out: &GpuTensor, splits: usize, len: usize) -> Result<()> {
+    let params = Params { gn: u(len), splits: u(splits), ..Default::default() };
+    r.dispatch(&REDUCE, &params, &[part, out], grid(len.div_ceil(THREADS)))
 }

@@ -1,0 +1,245 @@
+mod common;
+
+use brine::cpu::conv2d as cpu;
+use brine::kernels::conv2d::{SHADER, bias_splits, weight_splits};
+use brine::ops::Conv2d;
+use brine::rng::Rng;
+use brine::{Backend, Cpu, Gpu};
+
+fn conv(x: [usize; 4], co: usize, k: [usize; 2], stride: usize, pad: usize) -> Conv2d {
+    Conv2d::new(x, co, k, stride, pad).unwrap()
+}
+
+fn normal64(rng: &mut Rng, n: usize) -> Vec<f64> {
+    (0..n).map(|_| rng.normal()).collect()
+}
+
+/// Normal samples rounded to multiples of 1/16 when `exact`: sums of their products stay
+/// exact in f32, so long reductions compare without rounding noise.
+fn data(rng: &mut Rng, n: usize, exact: bool) -> Vec<f32> {
+    if exact { (0..n).map(|_| ((rng.normal() * 16.0).round() / 16.0) as f32).collect() } else { rng.normal_vec(n, 1.0) }
+}
+
+fn len(s: [usize; 4]) -> usize {
+    s.iter().product()
+}
+
+// ------------------------------------------------------------------ CPU twin
+
+#[test]
+fn cpu_forward_by_hand() {
+    // 4×4 ramp, one 3×3 filter that picks the top-left tap: with padding 1 the output is the
+    // input shifted down-right by one, zeros coming in from the padding; plus the bias.
+    let g = conv([1, 1, 4, 4], 1, [3, 3], 1, 1);
+    let x: Vec<f64> = (1..=16).map(f64::from).collect();
+    let mut w = vec![0.0; 9];
+    w[0] = 2.0;
+    let y = cpu::forward(&g, &x, &w, Some(&[0.5])).unwrap();
+    let want: Vec<f64> = (0..16)
+        .map(|i| {
+            let (r, c) = (i / 4, i % 4);
+            0.5 + if r == 0 || c == 0 { 0.0 } else { 2.0 * x[(r - 1) * 4 + c - 1] }
+        })
+        .collect();
+    assert_eq!(y, want);
+    // stride 2, no padding, 2 channels summed: output [1,1,1,1] = Σ over both 3×3 windows
+    let g = conv([1, 2, 4, 4], 1, [3, 3], 2, 0);
+    let x: Vec<f64> = (0..32).map(f64::from).collect();
+    let y = cpu::forward(&g, &x, &[1.0; 18], None).unwrap();
+    let want: f64 =
+        (0..2).flat_map(|c| (0..3).flat_map(move |r| (0..3).map(move |q| (c * 16 + r * 4 + q) as f64))).sum();
+    assert_eq!(y, vec![want]);
+}
+
+fn gradcheck(g: Conv2d, seed: u64, per_element: bool) {
+    let mut rng = Rng::new(seed);
+    let x = normal64(&mut rng, len(g.x_shape()));
+    let w = normal64(&mut rng, len(g.w_shape()));
+    let b = normal64(&mut rng, g.co);
+    let dy = normal64(&mut rng, len(g.y_shape()));
+    let dx = cpu::backward_data(&g, &dy, &w).unwrap();
+    let dw = cpu::backward_weight(&g, &x, &dy).unwrap();
+    let db = cpu::backward_bias(&g, &dy).unwrap();
+    let fx = |x: &[f64]| cpu::forward(&g, x, &w, Some(&b)).unwrap();
+    let fw = |w: &[f64]| cpu::forward(&g, &x, w, Some(&b)).unwrap();
+    let fb = |b: &[f64]| cpu::forward(&g, &x, &w, Some(b)).unwrap();
+    let what = format!("{g:?}");
+    if per_element {
+        common::check_vjp_elementwise(&format!("dx {what}"), fx, &x, &dy, &dx);
+        common::check_vjp_elementwise(&format!("dw {what}"), fw, &w, &dy, &dw);
+        common::check_vjp_elementwise(&format!("db {what}"), fb, &b, &dy, &db);
+    } else {
+        common::check_vjp(&format!("dx {what}"), fx, &x, &dy, &dx, seed);
+        common::check_vjp(&format!("dw {what}"), fw, &w, &dy, &dw, seed + 1);
+        common::check_vjp(&format!("db {what}"), fb, &b, &dy, &db, seed + 2);
+    }
+}
+
+#[test]
+fn cpu_gradients_random_directions() {
+    let cases = [
+        conv([2, 3, 7, 6], 4, [3, 3], 1, 1),
+        conv([1, 2, 9, 8], 3, [3, 3], 2, 1),
+        conv([2, 3, 5, 5], 2, [1, 1], 1, 0),
+        conv([1, 2, 6, 7], 2, [1, 1], 2, 0),
+        conv([1, 2, 9, 9], 2, [7, 7], 1, 3),
+        conv([1, 2, 10, 9], 2, [7, 7], 2, 3),
+        conv([1, 2, 6, 5], 3, [3, 2], 2, 0),
+        conv([2, 2, 5, 6], 2, [2, 2], 2, 0),
+        conv([1, 1, 8, 8], 2, [3, 3], 3, 2),
+    ];
+    for (i, g) in cases.into_iter().enumerate() {
+        gradcheck(g, 100 + i as u64, false);
+    }
+}
+
+#[test]
+fn cpu_gradients_per_element() {
+    for (i, g) in [
+        conv([1, 2, 4, 4], 2, [3, 3], 1, 1),
+        conv([2, 1, 5, 4], 2, [3, 3], 2, 1),
+        conv([1, 2, 3, 3], 1, [1, 1], 1, 0),
+        conv([1, 1, 7, 7], 1, [7, 7], 2, 3),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        gradcheck(g, 200 + i as u64, true);
+    }
+}
+
+// ------------------------------------------------------------------ GPU vs CPU
+
+/// Runs all four entries on both backends and compares. `exact` picks data whose sums are
+/// exact in f32 (for long reductions).
+fn parity(gpu: &Gpu, g: Conv2d, bias: bool, exact: bool, seed: u64) {
+    let mut rng = Rng::new(seed);
+    let x = data(&mut rng, len(g.x_shape()), exact);
+    let w = data(&mut rng, len(g.w_shape()), exact);
+    let b = data(&mut rng, g.co, exact);
+    let dy = data(&mut rng, len(g.y_shape()), exact);
+    let up = |name: &str, v: &[f32]| gpu.upload(name, v).unwrap();
+    let (gx, gw, gb, gdy) = (up("x", &x), up("w", &w), up("b", &b), up("dy", &dy));
+    let what = format!("{g:?} bias={bias}");
+    let tol = 1e-5;
+
+    let want = Cpu.conv2d_fwd(&g, &x, &w, bias.then_some(&b)).unwrap();
+    let got = gpu.download(&gpu.conv2d_fwd(&g, &gx, &gw, bias.then_some(&gb)).unwrap()).unwrap();
+    common::assert_close(&format!("y {what}"), &got, &want, tol);
+
+    let want = Cpu.conv2d_bwd_data(&g, &dy, &w).unwrap();
+    let got = gpu.download(&gpu.conv2d_bwd_data(&g, &gdy, &gw).unwrap()).unwrap();
+    common::assert_close(&format!("dx {what}"), &got, &want, tol);
+
+    let want = Cpu.conv2d_bwd_weight(&g, &x, &dy).unwrap();
+    let got = gpu.download(&gpu.conv2d_bwd_weight(&g, &gx, &gdy).unwrap()).unwrap();
+    common::assert_close(&format!("dw {what}"), &got, &want, tol);
+
+    let want = Cpu.conv2d_bwd_bias(&g, &dy).unwrap();
+    let got = gpu.download(&gpu.conv2d_bwd_bias(&g, &gdy).unwrap()).unwrap();
+    common::assert_close(&format!("db {what}"), &got, &want, tol);
+}
+
+#[test]
+fn gpu_matches_cpu_small_shapes() {
+    let Some(ctx) = common::gpu() else { return };
+    let gpu = Gpu(ctx);
+    let cases = [
+        // (shape, co, kernel, stride, pad, bias)
+        (conv([1, 1, 5, 7], 1, [3, 3], 1, 1), true),
+        (conv([2, 3, 9, 11], 5, [3, 3], 2, 1), true),
+        (conv([1, 13, 6, 6], 33, [1, 1], 1, 0), false),
+        (conv([2, 8, 8, 6], 12, [1, 1], 1, 0), true), // 1×1 vec4 path
+        (conv([1, 3, 7, 7], 2, [1, 1], 2, 0), true),  // phases without taps in backward-data
+        (conv([1, 5, 13, 9], 3, [7, 7], 1, 3), false),
+        (conv([2, 4, 15, 10], 6, [7, 7], 2, 3), true), // vec4 weights and outputs
+        (conv([3, 8, 12, 12], 16, [3, 3], 1, 1), false), // vec4
+        (conv([2, 2, 4, 5], 3, [3, 3], 2, 0), true),
+        (conv([2, 3, 8, 7], 5, [3, 5], 2, 2), false),
+        (conv([1, 2, 9, 8], 3, [3, 3], 3, 1), true),
+    ];
+    for (i, (g, bias)) in cases.into_iter().enumerate() {
+        parity(&gpu, g, bias, false, 300 + i as u64);
+    }
+}
+
+#[test]
+fn gpu_matches_cpu_multi_tile() {
+    let Some(ctx) = common::gpu() else { return };
+    let gpu = Gpu(ctx);
+    // more than one tile in every GEMM dimension of all three GEMMs (M = 70 > 64 rows,
+    // N ≥ 126 > 64 columns, K ≫ 8), odd h·w; then with vec4 alignment and batch 2.
+    parity(&gpu, conv([2, 70, 9, 7], 70, [3, 3], 1, 1), true, false, 400);
+    parity(&gpu, conv([2, 36, 8, 6], 40, [3, 3], 1, 1), false, false, 401);
+    parity(&gpu, conv([1, 33, 11, 6], 70, [3, 3], 2, 1), true, false, 402);
+}
+
+#[test]
+fn gpu_matches_cpu_split_reductions() {
+    let Some(ctx) = common::gpu() else { return };
+    let gpu = Gpu(ctx);
+    // weight gradient over several K splits: vec4 (h·w % 4 == 0) and scalar loads
+    let g = conv([2, 3, 20, 20], 4, [3, 3], 1, 1);
+    assert!(weight_splits(&g) > 1, "{g:?}: {} splits", weight_splits(&g));
+    parity(&gpu, g, true, false, 500);
+    let g = conv([2, 2, 19, 21], 5, [3, 3], 1, 1);
+    assert!(weight_splits(&g) > 1, "{g:?}: {} splits", weight_splits(&g));
+    parity(&gpu, g, false, false, 501);
+    // bias gradient (and a long weight reduction) over several splits
+    let g = conv([2, 1, 64, 64], 2, [1, 1], 1, 0);
+    assert!(bias_splits(g.n, g.co, g.ho() * g.wo()) > 1);
+    assert!(weight_splits(&g) > 1);
+    parity(&gpu, g, true, true, 502);
+}
+
+// ------------------------------------------------------------------ bad input
+
+fn expect_err<T>(r: brine::Result<T>, tensor: &str) {
+    match r {
+        Ok(_) => panic!("expected an error naming `{tensor}`"),
+        Err(e) => {
+            let msg = e.to_string();
+            assert!(msg.contains("conv2d") && msg.contains(&format!("`{tensor}`")), "message: {msg}");
+        }
+    }
+}
+
+fn bad_inputs<B: Backend>(be: &B) {
+    let g = conv([2, 3, 6, 5], 4, [3, 3], 1, 1);
+    let t = |n: usize| be.upload("t", &vec![0.5; n]).unwrap();
+    let (x, w, b, dy) = (t(len(g.x_shape())), t(len(g.w_shape())), t(g.co), t(len(g.y_shape())));
+    let short = t(7);
+    expect_err(be.conv2d_fwd(&g, &short, &w, Some(&b)), "x");
+    expect_err(be.conv2d_fwd(&g, &x, &short, Some(&b)), "w");
+    expect_err(be.conv2d_fwd(&g, &x, &w, Some(&short)), "b");
+    expect_err(be.conv2d_bwd_data(&g, &short, &w), "dy");
+    expect_err(be.conv2d_bwd_data(&g, &dy, &short), "w");
+    expect_err(be.conv2d_bwd_weight(&g, &short, &dy), "x");
+    expect_err(be.conv2d_bwd_weight(&g, &x, &short), "dy");
+    expect_err(be.conv2d_bwd_bias(&g, &short), "dy");
+    // x and dy swapped: lengths differ, so it is caught too
+    expect_err(be.conv2d_bwd_weight(&g, &dy, &x), "x");
+    // a hand-made descriptor with stride 0 is a config error, not a panic
+    let bad = Conv2d { stride: 0, ..g };
+    assert!(be.conv2d_fwd(&bad, &x, &w, None).is_err());
+}
+
+#[test]
+fn bad_input_is_an_error_cpu() {
+    bad_inputs(&Cpu);
+}
+
+#[test]
+fn bad_input_is_an_error_gpu() {
+    let Some(ctx) = common::gpu() else { return };
+    bad_inputs(&Gpu(ctx));
+}
+
+#[test]
+fn shader_validates() {
+    let module =
+        naga::front::wgsl::parse_str(SHADER.source).unwrap_or_else(|e| panic!("{}", e.emit_to_string(SHADER.source)));
+    naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::empty())
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{}", e.emit_to_string(SHADER.source)));
+}
