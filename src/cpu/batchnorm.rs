@@ -1,9 +1,34 @@
-//! CPU twin of `shaders/batchnorm.wgsl`.
+//! CPU twin of `shaders/batchnorm.wgsl`: BatchNorm2d, statistics per channel over (n,h,w).
 use super::Real;
-use crate::error::Result;
+use crate::error::{Error, Result, check_len};
 use crate::ops::BatchNorm;
 
-/// Returns (y, mean, invstd) and updates the running statistics.
+fn t<T: Real>(v: f32) -> T {
+    T::from_f32(v).unwrap()
+}
+
+/// Calls `f(channel, offset of one h·w plane)` for every plane of x.
+fn planes(g: &BatchNorm, mut f: impl FnMut(usize, usize)) {
+    let [n, c, h, w] = g.x;
+    for ni in 0..n {
+        for ci in 0..c {
+            f(ci, (ni * c + ci) * h * w);
+        }
+    }
+}
+
+fn check_train(g: &BatchNorm) -> Result<()> {
+    if g.m() < 2 {
+        return Err(Error::config(
+            "batch_norm_train",
+            format!("input {:?} has {} value per channel; training needs more than one", g.x, g.m()),
+        ));
+    }
+    Ok(())
+}
+
+/// Returns (y, mean, invstd) and updates the running statistics: biased variance to
+/// normalise, unbiased variance for running_var.
 pub fn train_forward<T: Real>(
     g: &BatchNorm,
     x: &[T],
@@ -12,9 +37,42 @@ pub fn train_forward<T: Real>(
     running_mean: &mut [T],
     running_var: &mut [T],
 ) -> Result<(Vec<T>, Vec<T>, Vec<T>)> {
-    todo!()
+    let op = "batch_norm_train";
+    let c = [g.c()];
+    check_len(op, "x", x.len(), &g.x)?;
+    check_len(op, "gamma", gamma.len(), &c)?;
+    check_len(op, "beta", beta.len(), &c)?;
+    check_len(op, "running_mean", running_mean.len(), &c)?;
+    check_len(op, "running_var", running_var.len(), &c)?;
+    check_train(g)?;
+    let hw = g.x[2] * g.x[3];
+    let m = T::from_usize(g.m()).unwrap();
+    // Two passes: the mean, then the sum of squared deviations from it.
+    let mut mean = vec![T::zero(); g.c()];
+    planes(g, |ci, off| mean[ci] = mean[ci] + x[off..off + hw].iter().copied().sum::<T>());
+    mean.iter_mut().for_each(|v| *v = *v / m);
+    let mut m2 = vec![T::zero(); g.c()];
+    planes(g, |ci, off| m2[ci] = m2[ci] + x[off..off + hw].iter().map(|&v| (v - mean[ci]) * (v - mean[ci])).sum());
+    let (eps, mom) = (t::<T>(g.eps), t::<T>(g.momentum));
+    let mut invstd = vec![T::zero(); g.c()];
+    for ci in 0..g.c() {
+        let var = m2[ci] / m;
+        invstd[ci] = T::one() / (var + eps).sqrt();
+        let unbiased = m2[ci] / (m - T::one());
+        running_mean[ci] = (T::one() - mom) * running_mean[ci] + mom * mean[ci];
+        running_var[ci] = (T::one() - mom) * running_var[ci] + mom * unbiased;
+    }
+    let mut y = vec![T::zero(); x.len()];
+    planes(g, |ci, off| {
+        for (yv, &xv) in y[off..off + hw].iter_mut().zip(&x[off..off + hw]) {
+            *yv = (xv - mean[ci]) * invstd[ci] * gamma[ci] + beta[ci];
+        }
+    });
+    Ok((y, mean, invstd))
 }
-/// Returns (dx, dgamma, dbeta).
+
+/// Returns (dx, dgamma, dbeta): dbeta = Σ dy, dgamma = Σ dy·x̂,
+/// dx = γ·invstd/m·(m·dy − dbeta − x̂·dgamma).
 pub fn train_backward<T: Real>(
     g: &BatchNorm,
     x: &[T],
@@ -23,8 +81,37 @@ pub fn train_backward<T: Real>(
     invstd: &[T],
     dy: &[T],
 ) -> Result<(Vec<T>, Vec<T>, Vec<T>)> {
-    todo!()
+    let op = "batch_norm_train_bwd";
+    let c = [g.c()];
+    check_len(op, "x", x.len(), &g.x)?;
+    check_len(op, "gamma", gamma.len(), &c)?;
+    check_len(op, "mean", mean.len(), &c)?;
+    check_len(op, "invstd", invstd.len(), &c)?;
+    check_len(op, "dy", dy.len(), &g.x)?;
+    check_train(g)?;
+    let hw = g.x[2] * g.x[3];
+    let mut dbeta = vec![T::zero(); g.c()];
+    let mut sdx = vec![T::zero(); g.c()]; // Σ dy·(x − mean)
+    planes(g, |ci, off| {
+        for (&d, &xv) in dy[off..off + hw].iter().zip(&x[off..off + hw]) {
+            dbeta[ci] = dbeta[ci] + d;
+            sdx[ci] = sdx[ci] + d * (xv - mean[ci]);
+        }
+    });
+    let dgamma: Vec<T> = sdx.iter().zip(invstd).map(|(&s, &i)| s * i).collect();
+    let m = T::from_usize(g.m()).unwrap();
+    let mut dx = vec![T::zero(); x.len()];
+    planes(g, |ci, off| {
+        let k = gamma[ci] * invstd[ci] / m;
+        for ((o, &d), &xv) in dx[off..off + hw].iter_mut().zip(&dy[off..off + hw]).zip(&x[off..off + hw]) {
+            let xhat = (xv - mean[ci]) * invstd[ci];
+            *o = k * (m * d - dbeta[ci] - xhat * dgamma[ci]);
+        }
+    });
+    Ok((dx, dgamma, dbeta))
 }
+
+/// y = (x − running_mean)/sqrt(running_var + eps)·γ + β.
 pub fn eval_forward<T: Real>(
     g: &BatchNorm,
     x: &[T],
@@ -33,8 +120,40 @@ pub fn eval_forward<T: Real>(
     running_mean: &[T],
     running_var: &[T],
 ) -> Result<Vec<T>> {
-    todo!()
+    let op = "batch_norm_eval";
+    let c = [g.c()];
+    check_len(op, "x", x.len(), &g.x)?;
+    check_len(op, "gamma", gamma.len(), &c)?;
+    check_len(op, "beta", beta.len(), &c)?;
+    check_len(op, "running_mean", running_mean.len(), &c)?;
+    check_len(op, "running_var", running_var.len(), &c)?;
+    let hw = g.x[2] * g.x[3];
+    let eps = t::<T>(g.eps);
+    let mut y = vec![T::zero(); x.len()];
+    planes(g, |ci, off| {
+        let inv = T::one() / (running_var[ci] + eps).sqrt();
+        for (yv, &xv) in y[off..off + hw].iter_mut().zip(&x[off..off + hw]) {
+            *yv = (xv - running_mean[ci]) * inv * gamma[ci] + beta[ci];
+        }
+    });
+    Ok(y)
 }
+
+/// dx = dy·γ/sqrt(running_var + eps).
 pub fn eval_backward<T: Real>(g: &BatchNorm, gamma: &[T], running_var: &[T], dy: &[T]) -> Result<Vec<T>> {
-    todo!()
+    let op = "batch_norm_eval_bwd";
+    let c = [g.c()];
+    check_len(op, "gamma", gamma.len(), &c)?;
+    check_len(op, "running_var", running_var.len(), &c)?;
+    check_len(op, "dy", dy.len(), &g.x)?;
+    let hw = g.x[2] * g.x[3];
+    let eps = t::<T>(g.eps);
+    let mut dx = vec![T::zero(); dy.len()];
+    planes(g, |ci, off| {
+        let k = gamma[ci] / (running_var[ci] + eps).sqrt();
+        for (o, &d) in dx[off..off + hw].iter_mut().zip(&dy[off..off + hw]) {
+            *o = d * k;
+        }
+    });
+    Ok(dx)
 }
