@@ -143,7 +143,7 @@ fn parity(gpu: &Gpu, g: Conv2d, bias: bool, exact: bool, seed: u64) {
 #[test]
 fn gpu_matches_cpu_small_shapes() {
     let Some(ctx) = common::gpu() else { return };
-    let gpu = Gpu(ctx);
+    let gpu = Gpu::new(ctx);
     let cases = [
         // (shape, co, kernel, stride, pad, bias)
         (conv([1, 1, 5, 7], 1, [3, 3], 1, 1), true),
@@ -166,7 +166,7 @@ fn gpu_matches_cpu_small_shapes() {
 #[test]
 fn gpu_matches_cpu_multi_tile() {
     let Some(ctx) = common::gpu() else { return };
-    let gpu = Gpu(ctx);
+    let gpu = Gpu::new(ctx);
     // more than one tile in every GEMM dimension of all three GEMMs (M = 70 > 64 rows,
     // N ≥ 126 > 64 columns, K ≫ 8), odd h·w; then with vec4 alignment and batch 2.
     parity(&gpu, conv([2, 70, 9, 7], 70, [3, 3], 1, 1), true, false, 400);
@@ -177,7 +177,7 @@ fn gpu_matches_cpu_multi_tile() {
 #[test]
 fn gpu_matches_cpu_split_reductions() {
     let Some(ctx) = common::gpu() else { return };
-    let gpu = Gpu(ctx);
+    let gpu = Gpu::new(ctx);
     // weight gradient over several K splits: vec4 (h·w % 4 == 0) and scalar loads
     let g = conv([2, 3, 20, 20], 4, [3, 3], 1, 1);
     assert!(weight_splits(&g) > 1, "{g:?}: {} splits", weight_splits(&g));
@@ -232,7 +232,7 @@ fn bad_input_is_an_error_cpu() {
 #[test]
 fn bad_input_is_an_error_gpu() {
     let Some(ctx) = common::gpu() else { return };
-    bad_inputs(&Gpu(ctx));
+    bad_inputs(&Gpu::new(ctx));
 }
 
 #[test]

@@ -59,7 +59,7 @@ fn broadcast_layout() {
 #[test]
 fn gpu_matches_cpu() {
     let Some(ctx) = common::gpu() else { return };
-    let gpu = Gpu(ctx);
+    let gpu = Gpu::new(ctx);
     let shapes = [[1, 3, 5, 7], [2, 5, 33, 17], [3, 1, 9, 1], [1, 16, 8, 8], [2, 3, 70, 60], [1, 2, 1, 3000]];
     for (t, shape) in shapes.into_iter().enumerate() {
         for (m, mode) in MODES.into_iter().enumerate() {
@@ -99,7 +99,7 @@ fn bad_inputs_are_errors() {
     assert_names(Cpu.gate_bwd(&g, &x, &bz, &dy), "z");
     assert_names(Cpu.gate_bwd(&g, &x, &z, &bx), "dy");
     let Some(ctx) = common::gpu() else { return };
-    let gpu = Gpu(ctx);
+    let gpu = Gpu::new(ctx);
     let up = |v: &[f32]| gpu.upload("t", v).unwrap();
     assert_names(gpu.gate_fwd(&g, &up(&bx), &up(&z)), "x");
     assert_names(gpu.gate_fwd(&g, &up(&x), &up(&bz)), "z");

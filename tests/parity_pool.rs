@@ -51,7 +51,7 @@ fn floor_mode_and_values() {
     want[2] = -2.0;
     assert_eq!(dx, want);
     if let Some(ctx) = common::gpu() {
-        let gpu = Gpu(ctx);
+        let gpu = Gpu::new(ctx);
         let (gy, gidx) = gpu.max_pool2d_fwd(&g, &gpu.upload("x", &x).unwrap()).unwrap();
         assert_eq!(gpu.download(&gy).unwrap(), y);
         assert_eq!(ctx.read::<u32>(&gidx).unwrap(), idx);
@@ -79,7 +79,7 @@ fn first_max(g: &Pool2d, x: &[f32]) -> Vec<u32> {
 
 #[test]
 fn tie_rule_first_maximum() {
-    let gpu = common::gpu().map(Gpu);
+    let gpu = common::gpu().map(Gpu::new);
     let g = Pool2d::new([2, 3, 7, 9]).unwrap();
     let n: usize = g.x_shape().iter().product();
     // ReLU'd and coarsely rounded: many all-zero windows and ties between positive values.
@@ -102,7 +102,7 @@ fn tie_rule_first_maximum() {
     assert_eq!(dx, dx_want);
     if let Some(gpu) = gpu {
         let (_, gidx) = gpu.max_pool2d_fwd(&g, &gpu.upload("x", &x).unwrap()).unwrap();
-        assert_eq!(gpu.0.read::<u32>(&gidx).unwrap(), want);
+        assert_eq!(gpu.context().read::<u32>(&gidx).unwrap(), want);
         let gdx = gpu.max_pool2d_bwd(&g, &gpu.upload("dy", &dy).unwrap(), &gidx).unwrap();
         assert_eq!(gpu.download(&gdx).unwrap(), dx_want);
     }
@@ -111,7 +111,7 @@ fn tie_rule_first_maximum() {
 #[test]
 fn gpu_matches_cpu() {
     let Some(ctx) = common::gpu() else { return };
-    let gpu = Gpu(ctx);
+    let gpu = Gpu::new(ctx);
     let shapes = [[1, 1, 2, 2], [1, 3, 5, 7], [2, 5, 33, 17], [3, 7, 16, 12], [1, 2, 130, 67], [4, 1, 2, 301]];
     for (t, shape) in shapes.into_iter().enumerate() {
         let g = Pool2d::new(shape).unwrap();
@@ -146,7 +146,7 @@ fn bad_inputs_are_errors() {
     // An index outside its window.
     assert_names(Cpu.max_pool2d_bwd(&g, &randn(8, 2), &vec![0; 8]), "idx");
     let Some(ctx) = common::gpu() else { return };
-    let gpu = Gpu(ctx);
+    let gpu = Gpu::new(ctx);
     assert_names(gpu.max_pool2d_fwd(&g, &gpu.upload("x", &x).unwrap()), "x");
     let idx8 = ctx.upload::<u32>("idx", &[0; 8]).unwrap();
     assert_names(gpu.max_pool2d_bwd(&g, &gpu.upload("dy", &randn(7, 2)).unwrap(), &idx8), "dy");

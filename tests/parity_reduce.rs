@@ -99,7 +99,7 @@ fn first_max(g: &Reduce, x: &[f32]) -> Vec<u32> {
 
 #[test]
 fn tie_rule_first_maximum() {
-    let gpu = common::gpu().map(Gpu);
+    let gpu = common::gpu().map(Gpu::new);
     for (t, (g, x)) in tie_cases().into_iter().enumerate() {
         let want = first_max(&g, &x);
         let (_, idx) = Cpu.reduce_max_fwd(&g, &x).unwrap();
@@ -118,7 +118,7 @@ fn tie_rule_first_maximum() {
         if let Some(gpu) = &gpu {
             let xg = gpu.upload("x", &x).unwrap();
             let (_, gidx) = gpu.reduce_max_fwd(&g, &xg).unwrap();
-            assert_eq!(gpu.0.read::<u32>(&gidx).unwrap(), want, "gpu case {t}");
+            assert_eq!(gpu.context().read::<u32>(&gidx).unwrap(), want, "gpu case {t}");
             let gdx = gpu.reduce_max_bwd(&g, &gpu.upload("dy", &dy).unwrap(), &gidx).unwrap();
             assert_eq!(gpu.download(&gdx).unwrap(), dx, "gpu case {t}");
         }
@@ -141,7 +141,7 @@ fn parity_geometries() -> Vec<Reduce> {
 #[test]
 fn gpu_matches_cpu() {
     let Some(ctx) = common::gpu() else { return };
-    let gpu = Gpu(ctx);
+    let gpu = Gpu::new(ctx);
     for (t, g) in parity_geometries().into_iter().enumerate() {
         let what = format!("{g:?}");
         let seed = 100 + 10 * t as u64;
@@ -215,7 +215,7 @@ fn bad_inputs_are_errors() {
     assert_names(Cpu.reduce_max_bwd(&g, &randn(8, 3), &vec![3; 8]), "idx");
     assert!(Reduce::over_dims([1, 2, 3, 4], &[1, 3]).is_err());
     let Some(ctx) = common::gpu() else { return };
-    let gpu = Gpu(ctx);
+    let gpu = Gpu::new(ctx);
     let xg = gpu.upload("x", &x).unwrap();
     let dyg = gpu.upload("dy", &dy).unwrap();
     assert_names(gpu.reduce_mean_fwd(&g, &xg), "x");
