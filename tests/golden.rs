@@ -33,14 +33,14 @@ fn check_all_ops<B: Backend>(b: &B, dir: &Path) -> usize {
 #[test]
 fn shipped_ops_pass_on_cpu() {
     let n = check_all_ops(&Cpu, &shared_golden());
-    assert!(n >= 60, "only {n} op cases found");
+    assert!(n >= 40, "only {n} op cases found");
 }
 
 #[test]
 fn shipped_ops_pass_on_gpu() {
     let Some(ctx) = common::gpu() else { return };
     let n = check_all_ops(&Gpu::new(ctx), &shared_golden());
-    assert!(n >= 60, "only {n} op cases found");
+    assert!(n >= 40, "only {n} op cases found");
 }
 
 fn view<'a>(shape: &[usize], bytes: &'a [u8], dtype: safetensors::Dtype) -> safetensors::tensor::TensorView<'a> {
