@@ -180,3 +180,90 @@ pub fn kernels(ctx: &Context, opts: &Options, mut report: impl FnMut(&Row)) -> R
     }
     Ok(rows)
 }
+
+/// One measured network configuration.
+#[derive(Clone, Debug)]
+pub struct StepRow {
+    pub name: String,
+    pub train_ms: f64,
+    pub infer_ms: f64,
+    pub train_peak_bytes: u64,
+    pub infer_peak_bytes: u64,
+    pub dispatches: usize,
+    pub submissions: usize,
+}
+
+impl StepRow {
+    pub fn line(&self) -> String {
+        format!(
+            "{:<16} train {:>9.2} ms/step  infer {:>8.2} ms  peak {:>7.1} MiB train, {:>6.1} MiB infer  {} dispatches, {} submission(s) per step",
+            self.name,
+            self.train_ms,
+            self.infer_ms,
+            self.train_peak_bytes as f64 / (1 << 20) as f64,
+            self.infer_peak_bytes as f64 / (1 << 20) as f64,
+            self.dispatches,
+            self.submissions
+        )
+    }
+}
+
+/// Times training steps (forward, MSE, backward, Adam: one submission) and eval-mode
+/// inference of `cfg` on random data of shape `x`, wall clock, median of `iters`.
+pub fn step(ctx: &Context, cfg: &crate::nn::Config, x: [usize; 4], iters: usize) -> Result<StepRow> {
+    use crate::backend::{Backend, Gpu};
+    use crate::nn::train::{Inference, Optimizer, TrainStep, init_store, shapes};
+    let gpu = Gpu::new(ctx);
+    let mut rng = Rng::new(5);
+    let n: usize = x.iter().product();
+    let input = gpu.upload("input", &rng.normal_vec(n, 1.0))?;
+    let target = gpu.upload("target", &rng.normal_vec(n / x[1] * cfg.out_channels, 1.0))?;
+    let mut store = init_store(&gpu, cfg, 1)?;
+    let train = TrainStep::new(cfg, x, Loss::Mse, false)?;
+    let infer = Inference::new(cfg, x)?;
+    let mut opt = Optimizer::new(&gpu, Adam::default(), &shapes(cfg)?.0)?;
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (mut train_ms, mut counts) = (vec![], (0, 0));
+    for i in 0..=iters {
+        let before = gpu.counters();
+        let start = std::time::Instant::now();
+        gpu.begin_batch();
+        let out = train.run(&gpu, &mut store, &input, &target)?;
+        let grads: Vec<(&str, &GpuTensor)> = train.param_grads.iter().map(|(n, v)| (n.as_str(), &*out[v])).collect();
+        opt.apply(&gpu, &mut store.params, &grads)?;
+        drop(grads);
+        drop(out);
+        gpu.flush()?;
+        ctx.wait()?;
+        if i > 0 {
+            train_ms.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+        let after = gpu.counters();
+        counts = (after.0 - before.0, after.1 - before.1);
+    }
+    let mut infer_ms = vec![];
+    for i in 0..=iters {
+        let start = std::time::Instant::now();
+        gpu.begin_batch();
+        let y = infer.run(&gpu, &mut store, &input)?;
+        gpu.flush()?;
+        ctx.wait()?;
+        drop(y);
+        if i > 0 {
+            infer_ms.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    let name = format!("{:?}{}", cfg.attention, if cfg.gates { "+gates" } else { "" }).to_lowercase();
+    Ok(StepRow {
+        name,
+        train_ms: median(train_ms),
+        infer_ms: median(infer_ms),
+        train_peak_bytes: train.plan.peak_bytes,
+        infer_peak_bytes: infer.plan.peak_bytes,
+        dispatches: counts.0,
+        submissions: counts.1,
+    })
+}

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result, bail};
 use brine::golden::{self, FileKind, GoldenFile};
+use brine::nn::{Attention, Config};
 use brine::{Backend, Context, Cpu, Gpu};
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -53,6 +54,26 @@ enum BenchWhat {
         #[arg(long)]
         filter: Option<String>,
     },
+    /// The training step and inference of the `bench` network (SPEC.md).
+    Step {
+        #[arg(long, default_value_t = 8)]
+        batch: usize,
+        #[arg(long, default_value_t = 256)]
+        height: usize,
+        #[arg(long, default_value_t = 128)]
+        width: usize,
+        /// Comma-separated widths per level.
+        #[arg(long, default_value = "32,64,128,256,512", value_delimiter = ',')]
+        widths: Vec<usize>,
+        /// none, se, cbam, ca, or all (each of the four, with gates as set).
+        #[arg(long, default_value = "cbam")]
+        attention: String,
+        /// Leave out the attention gates on the skips.
+        #[arg(long)]
+        no_gates: bool,
+        #[arg(long, default_value_t = 5)]
+        iters: usize,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -91,6 +112,25 @@ fn run(cli: Cli) -> Result<bool> {
             println!("batch {batch}, median of {iters} runs, timed with {timing}");
             let opts = brine::bench::Options { batch, iters, filter };
             brine::bench::kernels(&ctx, &opts, |row| println!("{}", row.line()))?;
+            Ok(true)
+        }
+        Command::Bench { what: BenchWhat::Step { batch, height, width, widths, attention, no_gates, iters } } => {
+            if iters == 0 {
+                bail!("--iters must be at least 1");
+            }
+            let kinds: Vec<Attention> = if attention == "all" {
+                vec![Attention::None, Attention::Se, Attention::Cbam, Attention::Ca]
+            } else {
+                vec![attention.parse()?]
+            };
+            let ctx = Context::new()?;
+            println!("adapter: {}", ctx.adapter_name());
+            println!("input {batch}x8x{height}x{width}, widths {widths:?}, median of {iters} steps (wall clock)");
+            for a in kinds {
+                let cfg = Config { in_channels: 8, out_channels: 1, widths: widths.clone(), attention: a, gates: !no_gates };
+                let row = brine::bench::step(&ctx, &cfg, [batch, 8, height, width], iters)?;
+                println!("{}", row.line());
+            }
             Ok(true)
         }
     }
