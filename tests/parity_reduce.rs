@@ -75,6 +75,19 @@ fn tie_cases() -> Vec<(Reduce, Vec<f32>)> {
     }
     x[r..2 * r].iter_mut().for_each(|v| *v = 0.0);
     cases.push((g, x));
+    // One long row, chunked over several workgroups: the maximum sits in several chunks.
+    let r = 40_000;
+    let g = Reduce::new(1, r, 1).unwrap();
+    assert!(plan(&g).chunks > 2);
+    let mut x = vec![0.0f32; r];
+    for k in [39_999, 30_000, 9_000] {
+        x[k] = 1.0;
+    }
+    cases.push((g, x));
+    // inner > 1 and chunked, all equal.
+    let g = Reduce::new(1, 3000, 3).unwrap();
+    assert!(plan(&g).chunks > 1);
+    cases.push((g, vec![0.25; g.x_len()]));
     // inner > 1 with r split over threads: ties along r for every i.
     let g = Reduce::new(2, 300, 5).unwrap();
     let x = (0..g.x_len()).map(|e| ((e / 5) % 300 % 7 == 3) as u32 as f32).collect();
@@ -140,6 +153,11 @@ fn parity_geometries() -> Vec<Reduce> {
 
 #[test]
 fn gpu_matches_cpu() {
+    // Both launch regimes, chunked and not, are among the shapes.
+    let plans: Vec<_> = parity_geometries().iter().map(plan).collect();
+    assert!(plans.iter().filter(|p| p.chunks > 1 && p.lx_fast).count() >= 2);
+    assert!(plans.iter().filter(|p| p.chunks > 1 && !p.lx_fast).count() >= 2);
+    assert!(plans.iter().filter(|p| p.chunks == 1 && p.lx_fast && p.split > 1).count() >= 2);
     let Some(ctx) = common::gpu() else { return };
     let gpu = Gpu::new(ctx);
     for (t, g) in parity_geometries().into_iter().enumerate() {
@@ -185,15 +203,23 @@ fn gpu_matches_cpu() {
 
 #[test]
 fn plans_fill_the_workgroup() {
-    for g in parity_geometries() {
+    let mut geoms = parity_geometries();
+    geoms.extend(tie_cases().into_iter().map(|(g, _)| g));
+    for (o, r, i) in [(1, 1 << 24, 1), (1, 1 << 22, 2), (3, 1 << 20, 40), (256, 32768, 1), (8, 32, 32768)] {
+        geoms.push(Reduce::new(o, r, i).unwrap());
+    }
+    for g in geoms {
         let p = plan(&g);
         assert_eq!(p.tile_x * p.split, 256, "{g:?}: {p:?}");
+        assert!(p.chunk_len % p.split == 0 && p.chunk_len / p.split <= 4096, "{g:?}: {p:?}");
+        assert!(p.chunks * p.chunk_len >= g.r && (p.chunks - 1) * p.chunk_len < g.r, "{g:?}: {p:?}");
     }
-    // Global pooling at the bench shape: one workgroup per (n, c) row.
+    // Global pooling at the bench shape: a row per workgroup, each row in 4 chunks.
     let p = plan(&Reduce::over_dims([8, 32, 256, 128], &[2, 3]).unwrap());
-    assert_eq!((p.tile_x, p.split), (1, 256));
-    // Channel mean over C: outputs across lanes.
-    assert!(plan(&Reduce::over_dims([8, 32, 256, 128], &[1]).unwrap()).lx_fast);
+    assert_eq!((p.tile_x, p.split, p.chunks), (1, 256, 4));
+    // Channel mean over C: outputs across lanes, r not chunked.
+    let p = plan(&Reduce::over_dims([8, 32, 256, 128], &[1]).unwrap());
+    assert!(p.lx_fast && p.chunks == 1);
 }
 
 fn assert_names(r: Result<impl std::fmt::Debug, brine::Error>, tensor: &str) {
@@ -227,4 +253,28 @@ fn bad_inputs_are_errors() {
     assert_names(gpu.reduce_max_bwd(&g, &dy8, &ctx.upload::<u32>("idx", &[0; 9]).unwrap()), "idx");
     let mut r = ctx.recorder();
     assert_names(brine::kernels::reduce::sum(&mut r, &g, &xg, 1.0), "x");
+}
+
+/// More than 65 535 workgroups in one launch: the grid folds into y and the shaders
+/// rebuild the linear index (one long row, so the data stays small on the host).
+#[test]
+fn gpu_folded_grid() {
+    let Some(ctx) = common::gpu() else { return };
+    let gpu = Gpu(ctx);
+    let r = 65_536 * 256 + 3;
+    let g = Reduce::new(1, r, 1).unwrap();
+    let mut x = vec![0.5f32; r];
+    x[r - 2] = 1.0; // the element only the second row of workgroups reaches in backward
+    let xg = gpu.upload("x", &x).unwrap();
+    let (y, idx) = gpu.reduce_max_fwd(&g, &xg).unwrap();
+    assert_eq!(gpu.download(&y).unwrap(), vec![1.0]);
+    assert_eq!(ctx.read::<u32>(&idx).unwrap(), vec![(r - 2) as u32]);
+    let dy = gpu.upload("dy", &[3.0]).unwrap();
+    let dx = gpu.download(&gpu.reduce_max_bwd(&g, &dy, &idx).unwrap()).unwrap();
+    assert_eq!(dx[r - 2], 3.0);
+    assert_eq!(dx.iter().filter(|&&v| v != 0.0).count(), 1);
+    let dx = gpu.download(&gpu.reduce_mean_bwd(&g, &dy).unwrap()).unwrap();
+    assert!(dx.iter().all(|&v| v == 3.0 / r as f32));
+    let mean = gpu.download(&gpu.reduce_mean_fwd(&g, &xg).unwrap()).unwrap();
+    assert_close("mean of a long row", &mean, &[(0.5 * (r - 1) as f64 + 1.0) as f32 / r as f32], 1e-6);
 }

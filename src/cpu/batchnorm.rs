@@ -1,10 +1,16 @@
 //! CPU twin of `shaders/batchnorm.wgsl`: BatchNorm2d, statistics per channel over (n,h,w).
+//! The per-channel sums accumulate in f64 whatever T is: a channel can hold a few hundred
+//! thousand values, and a plain f32 running sum would lose ~1e-5 of its result.
 use super::Real;
 use crate::error::{Error, Result, check_len};
 use crate::ops::BatchNorm;
 
 fn t<T: Real>(v: f32) -> T {
     T::from_f32(v).unwrap()
+}
+
+fn f64_of<T: Real>(v: T) -> f64 {
+    v.to_f64().unwrap()
 }
 
 /// Calls `f(channel, offset of one h·w plane)` for every plane of x.
@@ -17,10 +23,10 @@ fn planes(g: &BatchNorm, mut f: impl FnMut(usize, usize)) {
     }
 }
 
-fn check_train(g: &BatchNorm) -> Result<()> {
+fn check_train(op: &str, g: &BatchNorm) -> Result<()> {
     if g.m() < 2 {
         return Err(Error::config(
-            "batch_norm_train",
+            op,
             format!("input {:?} has {} value per channel; training needs more than one", g.x, g.m()),
         ));
     }
@@ -44,21 +50,22 @@ pub fn train_forward<T: Real>(
     check_len(op, "beta", beta.len(), &c)?;
     check_len(op, "running_mean", running_mean.len(), &c)?;
     check_len(op, "running_var", running_var.len(), &c)?;
-    check_train(g)?;
+    check_train(op, g)?;
     let hw = g.x[2] * g.x[3];
-    let m = T::from_usize(g.m()).unwrap();
+    let m = g.m() as f64;
     // Two passes: the mean, then the sum of squared deviations from it.
-    let mut mean = vec![T::zero(); g.c()];
-    planes(g, |ci, off| mean[ci] = mean[ci] + x[off..off + hw].iter().copied().sum::<T>());
-    mean.iter_mut().for_each(|v| *v = *v / m);
-    let mut m2 = vec![T::zero(); g.c()];
-    planes(g, |ci, off| m2[ci] = m2[ci] + x[off..off + hw].iter().map(|&v| (v - mean[ci]) * (v - mean[ci])).sum());
-    let (eps, mom) = (t::<T>(g.eps), t::<T>(g.momentum));
+    let mut sum = vec![0.0f64; g.c()];
+    planes(g, |ci, off| sum[ci] += x[off..off + hw].iter().map(|&v| f64_of(v)).sum::<f64>());
+    let mean64: Vec<f64> = sum.iter().map(|s| s / m).collect();
+    let mut m2 = vec![0.0f64; g.c()];
+    planes(g, |ci, off| m2[ci] += x[off..off + hw].iter().map(|&v| (f64_of(v) - mean64[ci]).powi(2)).sum::<f64>());
+    let mean: Vec<T> = mean64.iter().map(|&v| T::from_f64(v).unwrap()).collect();
+    let mom = t::<T>(g.momentum);
+    let eps = f64_of(t::<T>(g.eps));
     let mut invstd = vec![T::zero(); g.c()];
     for ci in 0..g.c() {
-        let var = m2[ci] / m;
-        invstd[ci] = T::one() / (var + eps).sqrt();
-        let unbiased = m2[ci] / (m - T::one());
+        invstd[ci] = T::from_f64(1.0 / (m2[ci] / m + eps).sqrt()).unwrap();
+        let unbiased = T::from_f64(m2[ci] / (m - 1.0)).unwrap();
         running_mean[ci] = (T::one() - mom) * running_mean[ci] + mom * mean[ci];
         running_var[ci] = (T::one() - mom) * running_var[ci] + mom * unbiased;
     }
@@ -88,17 +95,19 @@ pub fn train_backward<T: Real>(
     check_len(op, "mean", mean.len(), &c)?;
     check_len(op, "invstd", invstd.len(), &c)?;
     check_len(op, "dy", dy.len(), &g.x)?;
-    check_train(g)?;
+    check_train(op, g)?;
     let hw = g.x[2] * g.x[3];
-    let mut dbeta = vec![T::zero(); g.c()];
-    let mut sdx = vec![T::zero(); g.c()]; // Σ dy·(x − mean)
+    let mut sdy = vec![0.0f64; g.c()];
+    let mut sdx = vec![0.0f64; g.c()]; // Σ dy·(x − mean)
     planes(g, |ci, off| {
+        let mu = f64_of(mean[ci]);
         for (&d, &xv) in dy[off..off + hw].iter().zip(&x[off..off + hw]) {
-            dbeta[ci] = dbeta[ci] + d;
-            sdx[ci] = sdx[ci] + d * (xv - mean[ci]);
+            sdy[ci] += f64_of(d);
+            sdx[ci] += f64_of(d) * (f64_of(xv) - mu);
         }
     });
-    let dgamma: Vec<T> = sdx.iter().zip(invstd).map(|(&s, &i)| s * i).collect();
+    let dbeta: Vec<T> = sdy.iter().map(|&s| T::from_f64(s).unwrap()).collect();
+    let dgamma: Vec<T> = sdx.iter().zip(invstd).map(|(&s, &i)| T::from_f64(s * f64_of(i)).unwrap()).collect();
     let m = T::from_usize(g.m()).unwrap();
     let mut dx = vec![T::zero(); x.len()];
     planes(g, |ci, off| {

@@ -1,10 +1,11 @@
 //! CPU twin of `shaders/reduce.wgsl`: reductions over the middle axis of x viewed as
-//! [outer, r, inner] -> y [outer, inner].
+//! [outer, r, inner] -> y [outer, inner]. Sums accumulate in f64 whatever T is (rows of
+//! global pooling are tens of thousands long), and are rounded to T once.
 use super::Real;
 use crate::error::{Error, Result, check_len};
 use crate::ops::Reduce;
 
-/// y[o, i] = scale · Σ_k x[o, k, i], summed in increasing k.
+/// y[o, i] = scale · Σ_k x[o, k, i].
 pub fn sum<T: Real>(g: &Reduce, x: &[T], scale: T) -> Result<Vec<T>> {
     check_len("reduce_sum", "x", x.len(), &[g.outer, g.r, g.inner])?;
     Ok(sum_unchecked(g, x, scale))
@@ -12,18 +13,17 @@ pub fn sum<T: Real>(g: &Reduce, x: &[T], scale: T) -> Result<Vec<T>> {
 
 fn sum_unchecked<T: Real>(g: &Reduce, x: &[T], scale: T) -> Vec<T> {
     let (r, inner) = (g.r, g.inner);
-    let mut y = vec![T::zero(); g.y_len()];
+    let mut y = Vec::with_capacity(g.y_len());
+    let mut acc = vec![0.0f64; inner];
     for o in 0..g.outer {
-        let yo = &mut y[o * inner..(o + 1) * inner];
+        acc.iter_mut().for_each(|a| *a = 0.0);
         for k in 0..r {
             let row = &x[(o * r + k) * inner..(o * r + k + 1) * inner];
-            for (acc, &v) in yo.iter_mut().zip(row) {
-                *acc = *acc + v;
+            for (a, &v) in acc.iter_mut().zip(row) {
+                *a += v.to_f64().unwrap();
             }
         }
-        for v in yo.iter_mut() {
-            *v = *v * scale;
-        }
+        y.extend(acc.iter().map(|&a| T::from_f64(a).unwrap() * scale));
     }
     y
 }

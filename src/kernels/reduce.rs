@@ -3,8 +3,10 @@
 //!
 //! The forward entries run 256 threads as `tile_x` output lanes × `split` r-lanes (see the
 //! shader). [`plan`] picks the split: for inner == 1 a row gets up to 256 threads
-//! (one workgroup per output for the long rows of global pooling), for inner > 1 the
-//! output lanes run across inner (coalesced) and loop over r.
+//! (a workgroup per output for the long rows of global pooling), for inner > 1 the output
+//! lanes run across inner (coalesced) and loop over r. When the outputs alone would give
+//! few workgroups and r is long, r is also cut into chunks reduced by separate workgroups,
+//! and a second launch combines the chunks (for max, as (value, position) pairs).
 use crate::gpu::Shader;
 
 pub static SHADER: Shader = Shader { name: "reduce", source: include_str!("../../shaders/reduce.wgsl") };
@@ -14,10 +16,19 @@ use crate::ops::Reduce;
 
 static SUM: Kernel = Kernel { shader: &SHADER, entry: "reduce_sum", bindings: &[Read, ReadWrite] };
 static MAX: Kernel = Kernel { shader: &SHADER, entry: "reduce_max", bindings: &[Read, ReadWrite, ReadWrite] };
+static MAX_PAIRS: Kernel =
+    Kernel { shader: &SHADER, entry: "reduce_max_pairs", bindings: &[Read, Read, ReadWrite, ReadWrite] };
 static BROADCAST_BWD: Kernel = Kernel { shader: &SHADER, entry: "reduce_broadcast_bwd", bindings: &[Read, ReadWrite] };
 static MAX_BWD: Kernel = Kernel { shader: &SHADER, entry: "reduce_max_bwd", bindings: &[Read, Read, ReadWrite] };
 
 const WG: usize = 256;
+/// Forward launches aim for at least this many workgroups when r is long enough…
+const TARGET_WORKGROUPS: usize = 1024;
+/// …while every thread keeps at least this many elements to read,
+const MIN_ITERS: usize = 16;
+/// and no thread loops more than this (long rows are chunked instead; lavapipe also ends
+/// any shader loop after 65 535 iterations).
+const MAX_ITERS: usize = 4096;
 
 /// Mirrors `Params` in reduce.wgsl.
 #[repr(C)]
@@ -31,37 +42,55 @@ struct Params {
     split: u32,
     lx_fast: u32,
     scale: f32,
+    chunks: u32,
+    chunk_len: u32,
+    _p0: u32,
+    _p1: u32,
 }
 
-/// How a forward reduction is spread over a workgroup: `tile_x` outputs × `split` threads
-/// per output (tile_x · split = 256), and which of the two runs across neighbouring lanes.
+/// How a forward reduction is spread: a workgroup is `tile_x` outputs × `split` threads per
+/// output (tile_x · split = 256; `lx_fast` says whether outputs or r run across neighbouring
+/// lanes), and r is cut into `chunks` pieces of `chunk_len` reduced by separate workgroups
+/// (then a second launch reduces the chunks' partial results).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Plan {
     pub tile_x: usize,
     pub split: usize,
     pub lx_fast: bool,
+    pub chunks: usize,
+    pub chunk_len: usize,
 }
 
 /// The launch shape for a reduction of this geometry.
 pub fn plan(g: &Reduce) -> Plan {
-    if g.inner == 1 {
+    let (tile_x, split, lx_fast) = if g.inner == 1 {
         // Rows are contiguous: give each row enough threads that each reads ~4+ elements,
         // up to the whole workgroup.
         let split = g.r.div_ceil(4).next_power_of_two().min(WG);
-        return Plan { tile_x: WG / split, split, lx_fast: false };
-    }
-    // Outputs across the lanes (coalesced along inner), r split over the rest.
-    let mut tile_x = g.inner.next_power_of_two().clamp(32, WG);
-    if g.y_len().div_ceil(tile_x) < 32 && g.r >= 64 {
-        // Few outputs and a long r: more threads per output.
-        tile_x = 32;
-    }
-    let split = (WG / tile_x).min(g.r.next_power_of_two());
-    Plan { tile_x: WG / split, split, lx_fast: true }
+        (WG / split, split, false)
+    } else {
+        // Outputs across the lanes (coalesced along inner), r split over the rest.
+        let mut tile_x = g.inner.next_power_of_two().clamp(32, WG);
+        if g.y_len().div_ceil(tile_x) < 32 && g.r >= 64 {
+            // Few outputs and a long r: more threads per output.
+            tile_x = 32;
+        }
+        let split = (WG / tile_x).min(g.r.next_power_of_two());
+        (WG / split, split, true)
+    };
+    // Chunk r when the outputs alone give few workgroups, or a thread's loop would be long.
+    let per_thread = g.r.div_ceil(split);
+    let tiles = g.y_len().div_ceil(tile_x);
+    let chunks = TARGET_WORKGROUPS
+        .div_ceil(tiles)
+        .min(per_thread.div_ceil(MIN_ITERS))
+        .max(per_thread.div_ceil(MAX_ITERS))
+        .max(1);
+    let chunk_len = g.r.div_ceil(chunks).next_multiple_of(split);
+    Plan { tile_x, split, lx_fast, chunks: g.r.div_ceil(chunk_len), chunk_len }
 }
 
-fn params(g: &Reduce, len: usize, scale: f32) -> Params {
-    let pl = plan(g);
+fn params(g: &Reduce, pl: &Plan, len: usize, scale: f32) -> Params {
     Params {
         outer: g.outer as u32,
         r: g.r as u32,
@@ -71,14 +100,28 @@ fn params(g: &Reduce, len: usize, scale: f32) -> Params {
         split: pl.split as u32,
         lx_fast: pl.lx_fast as u32,
         scale,
+        chunks: pl.chunks as u32,
+        chunk_len: pl.chunk_len as u32,
+        _p0: 0,
+        _p1: 0,
     }
 }
 
+/// Workgroups of a forward launch.
+fn groups(g: &Reduce, pl: &Plan) -> [u32; 3] {
+    grid(g.y_len().div_ceil(pl.tile_x) * pl.chunks)
+}
+
 fn sum_unchecked(r: &mut Recorder, op: &str, g: &Reduce, x: &GpuTensor, scale: f32) -> Result<GpuTensor> {
-    let y = r.context().zeros(op, "y", g.y_len())?;
-    let p = params(g, g.y_len(), scale);
-    r.dispatch(&SUM, &p, &[x, &y], grid(g.y_len().div_ceil(p.tile_x as usize)))?;
-    Ok(y)
+    let pl = plan(g);
+    if pl.chunks == 1 {
+        let y = r.context().zeros(op, "y", g.y_len())?;
+        r.dispatch(&SUM, &params(g, &pl, g.y_len(), scale), &[x, &y], groups(g, &pl))?;
+        return Ok(y);
+    }
+    let part = r.context().zeros(op, "partial sums", g.y_len() * pl.chunks)?;
+    r.dispatch(&SUM, &params(g, &pl, g.y_len(), 1.0), &[x, &part], groups(g, &pl))?;
+    sum_unchecked(r, op, &Reduce { outer: g.outer, r: pl.chunks, inner: g.inner }, &part, scale)
 }
 
 /// y[o, i] = scale · Σ_k x[o, k, i]. Shared by the other families (gate, the executor).
@@ -92,12 +135,17 @@ pub fn mean_forward(r: &mut Recorder, g: &Reduce, x: &GpuTensor) -> Result<GpuTe
     sum_unchecked(r, "reduce_mean", g, x, 1.0 / g.r as f32)
 }
 
+/// Parameters of the element-wise backward launches (only the geometry and scale count).
+fn elementwise(g: &Reduce, scale: f32) -> Params {
+    let pl = Plan { tile_x: WG, split: 1, lx_fast: true, chunks: 1, chunk_len: g.r };
+    params(g, &pl, g.x_len(), scale)
+}
+
 pub fn mean_backward(r: &mut Recorder, g: &Reduce, dy: &GpuTensor) -> Result<GpuTensor> {
     let op = "reduce_mean_bwd";
     check_len(op, "dy", dy.len, &[g.outer, g.inner])?;
     let dx = r.context().zeros(op, "dx", g.x_len())?;
-    let p = params(g, g.x_len(), 1.0 / g.r as f32);
-    r.dispatch(&BROADCAST_BWD, &p, &[dy, &dx], grid(g.x_len().div_ceil(WG)))?;
+    r.dispatch(&BROADCAST_BWD, &elementwise(g, 1.0 / g.r as f32), &[dy, &dx], grid(g.x_len().div_ceil(WG)))?;
     Ok(dx)
 }
 
@@ -105,10 +153,20 @@ pub fn mean_backward(r: &mut Recorder, g: &Reduce, dy: &GpuTensor) -> Result<Gpu
 pub fn max_forward(r: &mut Recorder, g: &Reduce, x: &GpuTensor) -> Result<(GpuTensor, GpuTensor)> {
     let op = "reduce_max";
     check_len(op, "x", x.len, &[g.outer, g.r, g.inner])?;
-    let y = r.context().zeros(op, "y", g.y_len())?;
-    let idx = r.context().zeros(op, "idx", g.y_len())?;
-    let p = params(g, g.y_len(), 1.0);
-    r.dispatch(&MAX, &p, &[x, &y, &idx], grid(g.y_len().div_ceil(p.tile_x as usize)))?;
+    let ctx = r.context();
+    let pl = plan(g);
+    let mut y = ctx.zeros(op, "y", g.y_len() * pl.chunks)?;
+    let mut idx = ctx.zeros(op, "idx", g.y_len() * pl.chunks)?;
+    r.dispatch(&MAX, &params(g, &pl, g.y_len(), 1.0), &[x, &y, &idx], groups(g, &pl))?;
+    // Chunked: reduce the (value, position) pairs of the chunks until one is left.
+    let mut g = Reduce { outer: g.outer, r: pl.chunks, inner: g.inner };
+    while g.r > 1 {
+        let pl = plan(&g);
+        let y2 = ctx.zeros(op, "y", g.y_len() * pl.chunks)?;
+        let idx2 = ctx.zeros(op, "idx", g.y_len() * pl.chunks)?;
+        r.dispatch(&MAX_PAIRS, &params(&g, &pl, g.y_len(), 1.0), &[&y, &idx, &y2, &idx2], groups(&g, &pl))?;
+        (y, idx, g.r) = (y2, idx2, pl.chunks);
+    }
     Ok((y, idx))
 }
 
@@ -119,7 +177,6 @@ pub fn max_backward(r: &mut Recorder, g: &Reduce, dy: &GpuTensor, idx: &GpuTenso
     check_len(op, "dy", dy.len, &[g.outer, g.inner])?;
     check_len(op, "idx", idx.len, &[g.outer, g.inner])?;
     let dx = r.context().zeros(op, "dx", g.x_len())?;
-    let p = params(g, g.x_len(), 1.0);
-    r.dispatch(&MAX_BWD, &p, &[dy, idx, &dx], grid(g.x_len().div_ceil(WG)))?;
+    r.dispatch(&MAX_BWD, &elementwise(g, 1.0), &[dy, idx, &dx], grid(g.x_len().div_ceil(WG)))?;
     Ok(dx)
 }
