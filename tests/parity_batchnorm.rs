@@ -110,7 +110,7 @@ fn chunks_split_long_channels() {
 #[test]
 fn gpu_matches_cpu() {
     let Some(ctx) = common::gpu() else { return };
-    let gpu = Gpu(ctx);
+    let gpu = Gpu::new(ctx);
     // m = 35, 1122, 8601 (2 chunks), 24576 (6 chunks), 4 (h·w = 1), 90300 (22 chunks), and
     // data far from zero (a naive E[x²] − E[x]² would lose it).
     let shapes = [
@@ -168,7 +168,7 @@ fn gpu_matches_cpu() {
 #[test]
 fn gpu_variance_of_offset_data() {
     let Some(ctx) = common::gpu() else { return };
-    let gpu = Gpu(ctx);
+    let gpu = Gpu::new(ctx);
     let shape = [2, 2, 100, 90];
     let g = BatchNorm::new(shape).unwrap();
     let k = case(shape, 7, 1000.0);
@@ -222,7 +222,7 @@ fn bad_inputs_are_errors() {
     assert!(Cpu.batchnorm_eval_fwd(&g1, &x1, &k.gamma, &k.beta, &rm, &rv).is_ok());
 
     let Some(ctx) = common::gpu() else { return };
-    let gpu = Gpu(ctx);
+    let gpu = Gpu::new(ctx);
     let up = |v: &[f32]| gpu.upload("t", v).unwrap();
     let (x, gamma, beta, dy, c) = (up(&k.x), up(&k.gamma), up(&k.beta), up(&k.dy), up(&k.rm));
     let (bxg, bcg) = (up(&bx), up(&bc));

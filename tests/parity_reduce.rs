@@ -260,7 +260,7 @@ fn bad_inputs_are_errors() {
 #[test]
 fn gpu_folded_grid() {
     let Some(ctx) = common::gpu() else { return };
-    let gpu = Gpu(ctx);
+    let gpu = Gpu::new(ctx);
     let r = 65_536 * 256 + 3;
     let g = Reduce::new(1, r, 1).unwrap();
     let mut x = vec![0.5f32; r];
