@@ -183,3 +183,18 @@ fn write_raw(path: &Path, cfg: &Config, tensors: &[(String, Vec<usize>, Vec<f32>
     let meta = std::collections::HashMap::from([("brine.config".to_string(), serde_json::to_string(cfg).unwrap())]);
     safetensors::serialize_to_file(views, Some(meta), path).unwrap();
 }
+
+#[test]
+fn a_non_finite_loss_is_an_error_naming_the_step() {
+    let b = Cpu;
+    let cfg = small(Attention::Se, false);
+    let x = [2, 3, 8, 8];
+    let mut store = init_store(&b, &cfg, 1).unwrap();
+    let step = TrainStep::new(&cfg, x, Loss::L1, false).unwrap();
+    let mut input = vec![0.5f32; x.iter().product()];
+    input[17] = f32::NAN;
+    let target = vec![0.0f32; 2 * 8 * 8];
+    let out = step.run(&b, &mut store, &input, &target).unwrap();
+    let err = step.loss_value(&b, &out, 41).err().expect("NaN must be refused").to_string();
+    assert!(err.contains("step 41") && err.contains("NaN"), "{err}");
+}

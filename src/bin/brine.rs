@@ -127,7 +127,8 @@ fn run(cli: Cli) -> Result<bool> {
             println!("adapter: {}", ctx.adapter_name());
             println!("input {batch}x8x{height}x{width}, widths {widths:?}, median of {iters} steps (wall clock)");
             for a in kinds {
-                let cfg = Config { in_channels: 8, out_channels: 1, widths: widths.clone(), attention: a, gates: !no_gates };
+                let cfg =
+                    Config { in_channels: 8, out_channels: 1, widths: widths.clone(), attention: a, gates: !no_gates };
                 let row = brine::bench::step(&ctx, &cfg, [batch, 8, height, width], iters)?;
                 println!("{}", row.line());
             }

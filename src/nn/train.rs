@@ -70,6 +70,20 @@ impl TrainStep {
     ) -> Result<HashMap<V, Rc<B::Tensor>>> {
         exec::run(b, &self.graph, &self.plan, store, &[("input", input), ("target", target)])
     }
+
+    /// Reads the loss back from a step's results. A NaN or infinite loss is an error that
+    /// names the step, so a caller stops before the update or a checkpoint takes it in.
+    pub fn loss_value<B: Backend>(&self, b: &B, out: &HashMap<V, Rc<B::Tensor>>, step: u64) -> Result<f32> {
+        let t = out.get(&self.loss).ok_or_else(|| Error::config("train", "the loss was not computed"))?;
+        let loss = b.download(t)?[0];
+        if !loss.is_finite() {
+            return Err(Error::config(
+                "train",
+                format!("step {step}: the loss is {loss}; stopped before updating the parameters"),
+            ));
+        }
+        Ok(loss)
+    }
 }
 
 /// A planned eval-mode forward pass.
