@@ -4,21 +4,13 @@
 mod common;
 
 use brine::cpu::elementwise as cpu;
-use brine::kernels::elementwise::{PER_GROUP, SHADER};
+use brine::kernels::elementwise::PER_GROUP;
 use brine::ops::{Act, Concat};
 use brine::rng::Rng;
-use brine::{Backend, Cpu, Error, Gpu};
-use common::{assert_close, check_vjp, check_vjp_elementwise, to64};
+use brine::{Backend, Cpu, Gpu};
+use common::{assert_close, check_vjp, check_vjp_elementwise};
 
 const ACTS: [Act; 4] = [Act::Relu, Act::Relu6, Act::HSwish, Act::Sigmoid];
-
-#[test]
-fn shader_validates() {
-    let module = naga::front::wgsl::parse_str(SHADER.source).expect("elementwise.wgsl parses");
-    naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all())
-        .validate(&module)
-        .expect("elementwise.wgsl validates");
-}
 
 /// Normal samples times `scale`, nudged at least 0.02 away from every kink (0, ±3, 6).
 fn away_from_kinks(rng: &mut Rng, n: usize, scale: f64) -> Vec<f64> {
@@ -267,25 +259,17 @@ fn gpu_concat_split_match_cpu() {
     }
 }
 
-fn expect_shape_err<T>(r: brine::Result<T>, tensor: &str, what: &str) {
-    match r {
-        Err(Error::Shape { tensor: t, .. }) if t == tensor => {}
-        Err(e) => panic!("{what}: expected a shape error naming `{tensor}`, got {e}"),
-        Ok(_) => panic!("{what}: expected a shape error naming `{tensor}`, got Ok"),
-    }
-}
-
 fn check_bad_input<B: Backend>(be: &B) {
     let name = be.name();
     let t = |n: usize| be.upload("t", &vec![0.5f32; n]).unwrap();
     for a in ACTS {
-        expect_shape_err(be.act_bwd(a, &t(5), &t(4)), "dy", &format!("{name} {a:?} backward"));
+        common::expect_shape_err(be.act_bwd(a, &t(5), &t(4)), "dy", &format!("{name} {a:?} backward"));
     }
-    expect_shape_err(be.add(&t(8), &t(7)), "b", &format!("{name} add"));
+    common::expect_shape_err(be.add(&t(8), &t(7)), "b", &format!("{name} add"));
     let c = Concat::new([2, 3, 2, 2], [2, 1, 2, 2]).unwrap();
-    expect_shape_err(be.concat(&c, &t(23), &t(8)), "a", &format!("{name} concat"));
-    expect_shape_err(be.concat(&c, &t(24), &t(9)), "b", &format!("{name} concat"));
-    expect_shape_err(be.split(&c, &t(31)), "y", &format!("{name} split"));
+    common::expect_shape_err(be.concat(&c, &t(23), &t(8)), "a", &format!("{name} concat"));
+    common::expect_shape_err(be.concat(&c, &t(24), &t(9)), "b", &format!("{name} concat"));
+    common::expect_shape_err(be.split(&c, &t(31)), "y", &format!("{name} split"));
     let Err(e) = be.add(&t(8), &t(7)) else { panic!("{name}: add of 8 and 7 elements succeeded") };
     let msg = e.to_string();
     assert!(msg.contains("add") && msg.contains("`b`") && msg.contains('7') && msg.contains('8'), "{msg}");
@@ -311,109 +295,4 @@ fn empty_tensors_are_fine() {
         assert!(g.download(&g.act_bwd(a, &e, &e).unwrap()).unwrap().is_empty());
     }
     assert!(g.download(&g.add(&e, &e).unwrap()).unwrap().is_empty());
-}
-
-// ---- golden vectors (PyTorch, float64) ----
-
-mod golden {
-    use std::collections::HashMap;
-
-    /// Where the shared golden vectors live: $BRINE_GOLDEN, or `shared/golden` beside the
-    /// repository (or beside the worktree's parent).
-    pub fn dir() -> Option<std::path::PathBuf> {
-        let root = env!("CARGO_MANIFEST_DIR");
-        let candidates = std::env::var("BRINE_GOLDEN")
-            .ok()
-            .into_iter()
-            .map(Into::into)
-            .chain([format!("{root}/../shared/golden").into(), format!("{root}/../../shared/golden").into()]);
-        let found = candidates.into_iter().find(|d: &std::path::PathBuf| d.join("ops.safetensors").is_file());
-        if found.is_none() {
-            use std::io::Write;
-            let _ = writeln!(std::io::stderr(), "!!! SKIPPING GOLDEN CHECKS: no ops.safetensors (set BRINE_GOLDEN)");
-        }
-        found
-    }
-
-    /// One stored tensor, as f64.
-    pub struct T {
-        pub shape: Vec<usize>,
-        pub data: Vec<f64>,
-    }
-
-    /// Every tensor of `ops.safetensors`, and the metadata (case name → JSON parameters).
-    pub fn load() -> Option<(HashMap<String, T>, HashMap<String, String>)> {
-        let bytes = std::fs::read(dir()?.join("ops.safetensors")).ok()?;
-        let st = safetensors::SafeTensors::deserialize(&bytes).expect("ops.safetensors parses");
-        let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
-        let mut out = HashMap::new();
-        for (name, view) in st.tensors() {
-            let d = view.data();
-            let data: Vec<f64> = match view.dtype() {
-                safetensors::Dtype::F32 => {
-                    d.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64).collect()
-                }
-                safetensors::Dtype::F64 => {
-                    d.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect()
-                }
-                _ => continue,
-            };
-            out.insert(name, T { shape: view.shape().to_vec(), data });
-        }
-        Some((out, meta.metadata().clone().unwrap_or_default()))
-    }
-
-    /// ‖got − want‖₂ / ‖want‖₂.
-    pub fn rel(got: &[f64], want: &[f64]) -> f64 {
-        assert_eq!(got.len(), want.len());
-        let num: f64 = got.iter().zip(want).map(|(a, b)| (a - b).powi(2)).sum();
-        (num / want.iter().map(|b| b * b).sum::<f64>()).sqrt()
-    }
-}
-
-fn f32s(v: &[f64]) -> Vec<f32> {
-    v.iter().map(|&x| x as f32).collect()
-}
-
-fn shape4(s: &[usize]) -> [usize; 4] {
-    s.try_into().unwrap_or_else(|_| panic!("expected a 4-D shape, got {s:?}"))
-}
-
-fn check_golden<B: Backend>(be: &B, t: &std::collections::HashMap<String, golden::T>, cases: &[String]) {
-    let up = |k: &str| be.upload(k, &f32s(&t[k].data)).unwrap();
-    let get = |x: &B::Tensor| to64(&be.download(x).unwrap());
-    let check = |what: &str, got: &B::Tensor, key: &str, tol: f64| {
-        let e = golden::rel(&get(got), &t[key].data);
-        assert!(e <= tol, "{} golden {key} ({what}): relative error {e:.2e} > {tol:.0e}", be.name());
-    };
-    let mut checked = 0;
-    for case in cases {
-        let k = |s: &str| format!("{case}.{s}");
-        if case.starts_with("hswish") {
-            let x = up(&k("x"));
-            check("forward", &be.act_fwd(Act::HSwish, &x).unwrap(), &k("y"), 1e-6);
-            check("backward", &be.act_bwd(Act::HSwish, &x, &up(&k("dy"))).unwrap(), &k("grad_x"), 1e-6);
-            checked += 1;
-        } else if case.starts_with("concat") {
-            let g = Concat::new(shape4(&t[&k("a")].shape), shape4(&t[&k("b")].shape)).unwrap();
-            check("concat", &be.concat(&g, &up(&k("a")), &up(&k("b"))).unwrap(), &k("y"), 0.0);
-            let (da, db) = be.split(&g, &up(&k("dy"))).unwrap();
-            check("split", &da, &k("grad_a"), 0.0);
-            check("split", &db, &k("grad_b"), 0.0);
-            checked += 1;
-        }
-    }
-    assert!(checked >= 2, "golden: found only {checked} hswish/concat cases");
-}
-
-#[test]
-fn golden_hswish_and_concat() {
-    let Some((t, meta)) = golden::load() else { return };
-    let mut cases: Vec<String> =
-        meta.keys().filter(|k| k.starts_with("hswish") || k.starts_with("concat")).cloned().collect();
-    cases.sort();
-    check_golden(&Cpu, &t, &cases);
-    if let Some(ctx) = common::gpu() {
-        check_golden(&Gpu::new(ctx), &t, &cases);
-    }
 }

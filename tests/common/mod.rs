@@ -2,7 +2,7 @@
 //! relative-error assertions and finite-difference gradient checks.
 #![allow(dead_code)]
 
-use brine::Context;
+use brine::{Context, Error};
 use std::sync::OnceLock;
 
 /// The GPU context, or None with a loud message when this machine has no adapter.
@@ -83,5 +83,15 @@ pub fn check_vjp_elementwise(what: &str, f: impl Fn(&[f64]) -> Vec<f64>, x: &[f6
         let fd = (dot(dy, &f(&xp)) - dot(dy, &f(&xm))) / (2.0 * h);
         let err = (fd - grad[i]).abs() / grad[i].abs().max(fd.abs()).max(1e-6);
         assert!(err < 1e-5, "{what}: d/dx[{i}] finite difference {fd:.10e} vs analytic {:.10e}", grad[i]);
+    }
+}
+
+/// Asserts a shape error that names `tensor`.
+#[track_caller]
+pub fn expect_shape_err<T>(r: brine::Result<T>, tensor: &str, what: &str) {
+    match r {
+        Err(Error::Shape { tensor: t, .. }) if t == tensor => {}
+        Err(e) => panic!("{what}: expected a shape error naming `{tensor}`, got {e}"),
+        Ok(_) => panic!("{what}: expected a shape error naming `{tensor}`, got Ok"),
     }
 }
