@@ -4,18 +4,25 @@
 // Every GEMM computes C[M, N] = A[M, K] · B[K, N] in tiles of BM × BN (BM·BN = 4096, so each
 // of the 256 threads holds a 4 × 4 block of C in registers) and depth BK = 8, staging A and B
 // in workgroup memory. BM is 16, 32 or 64 (chosen by the host from M; BN = 4096 / BM).
-// Which tensor A and B gather from, and how, is the only difference between the entries:
 //
-//   conv2d_fwd*        M = co, N = n·ho·wo, K = ci·kh·kw   A = w, B = im2col(x),   C → y (+ b)
-//   conv2d_bwd_data    one GEMM per stride phase (ry, rx) (wid.z = phase · m_tiles + m tile):
-//                      M = ci, N = n·⌈h/s⌉·⌈w/s⌉, K = co·⌈kh/s⌉·⌈kw/s⌉  A = w taps of the phase,
-//                      B = dy gathered at oy = (iy + pad − ky)/s,  C → dx (+ b)
+//   conv2d_fwd*        M = co, N = n·ho·wo, K = ci·kh·kw      A = w, B = im2col(x), C → y (+ b)
+//   conv2d_bwd_data*   one GEMM per stride phase (ry, rx) (wid.z = phase · m_tiles + m tile):
+//                      M = ci, N = n·⌈h/s⌉·⌈w/s⌉, K = co·⌈kh/s⌉·⌈kw/s⌉   A = the phase's taps
+//                      of w, B = dy gathered at oy = (iy + pad − ky)/s, C → dx (+ b)
 //   conv2d_bwd_weight* M = co, N = ci·kh·kw, K = n·ho·wo split over wid.z into chunks,
 //                      A = dy, B = im2col(x)ᵀ, C → partial sums [split, co, ci·kh·kw]
 //
+// K is walked in one of two orders. "Flat" entries decode every k of the flattened index
+// with divisions: they handle any size. The main entries walk K as nested loops instead —
+// forward and backward-data tap-major (filter tap outer, channels in slabs of BK inner),
+// backward-weight row-major (output row outer, BK pixels of the row inner) — so the gather
+// addresses are strides and bounds are checked once per tap or row. They pad each tap's
+// channels (or each row's pixels) to a multiple of BK, so the host picks them only when
+// that wastes at most a quarter of the work.
+//
 // The N tiles are folded into (wid.x, wid.y) as tile = wid.x + wid.y · nwg.x.
-// `_v4` entries read and write through vec4 views of the same buffers where the host has
-// checked alignment; the scalar entries handle every size.
+// `_v4` entries read or write through vec4 views of the same buffers where the host has
+// checked alignment.
 
 struct Params {
     n: u32, ci: u32, h: u32, w: u32,
@@ -254,31 +261,6 @@ fn conv2d_fwd(
     fwd_store(m0, n0);
 }
 
-// K % 4 == 0 and ho·wo % 4 == 0: vec4 weight loads and output stores.
-@compute @workgroup_size(256)
-fn conv2d_fwd_v4(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let tile = wid.x + wid.y * nwg.x;
-    if (tile >= p.n_tiles) {
-        return;
-    }
-    let m0 = wid.z * p.bm;
-    let n0 = tile * p.bn;
-    setup(lid);
-    fwd_b_setup(n0);
-    for (var k0 = 0u; k0 < p.gk; k0 += BK) {
-        fwd_load_a4(m0, k0, lid);
-        fwd_load_b(k0);
-        workgroupBarrier();
-        mm_tile();
-        workgroupBarrier();
-    }
-    fwd_store4(m0, n0);
-}
-
 // 1×1, stride 1, pad 0, ci % 4 == 0, h·w % 4 == 0: a plain GEMM, vec4 everywhere.
 @compute @workgroup_size(256)
 fn conv2d_fwd_1x1_v4(
@@ -303,30 +285,118 @@ fn conv2d_fwd_1x1_v4(
     fwd_store4(m0, n0);
 }
 
+// Tap-major K = (ky, kx, c): for each filter tap the thread's input pixel is checked once
+// and the channels of a slab are plain strides; no index division in the main loop. Used
+// when ci is large enough that padding each tap's channels to BK wastes little.
+@compute @workgroup_size(256)
+fn conv2d_fwd_taps(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let tile = wid.x + wid.y * nwg.x;
+    if (tile >= p.n_tiles) {
+        return;
+    }
+    let m0 = wid.z * p.bm;
+    let n0 = tile * p.bn;
+    setup(lid);
+    fwd_b_setup(n0);
+    fwd_taps_loop(m0, lid);
+    fwd_store(m0, n0);
+}
+
+fn fwd_taps_loop(m0: u32, lid: u32) {
+    let hw = p.h * p.w;
+    let khw = p.kh * p.kw;
+    let step = WG / p.bn;
+    var ky = 0u;
+    var kx = 0u;
+    for (var t = 0u; t < khw; t++) {
+        let iy = by + i32(ky);
+        let ix = bx + i32(kx);
+        let ok = bvalid && iy >= 0 && iy < i32(p.h) && ix >= 0 && ix < i32(p.w);
+        let off = bbase + u32(iy) * p.w + u32(ix);
+        for (var c0 = 0u; c0 < p.ci; c0 += BK) {
+            for (var e = lid; e < p.bm * BK; e += WG) {
+                let kl = e % BK;
+                let ml = e / BK;
+                let m = m0 + ml;
+                let c = c0 + kl;
+                var v = 0.0;
+                if (m < p.gm && c < p.ci) {
+                    v = fw[(m * p.ci + c) * khw + t];
+                }
+                put_a(kl, ml, v);
+            }
+            for (var r = brow; r < BK; r += step) {
+                let c = c0 + r;
+                var v = 0.0;
+                if (ok && c < p.ci) {
+                    v = fx[off + c * hw];
+                }
+                put_b(r, bcol, v);
+            }
+            workgroupBarrier();
+            mm_tile();
+            workgroupBarrier();
+        }
+        kx += 1u;
+        if (kx == p.kw) {
+            kx = 0u;
+            ky += 1u;
+        }
+    }
+}
+
+@compute @workgroup_size(256)
+fn conv2d_fwd_taps_v4(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let tile = wid.x + wid.y * nwg.x;
+    if (tile >= p.n_tiles) {
+        return;
+    }
+    let m0 = wid.z * p.bm;
+    let n0 = tile * p.bn;
+    setup(lid);
+    fwd_b_setup(n0);
+    fwd_taps_loop(m0, lid);
+    fwd_store4(m0, n0);
+}
+
 // ---------------------------------------------------------------- backward data
 
 // dx[img, c, iy, ix] = Σ_{o,ky,kx} w[o,c,ky,kx] · dy[img, o, (iy + pad − ky)/s, (ix + pad − kx)/s]
 // over the taps where the division is exact and in range. Pixels with (iy + pad) % s == ry
 // take exactly the taps ky ≡ ry (mod s): one dense GEMM per phase (ry, rx), no wasted zeros.
-@compute @workgroup_size(256)
-fn conv2d_bwd_data(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
+// Phase geometry, set by bd_setup:
+var<private> ry: u32;
+var<private> rx: u32;
+var<private> iy0: u32;  // first pixel row / column of the phase
+var<private> ix0: u32;
+var<private> hwp: u32;  // pixels per image in the phase, and per row
+var<private> wp: u32;
+var<private> nkx: u32;  // taps of the phase per row, and in all
+var<private> ntap: u32;
+var<private> pgn: u32;  // GEMM columns and depth of the phase
+var<private> pgk: u32;
+
+// Returns false when this workgroup's tile lies past the phase's columns.
+fn bd_setup(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> bool {
     let s = p.stride;
     let phase = wid.z / p.m_tiles;
-    let m0 = (wid.z % p.m_tiles) * p.bm;
-    let ry = phase / s;
-    let rx = phase % s;
-    // first pixel of the phase, pixel counts, tap counts
-    let iy0 = (ry + s - p.pad % s) % s;
-    let ix0 = (rx + s - p.pad % s) % s;
+    ry = phase / s;
+    rx = phase % s;
+    iy0 = (ry + s - p.pad % s) % s;
+    ix0 = (rx + s - p.pad % s) % s;
     var hp = 0u;
     if (iy0 < p.h) {
         hp = (p.h - iy0 + s - 1u) / s;
     }
-    var wp = 0u;
+    wp = 0u;
     if (ix0 < p.w) {
         wp = (p.w - ix0 + s - 1u) / s;
     }
@@ -334,37 +404,76 @@ fn conv2d_bwd_data(
     if (ry < p.kh) {
         nky = (p.kh - ry + s - 1u) / s;
     }
-    var nkx = 0u;
+    nkx = 0u;
     if (rx < p.kw) {
         nkx = (p.kw - rx + s - 1u) / s;
     }
-    let hwp = hp * wp;
-    let ntap = nky * nkx;
-    let gn = p.n * hwp;
-    let gk = p.co * ntap;
-    let tile = wid.x + wid.y * nwg.x;
-    let n0 = tile * p.bn;
-    if (n0 >= gn) {
-        return;
+    hwp = hp * wp;
+    ntap = nky * nkx;
+    pgn = p.n * hwp;
+    pgk = p.co * ntap;
+    let n0 = (wid.x + wid.y * nwg.x) * p.bn;
+    if (n0 >= pgn) {
+        return false;
     }
     setup(lid);
     // this thread's B column: pixel (img, iy0 + s·t, ix0 + s·u) reads dy at (oy0 − jy, ox0 − jx)
     let col = n0 + bcol;
-    bvalid = col < gn;
+    bvalid = col < pgn;
     let img = col / max(hwp, 1u);
-    let pr = col % max(hwp, 1u);
+    let q = col % max(hwp, 1u);
     bbase = img * p.co * p.ho * p.wo;
-    by = i32((iy0 + p.pad - ry) / s + pr / max(wp, 1u));
-    bx = i32((ix0 + p.pad - rx) / s + pr % max(wp, 1u));
-    for (var k0 = 0u; k0 < gk; k0 += BK) {
-        // A[c][k] = w[o, c, ry + s·jy, rx + s·jx], k = (o, jy, jx)
+    by = i32((iy0 + p.pad - ry) / s + q / max(wp, 1u));
+    bx = i32((ix0 + p.pad - rx) / s + q % max(wp, 1u));
+    return true;
+}
+
+fn bd_store(m0: u32, n0: u32) {
+    let s = p.stride;
+    for (var i = 0u; i < 4u; i++) {
+        let c = m0 + tm * 4u + i;
+        if (c >= p.ci) {
+            break;
+        }
+        var b = 0.0;
+        if (p.has_bias != 0u) {
+            b = db[c];
+        }
+        let row = acc[i];
+        for (var j = 0u; j < 4u; j++) {
+            let col = n0 + tn * 4u + j;
+            if (col < pgn) {
+                let q = col % hwp;
+                let iy = iy0 + s * (q / wp);
+                let ix = ix0 + s * (q % wp);
+                ddx[(((col / hwp) * p.ci + c) * p.h + iy) * p.w + ix] = row[j] + b;
+            }
+        }
+    }
+}
+
+// Flat K = (o, jy, jx).
+@compute @workgroup_size(256)
+fn conv2d_bwd_data(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    if (!bd_setup(wid, nwg, lid)) {
+        return;
+    }
+    let s = p.stride;
+    let m0 = (wid.z % p.m_tiles) * p.bm;
+    let n0 = (wid.x + wid.y * nwg.x) * p.bn;
+    for (var k0 = 0u; k0 < pgk; k0 += BK) {
+        // A[c][k] = w[o, c, ry + s·jy, rx + s·jx]
         for (var e = lid; e < p.bm * BK; e += WG) {
             let kl = e % BK;
             let ml = e / BK;
             let c = m0 + ml;
             let k = k0 + kl;
             var v = 0.0;
-            if (c < p.ci && k < gk) {
+            if (c < p.ci && k < pgk) {
                 let o = k / ntap;
                 let t = k % ntap;
                 let ky = ry + s * (t / nkx);
@@ -377,7 +486,7 @@ fn conv2d_bwd_data(
         for (var r = brow; r < BK; r += WG / p.bn) {
             let k = k0 + r;
             var v = 0.0;
-            if (bvalid && k < gk) {
+            if (bvalid && k < pgk) {
                 let o = k / ntap;
                 let t = k % ntap;
                 let oy = by - i32(t / nkx);
@@ -392,26 +501,66 @@ fn conv2d_bwd_data(
         mm_tile();
         workgroupBarrier();
     }
-    for (var i = 0u; i < 4u; i++) {
-        let c = m0 + tm * 4u + i;
-        if (c >= p.ci) {
-            break;
-        }
-        var b = 0.0;
-        if (p.has_bias != 0u) {
-            b = db[c];
-        }
-        let row = acc[i];
-        for (var j = 0u; j < 4u; j++) {
-            let cj = n0 + tn * 4u + j;
-            if (cj < gn) {
-                let q = cj % hwp;
-                let iy = iy0 + s * (q / wp);
-                let ix = ix0 + s * (q % wp);
-                ddx[(((cj / hwp) * p.ci + c) * p.h + iy) * p.w + ix] = row[j] + b;
+    bd_store(m0, n0);
+}
+
+// Tap-major K = (jy, jx, o).
+@compute @workgroup_size(256)
+fn conv2d_bwd_data_taps(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    if (!bd_setup(wid, nwg, lid)) {
+        return;
+    }
+    let s = p.stride;
+    let m0 = (wid.z % p.m_tiles) * p.bm;
+    let n0 = (wid.x + wid.y * nwg.x) * p.bn;
+    let howo = p.ho * p.wo;
+    let step = WG / p.bn;
+    let khw = p.kh * p.kw;
+    var jy = 0u;
+    var jx = 0u;
+    for (var t = 0u; t < ntap; t++) {
+        let oy = by - i32(jy);
+        let ox = bx - i32(jx);
+        let ok = bvalid && oy >= 0 && oy < i32(p.ho) && ox >= 0 && ox < i32(p.wo);
+        let off = bbase + u32(oy) * p.wo + u32(ox);
+        let tap = (ry + s * jy) * p.kw + rx + s * jx;
+        for (var o0 = 0u; o0 < p.co; o0 += BK) {
+            // A[c][o] = w[o, c, ky, kx]
+            for (var e = lid; e < p.bm * BK; e += WG) {
+                let kl = e % BK;
+                let ml = e / BK;
+                let c = m0 + ml;
+                let o = o0 + kl;
+                var v = 0.0;
+                if (c < p.ci && o < p.co) {
+                    v = dw[(o * p.ci + c) * khw + tap];
+                }
+                put_a(kl, ml, v);
             }
+            // B[o][col] = dy[img, o, oy, ox]
+            for (var r = brow; r < BK; r += step) {
+                let o = o0 + r;
+                var v = 0.0;
+                if (ok && o < p.co) {
+                    v = ddy[off + o * howo];
+                }
+                put_b(r, bcol, v);
+            }
+            workgroupBarrier();
+            mm_tile();
+            workgroupBarrier();
+        }
+        jx += 1u;
+        if (jx == nkx) {
+            jx = 0u;
+            jy += 1u;
         }
     }
+    bd_store(m0, n0);
 }
 
 // ---------------------------------------------------------------- backward weight
@@ -425,60 +574,6 @@ fn bw_b_setup(n0: u32) {
     bbase = (col / khw) * p.h * p.w;
     by = i32(t / p.kw) - i32(p.pad);
     bx = i32(t % p.kw) - i32(p.pad);
-}
-
-// B[k][col] = x[img, c, oy·s − pad + ky, ox·s − pad + kx], k = (img, oy, ox), col = (c, ky, kx)
-fn bw_load_b(k0: u32, kend: u32) {
-    let howo = p.ho * p.wo;
-    for (var r = brow; r < BK; r += WG / p.bn) {
-        let k = k0 + r;
-        var v = 0.0;
-        if (bvalid && k < kend) {
-            let img = k / howo;
-            let pix = k % howo;
-            let iy = by + i32((pix / p.wo) * p.stride);
-            let ix = bx + i32((pix % p.wo) * p.stride);
-            if (iy >= 0 && iy < i32(p.h) && ix >= 0 && ix < i32(p.w)) {
-                v = wx[img * p.ci * p.h * p.w + bbase + u32(iy) * p.w + u32(ix)];
-            }
-        }
-        put_b(r, bcol, v);
-    }
-}
-
-// A[o][k] = dy[img, o, pix], k = (img, pix)
-fn bw_load_a(m0: u32, k0: u32, kend: u32, lid: u32) {
-    let howo = p.ho * p.wo;
-    for (var e = lid; e < p.bm * BK; e += WG) {
-        let kl = e % BK;
-        let ml = e / BK;
-        let o = m0 + ml;
-        let k = k0 + kl;
-        var v = 0.0;
-        if (o < p.gm && k < kend) {
-            v = wdy[((k / howo) * p.co + o) * howo + k % howo];
-        }
-        put_a(kl, ml, v);
-    }
-}
-
-// The same through vec4 (ho·wo % 4 == 0, so four consecutive k lie in one image).
-fn bw_load_a4(m0: u32, k0: u32, kend: u32, lid: u32) {
-    let howo = p.ho * p.wo;
-    if (lid < p.bm * 2u) {
-        let ml = lid / 2u;
-        let kl = (lid % 2u) * 4u;
-        let o = m0 + ml;
-        let k = k0 + kl;
-        var v = vec4<f32>(0.0);
-        if (o < p.gm && k < kend) {
-            v = wdy4[(((k / howo) * p.co + o) * howo + k % howo) / 4u];
-        }
-        put_a(kl, ml, v.x);
-        put_a(kl + 1u, ml, v.y);
-        put_a(kl + 2u, ml, v.z);
-        put_a(kl + 3u, ml, v.w);
-    }
 }
 
 fn bw_store(split: u32, m0: u32, n0: u32) {
@@ -497,7 +592,8 @@ fn bw_store(split: u32, m0: u32, n0: u32) {
     }
 }
 
-// wid.z = split · m_tiles + m tile; split s sums k in [s·k_chunk, (s + 1)·k_chunk).
+// Flat K = (img, oy, ox); split s sums k in [s·k_chunk, (s + 1)·k_chunk).
+// wid.z = split · m_tiles + m tile.
 @compute @workgroup_size(256)
 fn conv2d_bwd_weight(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -513,11 +609,37 @@ fn conv2d_bwd_weight(
     let n0 = tile * p.bn;
     let kbeg = split * p.k_chunk;
     let kend = min(kbeg + p.k_chunk, p.gk);
+    let howo = p.ho * p.wo;
     setup(lid);
     bw_b_setup(n0);
     for (var k0 = kbeg; k0 < kend; k0 += BK) {
-        bw_load_a(m0, k0, kend, lid);
-        bw_load_b(k0, kend);
+        // A[o][k] = dy[img, o, pix], k = (img, pix)
+        for (var e = lid; e < p.bm * BK; e += WG) {
+            let kl = e % BK;
+            let ml = e / BK;
+            let o = m0 + ml;
+            let k = k0 + kl;
+            var v = 0.0;
+            if (o < p.gm && k < kend) {
+                v = wdy[((k / howo) * p.co + o) * howo + k % howo];
+            }
+            put_a(kl, ml, v);
+        }
+        // B[k][col] = x[img, c, oy·s − pad + ky, ox·s − pad + kx], col = (c, ky, kx)
+        for (var r = brow; r < BK; r += WG / p.bn) {
+            let k = k0 + r;
+            var v = 0.0;
+            if (bvalid && k < kend) {
+                let img = k / howo;
+                let pix = k % howo;
+                let iy = by + i32((pix / p.wo) * p.stride);
+                let ix = bx + i32((pix % p.wo) * p.stride);
+                if (iy >= 0 && iy < i32(p.h) && ix >= 0 && ix < i32(p.w)) {
+                    v = wx[img * p.ci * p.h * p.w + bbase + u32(iy) * p.w + u32(ix)];
+                }
+            }
+            put_b(r, bcol, v);
+        }
         workgroupBarrier();
         mm_tile();
         workgroupBarrier();
@@ -525,8 +647,83 @@ fn conv2d_bwd_weight(
     bw_store(split, m0, n0);
 }
 
+// Row-major K = (img, oy) rows × BK-pixel slabs of ox; split s sums the output rows
+// [s·k_chunk, (s + 1)·k_chunk) of the n·ho rows. Row state, set by bw_rows_begin/_next:
+var<private> rimg: u32;
+var<private> roy: u32;
+var<private> rowok: bool;
+var<private> xrow: u32;
+var<private> dyrow: u32;
+
+fn bw_rows_begin(row: u32) {
+    rimg = row / p.ho;
+    roy = row % p.ho;
+}
+
+fn bw_rows_row() {
+    let iy = by + i32(roy * p.stride);
+    rowok = bvalid && iy >= 0 && iy < i32(p.h);
+    xrow = rimg * p.ci * p.h * p.w + bbase + u32(iy) * p.w;
+    dyrow = rimg * p.co * p.ho * p.wo + roy * p.wo;
+}
+
+fn bw_rows_next() {
+    roy += 1u;
+    if (roy == p.ho) {
+        roy = 0u;
+        rimg += 1u;
+    }
+}
+
+// A[o][r] = dy[img, o, oy, ox0 + r]
+fn bw_rows_load_a(m0: u32, ox0: u32, lid: u32) {
+    let howo = p.ho * p.wo;
+    for (var e = lid; e < p.bm * BK; e += WG) {
+        let kl = e % BK;
+        let ml = e / BK;
+        let o = m0 + ml;
+        let ox = ox0 + kl;
+        var v = 0.0;
+        if (o < p.gm && ox < p.wo) {
+            v = wdy[dyrow + o * howo + ox];
+        }
+        put_a(kl, ml, v);
+    }
+}
+
+// The same through vec4 (wo % 4 == 0).
+fn bw_rows_load_a4(m0: u32, ox0: u32, lid: u32) {
+    if (lid < p.bm * 2u) {
+        let ml = lid / 2u;
+        let kl = (lid % 2u) * 4u;
+        let o = m0 + ml;
+        let ox = ox0 + kl;
+        var v = vec4<f32>(0.0);
+        if (o < p.gm && ox < p.wo) {
+            v = wdy4[(dyrow + o * p.ho * p.wo + ox) / 4u];
+        }
+        put_a(kl, ml, v.x);
+        put_a(kl + 1u, ml, v.y);
+        put_a(kl + 2u, ml, v.z);
+        put_a(kl + 3u, ml, v.w);
+    }
+}
+
+// B[r][col] = x[img, c, iy, (ox0 + r)·s − pad + kx]
+fn bw_rows_load_b(ox0: u32) {
+    for (var r = brow; r < BK; r += WG / p.bn) {
+        let ox = ox0 + r;
+        let ix = bx + i32(ox * p.stride);
+        var v = 0.0;
+        if (rowok && ox < p.wo && ix >= 0 && ix < i32(p.w)) {
+            v = wx[xrow + u32(ix)];
+        }
+        put_b(r, bcol, v);
+    }
+}
+
 @compute @workgroup_size(256)
-fn conv2d_bwd_weight_v4(
+fn conv2d_bwd_weight_rows(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
@@ -538,16 +735,53 @@ fn conv2d_bwd_weight_v4(
     let split = wid.z / p.m_tiles;
     let m0 = (wid.z % p.m_tiles) * p.bm;
     let n0 = tile * p.bn;
-    let kbeg = split * p.k_chunk;
-    let kend = min(kbeg + p.k_chunk, p.gk);
+    let rbeg = split * p.k_chunk;
+    let rend = min(rbeg + p.k_chunk, p.n * p.ho);
     setup(lid);
     bw_b_setup(n0);
-    for (var k0 = kbeg; k0 < kend; k0 += BK) {
-        bw_load_a4(m0, k0, kend, lid);
-        bw_load_b(k0, kend);
-        workgroupBarrier();
-        mm_tile();
-        workgroupBarrier();
+    bw_rows_begin(rbeg);
+    for (var row = rbeg; row < rend; row++) {
+        bw_rows_row();
+        for (var ox0 = 0u; ox0 < p.wo; ox0 += BK) {
+            bw_rows_load_a(m0, ox0, lid);
+            bw_rows_load_b(ox0);
+            workgroupBarrier();
+            mm_tile();
+            workgroupBarrier();
+        }
+        bw_rows_next();
+    }
+    bw_store(split, m0, n0);
+}
+
+@compute @workgroup_size(256)
+fn conv2d_bwd_weight_rows_v4(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let tile = wid.x + wid.y * nwg.x;
+    if (tile >= p.n_tiles) {
+        return;
+    }
+    let split = wid.z / p.m_tiles;
+    let m0 = (wid.z % p.m_tiles) * p.bm;
+    let n0 = tile * p.bn;
+    let rbeg = split * p.k_chunk;
+    let rend = min(rbeg + p.k_chunk, p.n * p.ho);
+    setup(lid);
+    bw_b_setup(n0);
+    bw_rows_begin(rbeg);
+    for (var row = rbeg; row < rend; row++) {
+        bw_rows_row();
+        for (var ox0 = 0u; ox0 < p.wo; ox0 += BK) {
+            bw_rows_load_a4(m0, ox0, lid);
+            bw_rows_load_b(ox0);
+            workgroupBarrier();
+            mm_tile();
+            workgroupBarrier();
+        }
+        bw_rows_next();
     }
     bw_store(split, m0, n0);
 }

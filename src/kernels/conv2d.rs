@@ -1,20 +1,29 @@
 //! Dispatch for `shaders/conv2d.wgsl`: 2-D convolution as tiled implicit GEMM.
 //!
-//! | entry | GEMM (M × N × K) | A | B | C |
-//! |---|---|---|---|---|
-//! | `conv2d_fwd`, `_v4`, `_1x1_v4` | co × n·ho·wo × ci·kh·kw | w | im2col(x) | y (+ b) |
-//! | `conv2d_bwd_data` (per stride phase) | ci × n·⌈h/s⌉·⌈w/s⌉ × co·⌈kh/s⌉·⌈kw/s⌉ | w | dy gathered | dx (+ b) |
-//! | `conv2d_bwd_weight`, `_v4` (split K) | co × ci·kh·kw × n·ho·wo | dy | im2col(x)ᵀ | partials |
-//! | `conv2d_bwd_bias` (split) | per-channel sums of dy | | | partials |
-//! | `conv2d_bwd_weight_reduce` | sums the split partials in order (deterministic) | | | dw, db |
+//! | op | entries | GEMM (M × N × K) | A | B | C |
+//! |---|---|---|---|---|---|
+//! | forward | `conv2d_fwd_taps`, `_taps_v4`, `_1x1_v4`, flat `conv2d_fwd` | co × n·ho·wo × ci·kh·kw | w | im2col(x) | y (+ b) |
+//! | backward-data, per stride phase | `conv2d_bwd_data_taps`, flat `conv2d_bwd_data` | ci × n·⌈h/s⌉·⌈w/s⌉ × co·⌈kh/s⌉·⌈kw/s⌉ | w | dy gathered | dx (+ b) |
+//! | backward-weight, split K | `conv2d_bwd_weight_rows`, `_rows_v4`, flat `conv2d_bwd_weight` | co × ci·kh·kw × n·ho·wo | dy | im2col(x)ᵀ | partials |
+//! | bias gradient, split | `conv2d_bwd_bias` | per-channel sums of dy | | | partials |
+//! | | `conv2d_bwd_weight_reduce` | sums split partials in order (deterministic, no atomics) | | | dw, db |
 //!
-//! Tiles are BM × BN with BM·BN = 4096 (256 threads, 4 × 4 outputs each, depth BK = 8 per
-//! slab staged in workgroup memory): BM = 16, 32 or 64 from M, so narrow problems (co = 1 in
-//! a head or a spatial-attention conv) do not waste 63/64 of a 64-row tile. The backward-data
-//! GEMM is split by stride phase: output pixels with (iy + pad) ≡ ry (mod s) receive only the
-//! taps ky ≡ ry, so stride 2 computes no structural zeros. The weight gradient's long
-//! reduction over n·ho·wo is split into chunks (partials in a scratch buffer, then a reduce),
-//! enough of them to give the GPU a few hundred workgroups.
+//! Tiles are BM × BN with BM·BN = 4096 (256 threads, 4 × 4 outputs each in registers,
+//! depth BK = 8 per slab staged in workgroup memory): BM = 16, 32 or 64 from M, so narrow
+//! problems (co = 1 in a head or a spatial-attention conv) do not waste 63/64 of a 64-row tile.
+//!
+//! K order: the main entries walk K as nested loops, tap-major (filter tap outer, BK channels
+//! inner) for forward and backward-data and row-major (output row outer, BK pixels inner) for
+//! backward-weight, so gathers are strided loads with one bounds check per tap or row and no
+//! index division. They pad the inner loop to BK, so they are picked when that costs at most a
+//! quarter of the work (`pads_little`: ci, co or wo ≥ 8-ish); the flat entries, which decode
+//! every k with divisions, cover the rest (ci = 1..7 inputs, a 7×7 spatial-attention conv on 2
+//! channels, tiny widths). `_v4` entries use vec4 loads/stores where the host checked alignment.
+//!
+//! The backward-data GEMM is split by stride phase: output pixels with (iy + pad) ≡ ry (mod s)
+//! receive only the taps ky ≡ ry, so stride 2 (conv_transpose2d k2 s2) computes no structural
+//! zeros. The weight gradient's long reduction over n·ho·wo is split into chunks (partials in a
+//! scratch buffer, then a reduce), enough of them to give the GPU a few hundred workgroups.
 //!
 //! The `pub(crate)` `*_raw` functions take already-validated tensors; `conv_transpose2d`
 //! runs on them with its own validation and error names.
@@ -26,15 +35,17 @@ pub static SHADER: Shader = Shader { name: "conv2d", source: include_str!("../..
 
 const OP: &str = "conv2d";
 
-static FWD: Kernel = Kernel { shader: &SHADER, entry: "conv2d_fwd", bindings: &[Read, Read, Read, ReadWrite] };
-static FWD_V4: Kernel = Kernel { shader: &SHADER, entry: "conv2d_fwd_v4", bindings: &[Read, Read, Read, ReadWrite] };
-static FWD_1X1_V4: Kernel =
-    Kernel { shader: &SHADER, entry: "conv2d_fwd_1x1_v4", bindings: &[Read, Read, Read, ReadWrite] };
-static BWD_DATA: Kernel =
-    Kernel { shader: &SHADER, entry: "conv2d_bwd_data", bindings: &[Read, Read, Read, ReadWrite] };
-static BWD_WEIGHT: Kernel = Kernel { shader: &SHADER, entry: "conv2d_bwd_weight", bindings: &[Read, Read, ReadWrite] };
-static BWD_WEIGHT_V4: Kernel =
-    Kernel { shader: &SHADER, entry: "conv2d_bwd_weight_v4", bindings: &[Read, Read, ReadWrite] };
+const RRRW: &[crate::gpu::Access] = &[Read, Read, Read, ReadWrite];
+const RRW: &[crate::gpu::Access] = &[Read, Read, ReadWrite];
+static FWD: Kernel = Kernel { shader: &SHADER, entry: "conv2d_fwd", bindings: RRRW };
+static FWD_TAPS: Kernel = Kernel { shader: &SHADER, entry: "conv2d_fwd_taps", bindings: RRRW };
+static FWD_TAPS_V4: Kernel = Kernel { shader: &SHADER, entry: "conv2d_fwd_taps_v4", bindings: RRRW };
+static FWD_1X1_V4: Kernel = Kernel { shader: &SHADER, entry: "conv2d_fwd_1x1_v4", bindings: RRRW };
+static BWD_DATA: Kernel = Kernel { shader: &SHADER, entry: "conv2d_bwd_data", bindings: RRRW };
+static BWD_DATA_TAPS: Kernel = Kernel { shader: &SHADER, entry: "conv2d_bwd_data_taps", bindings: RRRW };
+static BWD_WEIGHT: Kernel = Kernel { shader: &SHADER, entry: "conv2d_bwd_weight", bindings: RRW };
+static BWD_WEIGHT_ROWS: Kernel = Kernel { shader: &SHADER, entry: "conv2d_bwd_weight_rows", bindings: RRW };
+static BWD_WEIGHT_ROWS_V4: Kernel = Kernel { shader: &SHADER, entry: "conv2d_bwd_weight_rows_v4", bindings: RRW };
 static BWD_BIAS: Kernel = Kernel { shader: &SHADER, entry: "conv2d_bwd_bias", bindings: &[Read, ReadWrite] };
 static REDUCE: Kernel = Kernel { shader: &SHADER, entry: "conv2d_bwd_weight_reduce", bindings: &[Read, ReadWrite] };
 
@@ -129,16 +140,67 @@ fn check_geometry(g: &Conv2d) -> Result<()> {
     Conv2d::new(g.x_shape(), g.co, [g.kh, g.kw], g.stride, g.pad).map(|_| ())
 }
 
-/// How many chunks the weight gradient's reduction over n·ho·wo is split into.
-pub fn weight_splits(g: &Conv2d) -> usize {
+/// True when padding `c` up to a multiple of BK adds at most a quarter: the nested-loop
+/// (tap-major or row-major) entries are then worth their padding.
+fn pads_little(c: usize) -> bool {
+    c.next_multiple_of(BK) * 4 <= c * 5
+}
+
+/// The forward entry for `g`.
+pub fn forward_entry(g: &Conv2d) -> &'static str {
+    forward_kernel(g).entry
+}
+
+fn forward_kernel(g: &Conv2d) -> &'static Kernel {
+    let hw_aligned = g.ho() * g.wo() % 4 == 0;
+    if g.kh == 1 && g.kw == 1 && g.stride == 1 && g.pad == 0 && g.ci % 4 == 0 && hw_aligned {
+        &FWD_1X1_V4
+    } else if pads_little(g.ci) {
+        if hw_aligned { &FWD_TAPS_V4 } else { &FWD_TAPS }
+    } else {
+        &FWD
+    }
+}
+
+/// The backward-data entry for `g`.
+pub fn backward_data_entry(g: &Conv2d) -> &'static str {
+    backward_data_kernel(g).entry
+}
+
+fn backward_data_kernel(g: &Conv2d) -> &'static Kernel {
+    if pads_little(g.co) { &BWD_DATA_TAPS } else { &BWD_DATA }
+}
+
+/// How the weight gradient runs: which entry, and its reduction over n·ho·wo split into
+/// `splits` chunks of `chunk` (output rows for the row-major entries, else elements).
+#[derive(Clone, Copy)]
+pub struct WeightPlan {
+    pub entry: &'static str,
+    pub splits: usize,
+    pub chunk: usize,
+    kernel: &'static Kernel,
+}
+
+pub fn weight_plan(g: &Conv2d) -> WeightPlan {
     let (m, n, k) = (g.co, g.ci * g.kh * g.kw, g.n * g.ho() * g.wo());
     let (bm, bn) = tile_for(m);
     let tiles = m.div_ceil(bm) * n.div_ceil(bn);
     // at most ~256 MiB of partial sums
     let by_memory = ((64usize << 20) / (m * n)).max(1);
     let want = TARGET_GROUPS.div_ceil(tiles).min(k / MIN_CHUNK).min(by_memory).max(1);
-    let chunk = k.div_ceil(want).next_multiple_of(BK);
-    k.div_ceil(chunk)
+    let (kernel, units, chunk) = if pads_little(g.wo()) {
+        let rows = g.n * g.ho();
+        let kernel = if g.wo() % 4 == 0 { &BWD_WEIGHT_ROWS_V4 } else { &BWD_WEIGHT_ROWS };
+        (kernel, rows, rows.div_ceil(want))
+    } else {
+        (&BWD_WEIGHT, k, k.div_ceil(want).next_multiple_of(BK))
+    };
+    WeightPlan { entry: kernel.entry, splits: units.div_ceil(chunk), chunk, kernel }
+}
+
+/// How many chunks the weight gradient's reduction over n·ho·wo is split into.
+pub fn weight_splits(g: &Conv2d) -> usize {
+    weight_plan(g).splits
 }
 
 /// How many chunks the bias gradient's sum over n·hw elements per channel is split into.
@@ -198,14 +260,7 @@ pub(crate) fn forward_raw(
     let (m, n, k) = (g.co, g.n * g.ho() * g.wo(), g.ci * g.kh * g.kw);
     let (bm, bn) = tile_for(m);
     let (m_tiles, n_tiles) = (m.div_ceil(bm), n.div_ceil(bn));
-    let hw_aligned = g.ho() * g.wo() % 4 == 0;
-    let kernel = if g.kh == 1 && g.kw == 1 && g.stride == 1 && g.pad == 0 && g.ci % 4 == 0 && hw_aligned {
-        &FWD_1X1_V4
-    } else if k % 4 == 0 && hw_aligned {
-        &FWD_V4
-    } else {
-        &FWD
-    };
+    let kernel = forward_kernel(g);
     let params = Params {
         has_bias: b.is_some() as u32,
         gm: u(m),
@@ -265,7 +320,7 @@ pub(crate) fn backward_data_raw(
             &dummy
         }
     };
-    r.dispatch(&BWD_DATA, &params, &[dy, w, b, &dx], groups)?;
+    r.dispatch(backward_data_kernel(g), &params, &[dy, w, b, &dx], groups)?;
     Ok(dx)
 }
 
@@ -281,8 +336,8 @@ pub(crate) fn backward_weight_raw(
     let (m, n, k) = (g.co, g.ci * g.kh * g.kw, g.n * howo);
     let (bm, bn) = tile_for(m);
     let (m_tiles, n_tiles) = (m.div_ceil(bm), n.div_ceil(bn));
-    let splits = weight_splits(g);
-    let chunk = k.div_ceil(splits).next_multiple_of(BK);
+    let plan = weight_plan(g);
+    let splits = plan.splits;
     let params = Params {
         gm: u(m),
         gn: u(n),
@@ -291,12 +346,12 @@ pub(crate) fn backward_weight_raw(
         bn: u(bn),
         n_tiles: u(n_tiles),
         m_tiles: u(m_tiles),
-        k_chunk: u(chunk),
+        k_chunk: u(plan.chunk),
         splits: u(splits),
         ..base_params(g)
     };
     let groups = gemm_grid(n_tiles, m_tiles * splits)?;
-    let kernel = if howo % 4 == 0 { &BWD_WEIGHT_V4 } else { &BWD_WEIGHT };
+    let kernel = plan.kernel;
     let dw = r.context().zeros(op, "dw", m * n)?;
     if splits == 1 {
         r.dispatch(kernel, &params, &[x, dy, &dw], groups)?;
