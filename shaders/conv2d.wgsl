@@ -2,8 +2,9 @@
 // bias gradient and the deterministic reduction of split-K partial sums.
 //
 // Every GEMM computes C[M, N] = A[M, K] · B[K, N] in tiles of BM × BN (BM·BN = 4096, so each
-// of the 256 threads holds a 4 × 4 block of C in registers) and depth BK = 8, staging A and B
-// in workgroup memory. BM is 16, 32 or 64 (chosen by the host from M; BN = 4096 / BM).
+// of the 256 threads holds a 4 × 4 block of C in registers) and depth BK, staging A and B
+// in workgroup memory. BM is 16, 32 or 64 (chosen by the host from M; BN = 4096 / BM) and BK
+// is 16, or 8 for the 16 × 256 tile and where 16 would pad too much (see below).
 //
 //   conv2d_fwd*        M = co, N = n·ho·wo, K = ci·kh·kw      A = w, B = im2col(x), C → y (+ b)
 //   conv2d_bwd_data*   one GEMM per stride phase (ry, rx) (wid.z = phase · m_tiles + m tile):
@@ -30,7 +31,7 @@ struct Params {
     pad: u32, ho: u32, wo: u32, has_bias: u32,
     gm: u32, gn: u32, gk: u32, bm: u32,
     bn: u32, n_tiles: u32, m_tiles: u32, k_chunk: u32,
-    splits: u32, len: u32, _p0: u32, _p1: u32,
+    splits: u32, len: u32, bk: u32, bk_shift: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -61,10 +62,10 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> rout: array<f32>;
 
 const WG: u32 = 256u;
-const BK: u32 = 8u;
 
 // As[k · BM/4 + m/4][m % 4] = A[m0 + m][k0 + k];  Bs[k · BN/4 + n/4][n % 4] = B[k0 + k][n0 + n]
-var<workgroup> As: array<vec4<f32>, 128>;
+// Sized for BK·BM ≤ 16·64 and BK·BN ≤ 2048 (12 KiB in all, under WebGPU's 16 KiB default).
+var<workgroup> As: array<vec4<f32>, 256>;
 var<workgroup> Bs: array<vec4<f32>, 512>;
 var<workgroup> red: array<f32, 256>;
 
@@ -75,6 +76,7 @@ var<private> tn: u32;
 // This thread's B column for loads (it loads rows brow, brow + WG/BN, … of the tile).
 var<private> bcol: u32;
 var<private> brow: u32;
+var<private> bstep: u32;
 var<private> bvalid: bool;
 var<private> bbase: u32;
 var<private> by: i32;
@@ -87,19 +89,22 @@ fn setup(lid: u32) {
     acc = array<vec4<f32>, 4>();
     bcol = lid % p.bn;
     brow = lid / p.bn;
+    bstep = WG / p.bn;
 }
 
-// C += As · Bs over one staged depth-BK slab.
+// C += As · Bs over one staged slab of depth BK = p.bk (8 or 16).
 fn mm_tile() {
     let bm4 = p.bm / 4u;
     let bn4 = p.bn / 4u;
-    for (var k = 0u; k < BK; k++) {
-        let a = As[k * bm4 + tm];
-        let b = Bs[k * bn4 + tn];
-        acc[0] += a.x * b;
-        acc[1] += a.y * b;
-        acc[2] += a.z * b;
-        acc[3] += a.w * b;
+    for (var k0 = 0u; k0 < p.bk; k0 += 8u) {
+        for (var k = k0; k < k0 + 8u; k++) {
+            let a = As[k * bm4 + tm];
+            let b = Bs[k * bn4 + tn];
+            acc[0] += a.x * b;
+            acc[1] += a.y * b;
+            acc[2] += a.z * b;
+            acc[3] += a.w * b;
+        }
     }
 }
 
@@ -115,9 +120,9 @@ fn put_b(k: u32, n: u32, v: f32) {
 
 // A[m][k] = w[m·K + k]
 fn fwd_load_a(m0: u32, k0: u32, lid: u32) {
-    for (var e = lid; e < p.bm * BK; e += WG) {
-        let kl = e % BK;
-        let ml = e / BK;
+    for (var e = lid; e < p.bm * p.bk; e += WG) {
+        let kl = e & (p.bk - 1u);
+        let ml = e >> p.bk_shift;
         let m = m0 + ml;
         let k = k0 + kl;
         var v = 0.0;
@@ -128,11 +133,11 @@ fn fwd_load_a(m0: u32, k0: u32, lid: u32) {
     }
 }
 
-// The same through vec4 (K % 4 == 0): two vec4 per tile row.
+// The same through vec4 (K % 4 == 0): BK/4 vec4 per tile row.
 fn fwd_load_a4(m0: u32, k0: u32, lid: u32) {
-    if (lid < p.bm * 2u) {
-        let ml = lid / 2u;
-        let kl = (lid % 2u) * 4u;
+    if (lid < p.bm * (p.bk / 4u)) {
+        let ml = lid >> (p.bk_shift - 2u);
+        let kl = (lid & (p.bk / 4u - 1u)) * 4u;
         let m = m0 + ml;
         let k = k0 + kl;
         var v = vec4<f32>(0.0);
@@ -161,7 +166,7 @@ fn fwd_b_setup(n0: u32) {
 // B[k][col] = x[img, c, oy·s − pad + ky, ox·s − pad + kx] with k = (c, ky, kx), 0 in the padding.
 fn fwd_load_b(k0: u32) {
     let khw = p.kh * p.kw;
-    for (var r = brow; r < BK; r += WG / p.bn) {
+    for (var r = brow; r < p.bk; r += bstep) {
         let k = k0 + r;
         var v = 0.0;
         if (bvalid && k < p.gk) {
@@ -181,8 +186,8 @@ fn fwd_load_b(k0: u32) {
 fn fwd_load_b4_1x1(n0: u32, k0: u32, lid: u32) {
     let bn4 = p.bn / 4u;
     let hw = p.h * p.w;
-    for (var e = lid; e < bn4 * BK; e += WG) {
-        let c4 = e % bn4;
+    for (var e = lid; e < bn4 * p.bk; e += WG) {
+        let c4 = e & (bn4 - 1u);
         let r = e / bn4;
         let col = n0 + c4 * 4u;
         let k = k0 + r;
@@ -251,7 +256,7 @@ fn conv2d_fwd(
     let n0 = tile * p.bn;
     setup(lid);
     fwd_b_setup(n0);
-    for (var k0 = 0u; k0 < p.gk; k0 += BK) {
+    for (var k0 = 0u; k0 < p.gk; k0 += p.bk) {
         fwd_load_a(m0, k0, lid);
         fwd_load_b(k0);
         workgroupBarrier();
@@ -275,7 +280,7 @@ fn conv2d_fwd_1x1_v4(
     let m0 = wid.z * p.bm;
     let n0 = tile * p.bn;
     setup(lid);
-    for (var k0 = 0u; k0 < p.gk; k0 += BK) {
+    for (var k0 = 0u; k0 < p.gk; k0 += p.bk) {
         fwd_load_a4(m0, k0, lid);
         fwd_load_b4_1x1(n0, k0, lid);
         workgroupBarrier();
@@ -309,7 +314,6 @@ fn conv2d_fwd_taps(
 fn fwd_taps_loop(m0: u32, lid: u32) {
     let hw = p.h * p.w;
     let khw = p.kh * p.kw;
-    let step = WG / p.bn;
     var ky = 0u;
     var kx = 0u;
     for (var t = 0u; t < khw; t++) {
@@ -317,10 +321,10 @@ fn fwd_taps_loop(m0: u32, lid: u32) {
         let ix = bx + i32(kx);
         let ok = bvalid && iy >= 0 && iy < i32(p.h) && ix >= 0 && ix < i32(p.w);
         let off = bbase + u32(iy) * p.w + u32(ix);
-        for (var c0 = 0u; c0 < p.ci; c0 += BK) {
-            for (var e = lid; e < p.bm * BK; e += WG) {
-                let kl = e % BK;
-                let ml = e / BK;
+        for (var c0 = 0u; c0 < p.ci; c0 += p.bk) {
+            for (var e = lid; e < p.bm * p.bk; e += WG) {
+                let kl = e & (p.bk - 1u);
+                let ml = e >> p.bk_shift;
                 let m = m0 + ml;
                 let c = c0 + kl;
                 var v = 0.0;
@@ -329,7 +333,7 @@ fn fwd_taps_loop(m0: u32, lid: u32) {
                 }
                 put_a(kl, ml, v);
             }
-            for (var r = brow; r < BK; r += step) {
+            for (var r = brow; r < p.bk; r += bstep) {
                 let c = c0 + r;
                 var v = 0.0;
                 if (ok && c < p.ci) {
@@ -465,11 +469,11 @@ fn conv2d_bwd_data(
     let s = p.stride;
     let m0 = (wid.z % p.m_tiles) * p.bm;
     let n0 = (wid.x + wid.y * nwg.x) * p.bn;
-    for (var k0 = 0u; k0 < pgk; k0 += BK) {
+    for (var k0 = 0u; k0 < pgk; k0 += p.bk) {
         // A[c][k] = w[o, c, ry + s·jy, rx + s·jx]
-        for (var e = lid; e < p.bm * BK; e += WG) {
-            let kl = e % BK;
-            let ml = e / BK;
+        for (var e = lid; e < p.bm * p.bk; e += WG) {
+            let kl = e & (p.bk - 1u);
+            let ml = e >> p.bk_shift;
             let c = m0 + ml;
             let k = k0 + kl;
             var v = 0.0;
@@ -483,7 +487,7 @@ fn conv2d_bwd_data(
             put_a(kl, ml, v);
         }
         // B[k][col] = dy[img, o, oy0 − jy, ox0 − jx]
-        for (var r = brow; r < BK; r += WG / p.bn) {
+        for (var r = brow; r < p.bk; r += bstep) {
             let k = k0 + r;
             var v = 0.0;
             if (bvalid && k < pgk) {
@@ -518,7 +522,6 @@ fn conv2d_bwd_data_taps(
     let m0 = (wid.z % p.m_tiles) * p.bm;
     let n0 = (wid.x + wid.y * nwg.x) * p.bn;
     let howo = p.ho * p.wo;
-    let step = WG / p.bn;
     let khw = p.kh * p.kw;
     var jy = 0u;
     var jx = 0u;
@@ -528,11 +531,11 @@ fn conv2d_bwd_data_taps(
         let ok = bvalid && oy >= 0 && oy < i32(p.ho) && ox >= 0 && ox < i32(p.wo);
         let off = bbase + u32(oy) * p.wo + u32(ox);
         let tap = (ry + s * jy) * p.kw + rx + s * jx;
-        for (var o0 = 0u; o0 < p.co; o0 += BK) {
+        for (var o0 = 0u; o0 < p.co; o0 += p.bk) {
             // A[c][o] = w[o, c, ky, kx]
-            for (var e = lid; e < p.bm * BK; e += WG) {
-                let kl = e % BK;
-                let ml = e / BK;
+            for (var e = lid; e < p.bm * p.bk; e += WG) {
+                let kl = e & (p.bk - 1u);
+                let ml = e >> p.bk_shift;
                 let c = m0 + ml;
                 let o = o0 + kl;
                 var v = 0.0;
@@ -542,7 +545,7 @@ fn conv2d_bwd_data_taps(
                 put_a(kl, ml, v);
             }
             // B[o][col] = dy[img, o, oy, ox]
-            for (var r = brow; r < BK; r += step) {
+            for (var r = brow; r < p.bk; r += bstep) {
                 let o = o0 + r;
                 var v = 0.0;
                 if (ok && o < p.co) {
@@ -612,11 +615,11 @@ fn conv2d_bwd_weight(
     let howo = p.ho * p.wo;
     setup(lid);
     bw_b_setup(n0);
-    for (var k0 = kbeg; k0 < kend; k0 += BK) {
+    for (var k0 = kbeg; k0 < kend; k0 += p.bk) {
         // A[o][k] = dy[img, o, pix], k = (img, pix)
-        for (var e = lid; e < p.bm * BK; e += WG) {
-            let kl = e % BK;
-            let ml = e / BK;
+        for (var e = lid; e < p.bm * p.bk; e += WG) {
+            let kl = e & (p.bk - 1u);
+            let ml = e >> p.bk_shift;
             let o = m0 + ml;
             let k = k0 + kl;
             var v = 0.0;
@@ -626,7 +629,7 @@ fn conv2d_bwd_weight(
             put_a(kl, ml, v);
         }
         // B[k][col] = x[img, c, oy·s − pad + ky, ox·s − pad + kx], col = (c, ky, kx)
-        for (var r = brow; r < BK; r += WG / p.bn) {
+        for (var r = brow; r < p.bk; r += bstep) {
             let k = k0 + r;
             var v = 0.0;
             if (bvalid && k < kend) {
@@ -678,9 +681,9 @@ fn bw_rows_next() {
 // A[o][r] = dy[img, o, oy, ox0 + r]
 fn bw_rows_load_a(m0: u32, ox0: u32, lid: u32) {
     let howo = p.ho * p.wo;
-    for (var e = lid; e < p.bm * BK; e += WG) {
-        let kl = e % BK;
-        let ml = e / BK;
+    for (var e = lid; e < p.bm * p.bk; e += WG) {
+        let kl = e & (p.bk - 1u);
+        let ml = e >> p.bk_shift;
         let o = m0 + ml;
         let ox = ox0 + kl;
         var v = 0.0;
@@ -693,9 +696,9 @@ fn bw_rows_load_a(m0: u32, ox0: u32, lid: u32) {
 
 // The same through vec4 (wo % 4 == 0).
 fn bw_rows_load_a4(m0: u32, ox0: u32, lid: u32) {
-    if (lid < p.bm * 2u) {
-        let ml = lid / 2u;
-        let kl = (lid % 2u) * 4u;
+    if (lid < p.bm * (p.bk / 4u)) {
+        let ml = lid >> (p.bk_shift - 2u);
+        let kl = (lid & (p.bk / 4u - 1u)) * 4u;
         let o = m0 + ml;
         let ox = ox0 + kl;
         var v = vec4<f32>(0.0);
@@ -711,7 +714,7 @@ fn bw_rows_load_a4(m0: u32, ox0: u32, lid: u32) {
 
 // B[r][col] = x[img, c, iy, (ox0 + r)·s − pad + kx]
 fn bw_rows_load_b(ox0: u32) {
-    for (var r = brow; r < BK; r += WG / p.bn) {
+    for (var r = brow; r < p.bk; r += bstep) {
         let ox = ox0 + r;
         let ix = bx + i32(ox * p.stride);
         var v = 0.0;
@@ -742,7 +745,7 @@ fn conv2d_bwd_weight_rows(
     bw_rows_begin(rbeg);
     for (var row = rbeg; row < rend; row++) {
         bw_rows_row();
-        for (var ox0 = 0u; ox0 < p.wo; ox0 += BK) {
+        for (var ox0 = 0u; ox0 < p.wo; ox0 += p.bk) {
             bw_rows_load_a(m0, ox0, lid);
             bw_rows_load_b(ox0);
             workgroupBarrier();
@@ -774,7 +777,7 @@ fn conv2d_bwd_weight_rows_v4(
     bw_rows_begin(rbeg);
     for (var row = rbeg; row < rend; row++) {
         bw_rows_row();
-        for (var ox0 = 0u; ox0 < p.wo; ox0 += BK) {
+        for (var ox0 = 0u; ox0 < p.wo; ox0 += p.bk) {
             bw_rows_load_a4(m0, ox0, lid);
             bw_rows_load_b(ox0);
             workgroupBarrier();

@@ -1,7 +1,10 @@
 mod common;
 
 use brine::cpu::conv2d as cpu;
-use brine::kernels::conv2d::{SHADER, backward_data_entry, bias_splits, forward_entry, weight_plan, weight_splits};
+use brine::kernels::conv2d::{
+    SHADER, backward_data_entry, backward_data_tiling, bias_splits, forward_entry, forward_tiling, weight_plan,
+    weight_splits,
+};
 use brine::ops::Conv2d;
 use brine::rng::Rng;
 use brine::{Backend, Cpu, Gpu};
@@ -156,6 +159,11 @@ fn small_cases() -> Vec<(Conv2d, bool)> {
         (conv([2, 3, 8, 7], 5, [3, 5], 2, 2), false),
         (conv([1, 2, 9, 8], 3, [3, 3], 3, 1), true),
         (conv([1, 16, 9, 17], 8, [3, 3], 2, 1), true),
+        // tile depth 16 on the flat, 1×1 and scalar row-major entries
+        (conv([2, 3, 10, 9], 20, [3, 3], 1, 1), true),
+        (conv([2, 16, 6, 6], 24, [1, 1], 1, 0), false),
+        (conv([1, 20, 7, 9], 5, [3, 3], 2, 1), true),
+        (conv([1, 3, 9, 13], 20, [3, 3], 1, 1), false),
     ]
 }
 
@@ -211,7 +219,7 @@ fn gpu_matches_cpu_split_reductions() {
     assert!(bias_splits(g.n, g.co, g.ho() * g.wo()) > 1);
 }
 
-/// The shapes above reach every GEMM entry point of the shader.
+/// The shapes above reach every GEMM entry point of the shader, with both tile depths.
 #[test]
 fn gpu_cases_cover_every_entry() {
     let all: Vec<Conv2d> = small_cases()
@@ -222,11 +230,12 @@ fn gpu_cases_cover_every_entry() {
         .collect();
     let mut seen = HashSet::new();
     for g in &all {
-        seen.insert(forward_entry(g));
-        seen.insert(backward_data_entry(g));
-        seen.insert(weight_plan(g).entry);
+        seen.insert((forward_entry(g), forward_tiling(g).bk));
+        seen.insert((backward_data_entry(g), backward_data_tiling(g).bk));
+        seen.insert((weight_plan(g).entry, weight_plan(g).tiling.bk));
     }
     let split_entries: HashSet<_> = split_cases().iter().map(|c| weight_plan(&c.0).entry).collect();
+    let mut missing = Vec::new();
     for e in [
         "conv2d_fwd",
         "conv2d_fwd_taps",
@@ -239,11 +248,16 @@ fn gpu_cases_cover_every_entry() {
         "conv2d_bwd_weight_rows_v4",
     ] {
         assert!(SHADER.source.contains(&format!("fn {e}(")), "{e} is not in the shader");
-        assert!(seen.contains(e), "no GPU case runs {e}");
-        if e.contains("weight") {
-            assert!(split_entries.contains(e), "no split case runs {e}");
+        for bk in [8, 16] {
+            if !seen.contains(&(e, bk)) {
+                missing.push(format!("{e} with tile depth {bk}"));
+            }
+        }
+        if e.contains("weight") && !split_entries.contains(e) {
+            missing.push(format!("{e} with split K"));
         }
     }
+    assert!(missing.is_empty(), "no GPU case runs {missing:?}");
 }
 
 // ------------------------------------------------------------------ bad input
