@@ -376,63 +376,66 @@ fn conv2d_fwd_taps_v4(
 // dx[img, c, iy, ix] = Σ_{o,ky,kx} w[o,c,ky,kx] · dy[img, o, (iy + pad − ky)/s, (ix + pad − kx)/s]
 // over the taps where the division is exact and in range. Pixels with (iy + pad) % s == ry
 // take exactly the taps ky ≡ ry (mod s): one dense GEMM per phase (ry, rx), no wasted zeros.
-// Phase geometry, set by bd_setup:
-var<private> ry: u32;
-var<private> rx: u32;
-var<private> iy0: u32;  // first pixel row / column of the phase
-var<private> ix0: u32;
-var<private> hwp: u32;  // pixels per image in the phase, and per row
-var<private> wp: u32;
-var<private> nkx: u32;  // taps of the phase per row, and in all
-var<private> ntap: u32;
-var<private> pgn: u32;  // GEMM columns and depth of the phase
-var<private> pgk: u32;
-
-// Returns false when this workgroup's tile lies past the phase's columns.
-fn bd_setup(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> bool {
-    let s = p.stride;
-    let phase = wid.z / p.m_tiles;
-    ry = phase / s;
-    rx = phase % s;
-    iy0 = (ry + s - p.pad % s) % s;
-    ix0 = (rx + s - p.pad % s) % s;
-    var hp = 0u;
-    if (iy0 < p.h) {
-        hp = (p.h - iy0 + s - 1u) / s;
-    }
-    wp = 0u;
-    if (ix0 < p.w) {
-        wp = (p.w - ix0 + s - 1u) / s;
-    }
-    var nky = 0u;
-    if (ry < p.kh) {
-        nky = (p.kh - ry + s - 1u) / s;
-    }
-    nkx = 0u;
-    if (rx < p.kw) {
-        nkx = (p.kw - rx + s - 1u) / s;
-    }
-    hwp = hp * wp;
-    ntap = nky * nkx;
-    pgn = p.n * hwp;
-    pgk = p.co * ntap;
-    let n0 = (wid.x + wid.y * nwg.x) * p.bn;
-    if (n0 >= pgn) {
-        return false;
-    }
-    setup(lid);
-    // this thread's B column: pixel (img, iy0 + s·t, ix0 + s·u) reads dy at (oy0 − jy, ox0 − jx)
-    let col = n0 + bcol;
-    bvalid = col < pgn;
-    let img = col / max(hwp, 1u);
-    let q = col % max(hwp, 1u);
-    bbase = img * p.co * p.ho * p.wo;
-    by = i32((iy0 + p.pad - ry) / s + q / max(wp, 1u));
-    bx = i32((ix0 + p.pad - rx) / s + q % max(wp, 1u));
-    return true;
+// The phase geometry lives in function-local values (derived from uniforms only), so the
+// loops around barriers stay provably uniform under WGSL's uniformity analysis.
+struct Phase {
+    ry: u32,
+    rx: u32,
+    iy0: u32,   // first pixel row / column of the phase
+    ix0: u32,
+    hwp: u32,   // pixels per image in the phase, and per row
+    wp: u32,
+    nkx: u32,   // taps of the phase per row, and in all
+    ntap: u32,
+    gn: u32,    // GEMM columns and depth of the phase
+    gk: u32,
 }
 
-fn bd_store(m0: u32, n0: u32) {
+fn phase_of(z: u32) -> Phase {
+    let s = p.stride;
+    let phase = z / p.m_tiles;
+    var f: Phase;
+    f.ry = phase / s;
+    f.rx = phase % s;
+    f.iy0 = (f.ry + s - p.pad % s) % s;
+    f.ix0 = (f.rx + s - p.pad % s) % s;
+    var hp = 0u;
+    if (f.iy0 < p.h) {
+        hp = (p.h - f.iy0 + s - 1u) / s;
+    }
+    f.wp = 0u;
+    if (f.ix0 < p.w) {
+        f.wp = (p.w - f.ix0 + s - 1u) / s;
+    }
+    var nky = 0u;
+    if (f.ry < p.kh) {
+        nky = (p.kh - f.ry + s - 1u) / s;
+    }
+    f.nkx = 0u;
+    if (f.rx < p.kw) {
+        f.nkx = (p.kw - f.rx + s - 1u) / s;
+    }
+    f.hwp = hp * f.wp;
+    f.ntap = nky * f.nkx;
+    f.gn = p.n * f.hwp;
+    f.gk = p.co * f.ntap;
+    return f;
+}
+
+// This thread's B column: pixel (img, iy0 + s·t, ix0 + s·u) reads dy at (oy0 − jy, ox0 − jx).
+fn bd_setup(f: Phase, n0: u32, lid: u32) {
+    let s = p.stride;
+    setup(lid);
+    let col = n0 + bcol;
+    bvalid = col < f.gn;
+    let img = col / f.hwp;
+    let q = col % f.hwp;
+    bbase = img * p.co * p.ho * p.wo;
+    by = i32((f.iy0 + p.pad - f.ry) / s + q / f.wp);
+    bx = i32((f.ix0 + p.pad - f.rx) / s + q % f.wp);
+}
+
+fn bd_store(f: Phase, m0: u32, n0: u32) {
     let s = p.stride;
     for (var i = 0u; i < 4u; i++) {
         let c = m0 + tm * 4u + i;
@@ -446,11 +449,11 @@ fn bd_store(m0: u32, n0: u32) {
         let row = acc[i];
         for (var j = 0u; j < 4u; j++) {
             let col = n0 + tn * 4u + j;
-            if (col < pgn) {
-                let q = col % hwp;
-                let iy = iy0 + s * (q / wp);
-                let ix = ix0 + s * (q % wp);
-                ddx[(((col / hwp) * p.ci + c) * p.h + iy) * p.w + ix] = row[j] + b;
+            if (col < f.gn) {
+                let q = col % f.hwp;
+                let iy = f.iy0 + s * (q / f.wp);
+                let ix = f.ix0 + s * (q % f.wp);
+                ddx[(((col / f.hwp) * p.ci + c) * p.h + iy) * p.w + ix] = row[j] + b;
             }
         }
     }
@@ -463,13 +466,15 @@ fn conv2d_bwd_data(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    if (!bd_setup(wid, nwg, lid)) {
-        return;
-    }
-    let s = p.stride;
+    let f = phase_of(wid.z);
     let m0 = (wid.z % p.m_tiles) * p.bm;
     let n0 = (wid.x + wid.y * nwg.x) * p.bn;
-    for (var k0 = 0u; k0 < pgk; k0 += p.bk) {
+    if (n0 >= f.gn) {
+        return;
+    }
+    bd_setup(f, n0, lid);
+    let s = p.stride;
+    for (var k0 = 0u; k0 < f.gk; k0 += p.bk) {
         // A[c][k] = w[o, c, ry + s·jy, rx + s·jx]
         for (var e = lid; e < p.bm * p.bk; e += WG) {
             let kl = e & (p.bk - 1u);
@@ -477,11 +482,11 @@ fn conv2d_bwd_data(
             let c = m0 + ml;
             let k = k0 + kl;
             var v = 0.0;
-            if (c < p.ci && k < pgk) {
-                let o = k / ntap;
-                let t = k % ntap;
-                let ky = ry + s * (t / nkx);
-                let kx = rx + s * (t % nkx);
+            if (c < p.ci && k < f.gk) {
+                let o = k / f.ntap;
+                let t = k % f.ntap;
+                let ky = f.ry + s * (t / f.nkx);
+                let kx = f.rx + s * (t % f.nkx);
                 v = dw[((o * p.ci + c) * p.kh + ky) * p.kw + kx];
             }
             put_a(kl, ml, v);
@@ -490,11 +495,11 @@ fn conv2d_bwd_data(
         for (var r = brow; r < p.bk; r += bstep) {
             let k = k0 + r;
             var v = 0.0;
-            if (bvalid && k < pgk) {
-                let o = k / ntap;
-                let t = k % ntap;
-                let oy = by - i32(t / nkx);
-                let ox = bx - i32(t % nkx);
+            if (bvalid && k < f.gk) {
+                let o = k / f.ntap;
+                let t = k % f.ntap;
+                let oy = by - i32(t / f.nkx);
+                let ox = bx - i32(t % f.nkx);
                 if (oy >= 0 && oy < i32(p.ho) && ox >= 0 && ox < i32(p.wo)) {
                     v = ddy[bbase + (o * p.ho + u32(oy)) * p.wo + u32(ox)];
                 }
@@ -505,7 +510,7 @@ fn conv2d_bwd_data(
         mm_tile();
         workgroupBarrier();
     }
-    bd_store(m0, n0);
+    bd_store(f, m0, n0);
 }
 
 // Tap-major K = (jy, jx, o).
@@ -515,22 +520,24 @@ fn conv2d_bwd_data_taps(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    if (!bd_setup(wid, nwg, lid)) {
-        return;
-    }
-    let s = p.stride;
+    let f = phase_of(wid.z);
     let m0 = (wid.z % p.m_tiles) * p.bm;
     let n0 = (wid.x + wid.y * nwg.x) * p.bn;
+    if (n0 >= f.gn) {
+        return;
+    }
+    bd_setup(f, n0, lid);
+    let s = p.stride;
     let howo = p.ho * p.wo;
     let khw = p.kh * p.kw;
     var jy = 0u;
     var jx = 0u;
-    for (var t = 0u; t < ntap; t++) {
+    for (var t = 0u; t < f.ntap; t++) {
         let oy = by - i32(jy);
         let ox = bx - i32(jx);
         let ok = bvalid && oy >= 0 && oy < i32(p.ho) && ox >= 0 && ox < i32(p.wo);
         let off = bbase + u32(oy) * p.wo + u32(ox);
-        let tap = (ry + s * jy) * p.kw + rx + s * jx;
+        let tap = (f.ry + s * jy) * p.kw + f.rx + s * jx;
         for (var o0 = 0u; o0 < p.co; o0 += p.bk) {
             // A[c][o] = w[o, c, ky, kx]
             for (var e = lid; e < p.bm * p.bk; e += WG) {
@@ -558,12 +565,12 @@ fn conv2d_bwd_data_taps(
             workgroupBarrier();
         }
         jx += 1u;
-        if (jx == nkx) {
+        if (jx == f.nkx) {
             jx = 0u;
             jy += 1u;
         }
     }
-    bd_store(m0, n0);
+    bd_store(f, m0, n0);
 }
 
 // ---------------------------------------------------------------- backward weight
