@@ -30,15 +30,15 @@
 //! The `pub(crate)` `*_raw` functions take already-validated tensors; `conv_transpose2d`
 //! runs on them with its own validation and error names.
 use crate::error::{Error, Result, check_len};
-use crate::gpu::{Access::*, GpuTensor, Kernel, Recorder, Shader, grid};
+use crate::gpu::{Access, Access::*, GpuTensor, Kernel, Recorder, Shader, grid};
 use crate::ops::Conv2d;
 
 pub static SHADER: Shader = Shader { name: "conv2d", source: include_str!("../../shaders/conv2d.wgsl") };
 
 const OP: &str = "conv2d";
 
-const RRRW: &[crate::gpu::Access] = &[Read, Read, Read, ReadWrite];
-const RRW: &[crate::gpu::Access] = &[Read, Read, ReadWrite];
+const RRRW: &[Access] = &[Read, Read, Read, ReadWrite];
+const RRW: &[Access] = &[Read, Read, ReadWrite];
 static FWD: Kernel = Kernel { shader: &SHADER, entry: "conv2d_fwd", bindings: RRRW };
 static FWD_TAPS: Kernel = Kernel { shader: &SHADER, entry: "conv2d_fwd_taps", bindings: RRRW };
 static FWD_TAPS_V4: Kernel = Kernel { shader: &SHADER, entry: "conv2d_fwd_taps_v4", bindings: RRRW };
@@ -109,9 +109,9 @@ pub struct Tiling {
 /// The tiling for a GEMM with `m` rows whose nested-loop entry would pad its inner loop of
 /// `inner` (channels or pixels per row) to a multiple of bk.
 ///
-/// bm is the least of 16, 32, 64 that holds m (a wider tile re-reads B more often; a taller
-/// one wastes rows: on lavapipe at x [8,32,64,32] → 32 k3, bm 32 beat 16 by ~1.3× and 64 by
-/// ~2×). bk is 16 where workgroup memory allows (bn ≤ 128; ~1.25× over 8 on lavapipe, half the
+/// bm is the least of 16, 32, 64 that holds m (a flatter tile loads more per FMA, a taller one
+/// computes wasted rows: on lavapipe at x [8,32,64,32] → 32 k3, bm 32 beat 16 by ~1.3× and 64
+/// by ~2×). bk is 16 where workgroup memory allows (bn ≤ 128; ~1.25× over 8 on lavapipe, half the
 /// barriers), else 8; the nested entry runs when padding `inner` to bk wastes at most a quarter,
 /// trying bk 16 then 8.
 pub fn tiling(m: usize, inner: usize) -> Tiling {
