@@ -1,10 +1,14 @@
 mod common;
 
 use brine::cpu::conv2d as cpu;
-use brine::kernels::conv2d::{SHADER, bias_splits, weight_splits};
+use brine::kernels::conv2d::{
+    SHADER, backward_data_entry, backward_data_tiling, bias_splits, forward_entry, forward_tiling, weight_plan,
+    weight_splits,
+};
 use brine::ops::Conv2d;
 use brine::rng::Rng;
 use brine::{Backend, Cpu, Gpu};
+use std::collections::HashSet;
 
 fn conv(x: [usize; 4], co: usize, k: [usize; 2], stride: usize, pad: usize) -> Conv2d {
     Conv2d::new(x, co, k, stride, pad).unwrap()
@@ -140,25 +144,56 @@ fn parity(gpu: &Gpu, g: Conv2d, bias: bool, exact: bool, seed: u64) {
     common::assert_close(&format!("db {what}"), &got, &want, tol);
 }
 
-#[test]
-fn gpu_matches_cpu_small_shapes() {
-    let Some(ctx) = common::gpu() else { return };
-    let gpu = Gpu::new(ctx);
-    let cases = [
-        // (shape, co, kernel, stride, pad, bias)
+fn small_cases() -> Vec<(Conv2d, bool)> {
+    vec![
+        // (geometry, with bias)
         (conv([1, 1, 5, 7], 1, [3, 3], 1, 1), true),
         (conv([2, 3, 9, 11], 5, [3, 3], 2, 1), true),
         (conv([1, 13, 6, 6], 33, [1, 1], 1, 0), false),
         (conv([2, 8, 8, 6], 12, [1, 1], 1, 0), true), // 1×1 vec4 path
         (conv([1, 3, 7, 7], 2, [1, 1], 2, 0), true),  // phases without taps in backward-data
         (conv([1, 5, 13, 9], 3, [7, 7], 1, 3), false),
-        (conv([2, 4, 15, 10], 6, [7, 7], 2, 3), true), // vec4 weights and outputs
-        (conv([3, 8, 12, 12], 16, [3, 3], 1, 1), false), // vec4
+        (conv([2, 4, 15, 10], 6, [7, 7], 2, 3), true),
+        (conv([3, 8, 12, 12], 16, [3, 3], 1, 1), false),
         (conv([2, 2, 4, 5], 3, [3, 3], 2, 0), true),
         (conv([2, 3, 8, 7], 5, [3, 5], 2, 2), false),
         (conv([1, 2, 9, 8], 3, [3, 3], 3, 1), true),
-    ];
-    for (i, (g, bias)) in cases.into_iter().enumerate() {
+        (conv([1, 16, 9, 17], 8, [3, 3], 2, 1), true),
+        // tile depth 16 on the flat, 1×1 and scalar row-major entries
+        (conv([2, 3, 10, 9], 20, [3, 3], 1, 1), true),
+        (conv([2, 16, 6, 6], 24, [1, 1], 1, 0), false),
+        (conv([1, 20, 7, 9], 5, [3, 3], 2, 1), true),
+        (conv([1, 3, 9, 13], 20, [3, 3], 1, 1), false),
+    ]
+}
+
+/// More than one tile in every GEMM dimension of all three GEMMs (M = 70 > 64 rows,
+/// N ≥ 126 > 64 columns, K ≫ 8), odd h·w; then with vec4 alignment and batch 2.
+fn multi_tile_cases() -> Vec<(Conv2d, bool)> {
+    vec![
+        (conv([2, 70, 9, 7], 70, [3, 3], 1, 1), true),
+        (conv([2, 36, 8, 6], 40, [3, 3], 1, 1), false),
+        (conv([1, 33, 11, 6], 70, [3, 3], 2, 1), true),
+        (conv([1, 40, 10, 16], 24, [3, 3], 1, 1), false),
+    ]
+}
+
+/// Weight gradients over several K splits, with each of its entries; the last one also
+/// splits the bias gradient. (geometry, with bias, exact data)
+fn split_cases() -> Vec<(Conv2d, bool, bool)> {
+    vec![
+        (conv([2, 3, 20, 20], 4, [3, 3], 1, 1), true, false),
+        (conv([2, 2, 19, 21], 5, [3, 3], 1, 1), false, false),
+        (conv([8, 3, 20, 6], 4, [3, 3], 1, 1), true, false),
+        (conv([2, 1, 64, 64], 2, [1, 1], 1, 0), true, true),
+    ]
+}
+
+#[test]
+fn gpu_matches_cpu_small_shapes() {
+    let Some(ctx) = common::gpu() else { return };
+    let gpu = Gpu::new(ctx);
+    for (i, (g, bias)) in small_cases().into_iter().enumerate() {
         parity(&gpu, g, bias, false, 300 + i as u64);
     }
 }
@@ -167,29 +202,62 @@ fn gpu_matches_cpu_small_shapes() {
 fn gpu_matches_cpu_multi_tile() {
     let Some(ctx) = common::gpu() else { return };
     let gpu = Gpu::new(ctx);
-    // more than one tile in every GEMM dimension of all three GEMMs (M = 70 > 64 rows,
-    // N ≥ 126 > 64 columns, K ≫ 8), odd h·w; then with vec4 alignment and batch 2.
-    parity(&gpu, conv([2, 70, 9, 7], 70, [3, 3], 1, 1), true, false, 400);
-    parity(&gpu, conv([2, 36, 8, 6], 40, [3, 3], 1, 1), false, false, 401);
-    parity(&gpu, conv([1, 33, 11, 6], 70, [3, 3], 2, 1), true, false, 402);
+    for (i, (g, bias)) in multi_tile_cases().into_iter().enumerate() {
+        parity(&gpu, g, bias, false, 400 + i as u64);
+    }
 }
 
 #[test]
 fn gpu_matches_cpu_split_reductions() {
     let Some(ctx) = common::gpu() else { return };
     let gpu = Gpu::new(ctx);
-    // weight gradient over several K splits: vec4 (h·w % 4 == 0) and scalar loads
-    let g = conv([2, 3, 20, 20], 4, [3, 3], 1, 1);
-    assert!(weight_splits(&g) > 1, "{g:?}: {} splits", weight_splits(&g));
-    parity(&gpu, g, true, false, 500);
-    let g = conv([2, 2, 19, 21], 5, [3, 3], 1, 1);
-    assert!(weight_splits(&g) > 1, "{g:?}: {} splits", weight_splits(&g));
-    parity(&gpu, g, false, false, 501);
-    // bias gradient (and a long weight reduction) over several splits
-    let g = conv([2, 1, 64, 64], 2, [1, 1], 1, 0);
+    for (i, (g, bias, exact)) in split_cases().into_iter().enumerate() {
+        assert!(weight_splits(&g) > 1, "{g:?}: {} splits", weight_splits(&g));
+        parity(&gpu, g, bias, exact, 500 + i as u64);
+    }
+    let g = split_cases().last().unwrap().0;
     assert!(bias_splits(g.n, g.co, g.ho() * g.wo()) > 1);
-    assert!(weight_splits(&g) > 1);
-    parity(&gpu, g, true, true, 502);
+}
+
+/// The shapes above reach every GEMM entry point of the shader, with both tile depths.
+#[test]
+fn gpu_cases_cover_every_entry() {
+    let all: Vec<Conv2d> = small_cases()
+        .into_iter()
+        .chain(multi_tile_cases())
+        .map(|c| c.0)
+        .chain(split_cases().into_iter().map(|c| c.0))
+        .collect();
+    let mut seen = HashSet::new();
+    for g in &all {
+        seen.insert((forward_entry(g), forward_tiling(g).bk));
+        seen.insert((backward_data_entry(g), backward_data_tiling(g).bk));
+        seen.insert((weight_plan(g).entry, weight_plan(g).tiling.bk));
+    }
+    let split_entries: HashSet<_> = split_cases().iter().map(|c| weight_plan(&c.0).entry).collect();
+    let mut missing = Vec::new();
+    for e in [
+        "conv2d_fwd",
+        "conv2d_fwd_taps",
+        "conv2d_fwd_taps_v4",
+        "conv2d_fwd_1x1_v4",
+        "conv2d_bwd_data",
+        "conv2d_bwd_data_taps",
+        "conv2d_bwd_weight",
+        "conv2d_bwd_weight_rows",
+        "conv2d_bwd_weight_rows_v4",
+    ] {
+        assert!(SHADER.source.contains(&format!("fn {e}(")), "{e} is not in the shader");
+        for bk in [8, 16] {
+            if !seen.contains(&(e, bk)) {
+                missing.push(format!("{e} with tile depth {bk}"));
+            }
+        }
+        if e.contains("weight") && !split_entries.contains(e) {
+            missing.push(format!("{e} with split K"));
+        }
+    }
+    assert!(missing.is_empty(), "no GPU case runs {missing:?}");
 }
 
 // ------------------------------------------------------------------ bad input
