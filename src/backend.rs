@@ -5,7 +5,7 @@
 use std::cell::{Cell, RefCell};
 
 use crate::error::Result;
-use crate::gpu::{Context, GpuTensor, Recorder};
+use crate::gpu::{Context, GpuTensor, Program, Recorder};
 use crate::ops::*;
 use crate::{cpu, kernels};
 
@@ -17,6 +17,10 @@ pub trait Backend {
     fn name(&self) -> String;
     fn upload(&self, name: &str, data: &[f32]) -> Result<Self::Tensor>;
     fn download(&self, t: &Self::Tensor) -> Result<Vec<f32>>;
+    /// Takes back a tensor the caller is done with, so its memory can serve a later one.
+    fn recycle(&self, t: Self::Tensor) {
+        drop(t);
+    }
 
     fn conv2d_fwd(
         &self,
@@ -164,6 +168,33 @@ impl<'a> Gpu<'a> {
             Some(r) => self.submit(r),
             None => Ok(()),
         }
+    }
+
+    /// From now on, capture every op as a replayable `Program` instead of running it.
+    pub fn begin_capture(&self) -> Result<()> {
+        let mut batch = self.batch.borrow_mut();
+        if batch.is_some() {
+            return Err(crate::Error::Gpu("begin_capture inside a batch or another capture".into()));
+        }
+        *batch = Some(self.ctx.capture());
+        Ok(())
+    }
+
+    /// Ends the capture and returns what it recorded.
+    pub fn end_capture(&self) -> Result<Program> {
+        match self.batch.borrow_mut().take() {
+            Some(r) if r.is_capturing() => r.finish_capture(),
+            Some(r) => {
+                let _ = r.submit();
+                Err(crate::Error::Gpu("end_capture without begin_capture".into()))
+            }
+            None => Err(crate::Error::Gpu("end_capture without begin_capture".into())),
+        }
+    }
+
+    /// Runs a captured program (inside the current batch, if one is open).
+    pub fn replay(&self, program: &Program) -> Result<()> {
+        self.run(|r| r.replay(program))
     }
 
     /// (dispatches, submissions) so far.
@@ -341,7 +372,13 @@ impl Backend for Gpu<'_> {
     fn upload(&self, name: &str, data: &[f32]) -> Result<GpuTensor> {
         self.ctx.upload(name, data)
     }
+    fn recycle(&self, t: GpuTensor) {
+        self.ctx.recycle(t);
+    }
     fn download(&self, t: &GpuTensor) -> Result<Vec<f32>> {
+        if self.batch.borrow().as_ref().is_some_and(|r| r.is_capturing()) {
+            return Err(crate::Error::Gpu("cannot read a tensor while capturing: nothing has run yet".into()));
+        }
         // Reading needs the recorded work done: submit the batch and keep batching after.
         if self.batch.borrow().is_some() {
             self.flush()?;

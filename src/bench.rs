@@ -208,50 +208,50 @@ impl StepRow {
     }
 }
 
-/// Times training steps (forward, MSE, backward, Adam: one submission) and eval-mode
-/// inference of `cfg` on random data of shape `x`, wall clock, median of `iters`.
+/// Times training steps (the captured forward, MSE and backward program, then Adam, all in
+/// one submission) and captured eval-mode inference of `cfg` on random data of shape `x`,
+/// wall clock around submit-and-wait, median of `iters`.
 pub fn step(ctx: &Context, cfg: &crate::nn::Config, x: [usize; 4], iters: usize) -> Result<StepRow> {
-    use crate::backend::{Backend, Gpu};
-    use crate::nn::train::{Inference, Optimizer, TrainStep, init_store, shapes};
+    use crate::backend::Gpu;
+    use crate::nn::train::{Compiled, Inference, Optimizer, TrainStep, init_store, shapes};
     let gpu = Gpu::new(ctx);
     let mut rng = Rng::new(5);
     let n: usize = x.iter().product();
-    let input = gpu.upload("input", &rng.normal_vec(n, 1.0))?;
-    let target = gpu.upload("target", &rng.normal_vec(n / x[1] * cfg.out_channels, 1.0))?;
+    let y = [x[0], cfg.out_channels, x[2], x[3]];
     let mut store = init_store(&gpu, cfg, 1)?;
     let train = TrainStep::new(cfg, x, Loss::Mse, false)?;
     let infer = Inference::new(cfg, x)?;
     let mut opt = Optimizer::new(&gpu, Adam::default(), &shapes(cfg)?.0)?;
+    let train_prog = Compiled::capture(&gpu, &train.graph, &train.plan, &mut store, &[("input", &x), ("target", &y)])?;
+    let infer_prog = Compiled::capture(&gpu, &infer.graph, &infer.plan, &mut store, &[("input", &x)])?;
+    train_prog.set_input(&gpu, "input", &rng.normal_vec(n, 1.0))?;
+    train_prog.set_input(&gpu, "target", &rng.normal_vec(n / x[1] * cfg.out_channels, 1.0))?;
+    infer_prog.set_input(&gpu, "input", &rng.normal_vec(n, 1.0))?;
+    let grads: Vec<(&str, &GpuTensor)> =
+        train.param_grads.iter().map(|(n, v)| Ok((n.as_str(), train_prog.output(*v)?))).collect::<Result<_>>()?;
     let median = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let (mut train_ms, mut counts) = (vec![], (0, 0));
+    let (mut train_ms, mut infer_ms, mut counts) = (vec![], vec![], (0, 0));
     for i in 0..=iters {
         let before = gpu.counters();
         let start = std::time::Instant::now();
         gpu.begin_batch();
-        let out = train.run(&gpu, &mut store, &input, &target)?;
-        let grads: Vec<(&str, &GpuTensor)> = train.param_grads.iter().map(|(n, v)| (n.as_str(), &*out[v])).collect();
+        train_prog.replay(&gpu)?;
         opt.apply(&gpu, &mut store.params, &grads)?;
-        drop(grads);
-        drop(out);
         gpu.flush()?;
         ctx.wait()?;
+        let after = gpu.counters();
+        counts = (after.0 - before.0, after.1 - before.1);
         if i > 0 {
             train_ms.push(start.elapsed().as_secs_f64() * 1e3);
         }
-        let after = gpu.counters();
-        counts = (after.0 - before.0, after.1 - before.1);
     }
-    let mut infer_ms = vec![];
     for i in 0..=iters {
         let start = std::time::Instant::now();
-        gpu.begin_batch();
-        let y = infer.run(&gpu, &mut store, &input)?;
-        gpu.flush()?;
+        infer_prog.replay(&gpu)?;
         ctx.wait()?;
-        drop(y);
         if i > 0 {
             infer_ms.push(start.elapsed().as_secs_f64() * 1e3);
         }

@@ -198,3 +198,64 @@ fn a_non_finite_loss_is_an_error_naming_the_step() {
     let err = step.loss_value(&b, &out, 41).err().expect("NaN must be refused").to_string();
     assert!(err.contains("step 41") && err.contains("NaN"), "{err}");
 }
+
+/// The captured program replays exactly what eager execution computes, step after step
+/// (reused buffers are cleared, stale data from the last replay changes nothing).
+#[test]
+fn captured_training_steps_equal_eager_ones_on_gpu() {
+    use brine::nn::train::Compiled;
+    let Some(ctx) = common::gpu() else { return };
+    let gpu = Gpu::new(ctx);
+    let cfg = Config { in_channels: 3, out_channels: 1, widths: vec![4, 8, 16], attention: Attention::Ca, gates: true };
+    let x = [2, 3, 16, 8];
+    let step = TrainStep::new(&cfg, x, Loss::L1, true).unwrap();
+    let (params, _) = shapes(&cfg).unwrap();
+    let mut rng = Rng::new(21);
+    let batches: Vec<(Vec<f32>, Vec<f32>)> =
+        (0..3).map(|_| (rng.normal_vec(2 * 3 * 16 * 8, 1.0), rng.normal_vec(2 * 16 * 8, 1.0))).collect();
+
+    let mut eager_store = init_store(&gpu, &cfg, 4).unwrap();
+    let mut eager_opt = Optimizer::new(&gpu, Adam::default(), &params).unwrap();
+    let mut eager = vec![];
+    for (xi, ti) in &batches {
+        let (xi, ti) = (gpu.upload("x", xi).unwrap(), gpu.upload("t", ti).unwrap());
+        let out = step.run(&gpu, &mut eager_store, &xi, &ti).unwrap();
+        eager.push((gpu.download(&out[&step.loss]).unwrap(), gpu.download(&out[&step.input_grad.unwrap()]).unwrap()));
+        let grads: Vec<(&str, &brine::GpuTensor)> =
+            step.param_grads.iter().map(|(n, v)| (n.as_str(), &*out[v])).collect();
+        eager_opt.apply(&gpu, &mut eager_store.params, &grads).unwrap();
+    }
+
+    let mut store = init_store(&gpu, &cfg, 4).unwrap();
+    let mut opt = Optimizer::new(&gpu, Adam::default(), &params).unwrap();
+    let compiled =
+        Compiled::capture(&gpu, &step.graph, &step.plan, &mut store, &[("input", &x), ("target", &[2, 1, 16, 8])])
+            .unwrap();
+    assert!(compiled.dispatches() > 100);
+    for (i, (xi, ti)) in batches.iter().enumerate() {
+        compiled.set_input(&gpu, "input", xi).unwrap();
+        compiled.set_input(&gpu, "target", ti).unwrap();
+        let before = gpu.counters();
+        gpu.begin_batch();
+        compiled.replay(&gpu).unwrap();
+        let grads: Vec<(&str, &brine::GpuTensor)> =
+            step.param_grads.iter().map(|(n, v)| (n.as_str(), compiled.output(*v).unwrap())).collect();
+        opt.apply(&gpu, &mut store.params, &grads).unwrap();
+        gpu.flush().unwrap();
+        assert_eq!(gpu.counters().1 - before.1, 1, "one submission per step");
+        let loss = gpu.download(compiled.output(step.loss).unwrap()).unwrap();
+        let dx = gpu.download(compiled.output(step.input_grad.unwrap()).unwrap()).unwrap();
+        assert_eq!(loss, eager[i].0, "step {i}: loss");
+        assert_eq!(dx, eager[i].1, "step {i}: input gradient");
+    }
+    for (name, _) in &params {
+        assert_eq!(
+            gpu.download(&store.params[name]).unwrap(),
+            gpu.download(&eager_store.params[name]).unwrap(),
+            "{name}"
+        );
+    }
+    for (name, t) in &store.buffers {
+        assert_eq!(gpu.download(t).unwrap(), gpu.download(&eager_store.buffers[name]).unwrap(), "{name}");
+    }
+}

@@ -46,7 +46,6 @@ fn configs() -> Vec<(&'static str, Adam)> {
     ]
 }
 
-
 /// max |got − want| / max(1, |want|): f32 rounding of p, measured against its size.
 fn max_scaled(got: &[f32], want: &[f64]) -> f64 {
     got.iter().zip(want).map(|(&g, &w)| (g as f64 - w).abs() / w.abs().max(1.0)).fold(0.0, f64::max)

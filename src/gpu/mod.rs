@@ -8,6 +8,6 @@ mod tensor;
 mod timer;
 
 pub use context::{Context, adapter_summaries};
-pub use pipeline::{Access, Kernel, Recorder, Shader, grid};
+pub use pipeline::{Access, Kernel, Program, Recorder, Shader, grid};
 pub use tensor::GpuTensor;
 pub use timer::Timer;

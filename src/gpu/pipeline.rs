@@ -31,6 +31,30 @@ pub(super) struct CachedPipeline {
     layout: wgpu::BindGroupLayout,
 }
 
+/// Buffers released during a capture, by size, and the reused ones still to be cleared.
+#[derive(Default)]
+pub(super) struct Pool {
+    free: std::collections::HashMap<u64, Vec<wgpu::Buffer>>,
+    clears: Vec<wgpu::Buffer>,
+}
+
+enum Command {
+    Dispatch { pipeline: Arc<CachedPipeline>, bind_group: wgpu::BindGroup, groups: [u32; 3] },
+    Clear(wgpu::Buffer),
+    Copy { src: wgpu::Buffer, dst: wgpu::Buffer, size: u64 },
+}
+
+/// Captured dispatches with their bind groups, made once and replayed every step.
+pub struct Program {
+    commands: Vec<Command>,
+}
+
+impl Program {
+    pub fn dispatches(&self) -> usize {
+        self.commands.iter().filter(|c| matches!(c, Command::Dispatch { .. })).count()
+    }
+}
+
 /// Workgroup counts for `groups` workgroups in a 1-D launch, folded into y when x would pass
 /// the 65 535 limit. Shaders rebuild the linear index as `wid.x + wid.y * nwg.x`.
 pub fn grid(groups: usize) -> [u32; 3] {
@@ -104,7 +128,34 @@ impl Context {
             scope: Some(self.device.push_error_scope(wgpu::ErrorFilter::Validation)),
             timer: None,
             dispatches: 0,
+            capture: None,
         }
+    }
+
+    /// Starts capturing: dispatches are kept, with their bind groups, as a `Program` that
+    /// can be replayed any number of times; nothing runs until then. While capturing,
+    /// buffers handed back with `recycle` are reused by later allocations (cleared first).
+    pub fn capture(&self) -> Recorder<'_> {
+        *self.pool.lock().unwrap() = Some(Pool::default());
+        let mut r = self.recorder();
+        r.capture = Some(vec![]);
+        r
+    }
+
+    /// Hands a dead tensor's buffer to the capture pool (a no-op when not capturing).
+    pub fn recycle(&self, t: GpuTensor) {
+        if let Some(pool) = self.pool.lock().unwrap().as_mut() {
+            pool.free.entry(t.buffer.size()).or_default().push(t.buffer);
+        }
+    }
+
+    /// A buffer of `size` bytes from the capture pool, if one is free.
+    pub(super) fn reuse(&self, size: u64) -> Option<wgpu::Buffer> {
+        let mut guard = self.pool.lock().unwrap();
+        let pool = guard.as_mut()?;
+        let buffer = pool.free.get_mut(&size)?.pop()?;
+        pool.clears.push(buffer.clone());
+        Some(buffer)
     }
 
     /// Records one dispatch and submits it at once.
@@ -123,6 +174,7 @@ pub struct Recorder<'a> {
     scope: Option<wgpu::ErrorScopeGuard>,
     timer: Option<&'a mut Timer>,
     dispatches: usize,
+    capture: Option<Vec<Command>>,
 }
 
 impl<'a> Recorder<'a> {
@@ -174,13 +226,19 @@ impl<'a> Recorder<'a> {
             layout: &p.layout,
             entries: &entries,
         });
+        self.dispatches += 1;
+        if let Some(commands) = self.capture.as_mut() {
+            let pending = self.ctx.pool.lock().unwrap().as_mut().map(|p| std::mem::take(&mut p.clears));
+            commands.extend(pending.unwrap_or_default().into_iter().map(Command::Clear));
+            commands.push(Command::Dispatch { pipeline: p, bind_group: bg, groups });
+            return Ok(());
+        }
         let timestamp_writes = self.timer.as_mut().and_then(|t| t.pass_writes());
         let mut pass =
             self.encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(k.entry), timestamp_writes });
         pass.set_pipeline(&p.pipeline);
         pass.set_bind_group(0, &bg, &[]);
         pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
-        self.dispatches += 1;
         Ok(())
     }
 
@@ -189,12 +247,68 @@ impl<'a> Recorder<'a> {
         if src.len != dst.len {
             return Err(Error::Gpu(format!("copy: {} elements into {}", src.len, dst.len)));
         }
-        self.encoder.copy_buffer_to_buffer(&src.buffer, 0, &dst.buffer, 0, (src.len * 4) as u64);
+        let size = (src.len * 4) as u64;
+        match self.capture.as_mut() {
+            Some(c) => c.push(Command::Copy { src: src.buffer.clone(), dst: dst.buffer.clone(), size }),
+            None => self.encoder.copy_buffer_to_buffer(&src.buffer, 0, &dst.buffer, 0, size),
+        }
         Ok(())
+    }
+
+    /// Records a captured program; consecutive dispatches share one compute pass.
+    pub fn replay(&mut self, program: &Program) -> Result<()> {
+        if self.capture.is_some() {
+            return Err(Error::Gpu("a program cannot be replayed into a capture".into()));
+        }
+        let mut commands = program.commands.iter().peekable();
+        while let Some(c) = commands.next() {
+            match c {
+                Command::Clear(b) => self.encoder.clear_buffer(b, 0, None),
+                Command::Copy { src, dst, size } => self.encoder.copy_buffer_to_buffer(src, 0, dst, 0, *size),
+                Command::Dispatch { pipeline, bind_group, groups } => {
+                    let mut pass = self.encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+                    let mut next = Some((pipeline, bind_group, groups));
+                    while let Some((p, bg, g)) = next {
+                        pass.set_pipeline(&p.pipeline);
+                        pass.set_bind_group(0, bg, &[]);
+                        pass.dispatch_workgroups(g[0], g[1], g[2]);
+                        self.dispatches += 1;
+                        next = match commands.peek() {
+                            Some(Command::Dispatch { pipeline, bind_group, groups }) => {
+                                commands.next();
+                                Some((pipeline, bind_group, groups))
+                            }
+                            _ => None,
+                        };
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends a capture: the program, or the first validation error raised while capturing.
+    pub fn finish_capture(mut self) -> Result<Program> {
+        let commands = self
+            .capture
+            .take()
+            .ok_or_else(|| Error::Gpu("finish_capture on a recorder that is not capturing".into()))?;
+        *self.ctx.pool.lock().unwrap() = None;
+        if let Some(err) = self.scope.take().and_then(|s| pollster::block_on(s.pop())) {
+            return Err(Error::Gpu(err.to_string()));
+        }
+        Ok(Program { commands })
+    }
+
+    pub fn is_capturing(&self) -> bool {
+        self.capture.is_some()
     }
 
     /// Submits everything recorded; returns the first validation error, if any.
     pub fn submit(mut self) -> Result<()> {
+        if self.capture.is_some() {
+            return Err(Error::Gpu("submit on a capturing recorder: use finish_capture".into()));
+        }
         if let Some(t) = self.timer.as_mut() {
             t.resolve(&mut self.encoder);
         }

@@ -53,8 +53,9 @@ pub fn backward(g: &mut Graph, loss: V, wrt: &[V]) -> Result<Vec<Option<V>>> {
     Ok(wrt.iter().map(|v| grads.get(v).copied()).collect())
 }
 
-/// The gradient of every parameter leaf, by name, after `backward`.
-pub fn param_grads(g: &mut Graph, loss: V) -> Result<Vec<(String, V)>> {
+/// One backward pass for the gradient of every parameter (by name) and of each value in
+/// `extra` (the network input, say). A parameter the loss does not reach is an error.
+pub fn param_grads(g: &mut Graph, loss: V, extra: &[V]) -> Result<(Vec<(String, V)>, Vec<Option<V>>)> {
     let params: Vec<(String, V)> = g
         .nodes
         .iter()
@@ -63,16 +64,18 @@ pub fn param_grads(g: &mut Graph, loss: V) -> Result<Vec<(String, V)>> {
             _ => None,
         })
         .collect();
-    let vs: Vec<V> = params.iter().map(|p| p.1).collect();
-    let grads = backward(g, loss, &vs)?;
-    params
+    let wrt: Vec<V> = params.iter().map(|p| p.1).chain(extra.iter().copied()).collect();
+    let mut grads = backward(g, loss, &wrt)?;
+    let extra_grads = grads.split_off(params.len());
+    let named = params
         .into_iter()
         .zip(grads)
         .map(|((name, _), d)| {
             d.map(|d| (name.clone(), d))
                 .ok_or_else(|| Error::config("backward", format!("parameter `{name}` does not affect the loss")))
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    Ok((named, extra_grads))
 }
 
 fn f32_of(g: &Graph, v: V) -> (Vec<usize>, Elem) {

@@ -247,8 +247,18 @@ fn execute<B: Backend>(
         for v in n.inputs.iter().chain(&n.outputs) {
             let r = root(g, *v);
             if plan.last_use[r.0] == Some(step) {
-                slots[v.0] = Slot::Empty;
-                slots[r.0] = Slot::Empty;
+                for dead in [v.0, r.0] {
+                    // The plan says this value is dead: its buffer can serve a later value,
+                    // unless its contents came from the host (a captured program would not
+                    // upload them again).
+                    let uploaded = matches!(g.nodes[g.producer[dead]].op, Op::Const(_));
+                    if let Slot::Own(t) = std::mem::replace(&mut slots[dead], Slot::Empty)
+                        && let Ok(t) = Rc::try_unwrap(t)
+                        && !uploaded
+                    {
+                        b.recycle(t);
+                    }
+                }
             }
         }
     }

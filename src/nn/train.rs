@@ -51,8 +51,9 @@ impl TrainStep {
         let output = cfg.forward(&mut g, input, true)?;
         let target = g.input("target", &g.shape(output).to_vec());
         let loss = g.loss(loss, output, target)?;
-        let param_grads = autodiff::param_grads(&mut g, loss)?;
-        let input_grad = if with_input_grad { autodiff::backward(&mut g, loss, &[input])?[0] } else { None };
+        let extra: &[V] = if with_input_grad { &[input] } else { &[] };
+        let (param_grads, input_grad) = autodiff::param_grads(&mut g, loss, extra)?;
+        let input_grad = input_grad.first().copied().flatten();
         let mut keep: Vec<V> = vec![output, loss];
         keep.extend(param_grads.iter().map(|(_, v)| *v));
         keep.extend(input_grad);
@@ -145,5 +146,68 @@ impl<T> Optimizer<T> {
             b.adam_step(&self.hyper, self.step, p, grad, m, v)?;
         }
         Ok(())
+    }
+}
+
+/// A planned graph captured once on the GPU — every dispatch with its bind group, dead
+/// buffers reused — and replayed each step into the caller's command encoder. Inputs are
+/// written into its fixed input buffers; results appear in its fixed output buffers. The
+/// store's tensors must stay the same buffers (Adam updates them in place) while it lives.
+pub struct Compiled {
+    program: crate::gpu::Program,
+    inputs: Vec<(String, crate::gpu::GpuTensor)>,
+    outputs: HashMap<V, Rc<crate::gpu::GpuTensor>>,
+}
+
+impl Compiled {
+    /// Captures `graph` under `plan`, with zero-filled input buffers of the given shapes.
+    pub fn capture(
+        gpu: &crate::backend::Gpu,
+        graph: &Graph,
+        plan: &Plan,
+        store: &mut Store<crate::gpu::GpuTensor>,
+        inputs: &[(&str, &[usize])],
+    ) -> Result<Self> {
+        let ctx = gpu.context();
+        let tensors: Vec<(String, crate::gpu::GpuTensor)> = inputs
+            .iter()
+            .map(|(name, shape)| Ok((name.to_string(), ctx.zeros("capture", name, shape.iter().product())?)))
+            .collect::<Result<_>>()?;
+        gpu.begin_capture()?;
+        let feeds: Vec<(&str, &crate::gpu::GpuTensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
+        let result = exec::run(gpu, graph, plan, store, &feeds);
+        let program = gpu.end_capture();
+        Ok(Compiled { outputs: result?, program: program?, inputs: tensors })
+    }
+
+    /// Writes one input's data for the next replay.
+    pub fn set_input(&self, gpu: &crate::backend::Gpu, name: &str, data: &[f32]) -> Result<()> {
+        let (_, t) = self
+            .inputs
+            .iter()
+            .find(|(n, _)| n == name)
+            .ok_or_else(|| Error::config("compiled", format!("no input `{name}`")))?;
+        gpu.context()
+            .write(t, data)
+            .map_err(|_| Error::shape("compiled", name, format!("needs {} values, got {}", t.len, data.len())))
+    }
+
+    /// The buffer an input is read from.
+    pub fn input(&self, name: &str) -> Option<&crate::gpu::GpuTensor> {
+        self.inputs.iter().find(|(n, _)| n == name).map(|(_, t)| t)
+    }
+
+    /// Records the whole program (into the current batch, if one is open).
+    pub fn replay(&self, gpu: &crate::backend::Gpu) -> Result<()> {
+        gpu.replay(&self.program)
+    }
+
+    /// The buffer holding a kept value after a replay.
+    pub fn output(&self, v: V) -> Result<&crate::gpu::GpuTensor> {
+        self.outputs.get(&v).map(|t| &**t).ok_or_else(|| Error::config("compiled", format!("value {v:?} is not kept")))
+    }
+
+    pub fn dispatches(&self) -> usize {
+        self.program.dispatches()
     }
 }
