@@ -10,6 +10,7 @@ pub mod golden;
 pub mod gpu;
 pub mod graph;
 pub mod kernels;
+pub mod metrics;
 pub mod nn;
 pub mod ops;
 pub mod rng;
