@@ -87,7 +87,9 @@ pub fn save<B: Backend>(
         .filter_map(|(n, _)| n.strip_suffix(".running_mean").map(|m| (format!("{m}.num_batches_tracked"), step)))
         .collect();
     let config = serde_json::to_string(cfg).map_err(|e| Error::config("checkpoint", e.to_string()))?;
-    write(path, &tensors, &counters, HashMap::from([(CONFIG_KEY.to_string(), config.clone())]))?;
+    let mut meta = extra.clone();
+    meta.insert(CONFIG_KEY.to_string(), config.clone());
+    write(path, &tensors, &counters, meta)?;
     if let Some(o) = opt {
         let mut state = downloaded(b, &o.m, &params)?;
         for t in &mut state {
@@ -172,6 +174,14 @@ pub fn load<B: Backend>(b: &B, path: &Path, expected: Option<&Config>) -> Result
         return Err(Error::file(path, format!("has tensor `{extra}`, which the config {cfg:?} does not use")));
     }
     Ok((cfg, store))
+}
+
+/// A checkpoint's metadata (the config under `brine.config`, and what `save_with` added).
+pub fn metadata(path: &Path) -> Result<HashMap<String, String>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)
+        .map_err(|e| Error::file(path, format!("not a valid safetensors file: {e}")))?;
+    Ok(header.metadata().clone().unwrap_or_default())
 }
 
 /// Loads the optimiser state saved beside a checkpoint.

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod nn;
 pub mod ops;
 pub mod rng;
+pub mod train;
 
 pub use backend::{Backend, Cpu, Gpu};
 pub use error::{Error, Result};

@@ -46,11 +46,24 @@ pub struct TrainStep {
 impl TrainStep {
     /// `x` is the input shape [n, c, h, w]; `with_input_grad` also keeps d loss / d input.
     pub fn new(cfg: &Config, x: [usize; 4], loss: Loss, with_input_grad: bool) -> Result<Self> {
+        Self::with_losses(cfg, x, &[loss], with_input_grad)
+    }
+
+    /// A step that minimises the sum of several losses (L1 + MSE, say).
+    pub fn with_losses(cfg: &Config, x: [usize; 4], losses: &[Loss], with_input_grad: bool) -> Result<Self> {
         let mut g = Graph::new();
         let input = g.input("input", &x);
         let output = cfg.forward(&mut g, input, true)?;
         let target = g.input("target", &g.shape(output).to_vec());
-        let loss = g.loss(loss, output, target)?;
+        let mut loss = None;
+        for l in losses {
+            let term = g.loss(*l, output, target)?;
+            loss = Some(match loss {
+                Some(sum) => g.add(sum, term)?,
+                None => term,
+            });
+        }
+        let loss = loss.ok_or_else(|| Error::config("train", "no loss given"))?;
         let extra: &[V] = if with_input_grad { &[input] } else { &[] };
         let (param_grads, input_grad) = autodiff::param_grads(&mut g, loss, extra)?;
         let input_grad = input_grad.first().copied().flatten();
@@ -84,6 +97,15 @@ impl TrainStep {
             ));
         }
         Ok(loss)
+    }
+}
+
+/// The loss itself, or an error naming the step when it is NaN or infinite.
+pub fn check_finite(loss: f32, step: u64) -> Result<f32> {
+    if loss.is_finite() {
+        Ok(loss)
+    } else {
+        Err(Error::config("train", format!("step {step}: the loss is {loss}; stopped before updating the parameters")))
     }
 }
 

@@ -1,0 +1,261 @@
+//! The training loop: shuffled mini-batches, a learning-rate schedule, validation each
+//! epoch, `metrics.csv`, `last` and `best` checkpoints, and a clean stop on request.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use super::engine::{Engine, LossKind};
+use crate::error::{Error, Result};
+use crate::rng::Rng;
+
+/// A split in network layout, normalised: inputs [n, c, h, w] and targets [n, 1, h, w].
+#[derive(Clone, Debug, Default)]
+pub struct Samples {
+    pub n: usize,
+    pub input_len: usize,
+    pub target_len: usize,
+    pub input: Vec<f32>,
+    pub target: Vec<f32>,
+}
+
+impl Samples {
+    pub fn input(&self, i: usize) -> &[f32] {
+        &self.input[i * self.input_len..][..self.input_len]
+    }
+    pub fn target(&self, i: usize) -> &[f32] {
+        &self.target[i * self.target_len..][..self.target_len]
+    }
+    /// Moves every `k`-th sample (from `offset`) into a second split.
+    pub fn split_every(self, k: usize, offset: usize) -> (Samples, Samples) {
+        let mut a = Samples { input_len: self.input_len, target_len: self.target_len, ..Default::default() };
+        let mut b = a.clone();
+        for i in 0..self.n {
+            let s = if k > 0 && i % k == offset % k { &mut b } else { &mut a };
+            s.input.extend_from_slice(self.input(i));
+            s.target.extend_from_slice(self.target(i));
+            s.n += 1;
+        }
+        (a, b)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Schedule {
+    Constant,
+    /// Cosine decay from the initial rate to zero over the run.
+    Cosine,
+    /// Multiply by `gamma` every `every` epochs.
+    Step {
+        every: usize,
+        gamma: f32,
+    },
+}
+
+impl std::str::FromStr for Schedule {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = || Error::config("train", format!("schedule `{s}` is not constant, cosine or step:EVERY:GAMMA"));
+        Ok(match s {
+            "constant" => Schedule::Constant,
+            "cosine" => Schedule::Cosine,
+            _ => {
+                let mut parts = s.strip_prefix("step:").ok_or_else(bad)?.split(':');
+                let every = parts.next().and_then(|p| p.parse().ok()).filter(|&e| e > 0).ok_or_else(bad)?;
+                let gamma = parts.next().and_then(|p| p.parse().ok()).filter(|g: &f32| *g > 0.0).ok_or_else(bad)?;
+                Schedule::Step { every, gamma }
+            }
+        })
+    }
+}
+
+impl Schedule {
+    pub fn lr(&self, base: f32, epoch: usize, epochs: usize) -> f32 {
+        match *self {
+            Schedule::Constant => base,
+            Schedule::Cosine => base * 0.5 * (1.0 + (std::f32::consts::PI * epoch as f32 / epochs.max(1) as f32).cos()),
+            Schedule::Step { every, gamma } => base * gamma.powi((epoch / every) as i32),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub epochs: usize,
+    pub batch: usize,
+    pub lr: f32,
+    pub schedule: Schedule,
+    pub seed: u64,
+    pub loss: LossKind,
+    pub progress: bool,
+}
+
+/// One line of `metrics.csv`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EpochRow {
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub val_loss: f64,
+    pub val_mae: f64,
+    pub lr: f32,
+    pub seconds: f64,
+}
+
+pub const METRICS_HEADER: &str = "epoch,train_loss,val_loss,val_mae,lr,seconds";
+
+impl EpochRow {
+    fn csv(&self) -> String {
+        format!(
+            "{},{:.6e},{:.6e},{:.6e},{:.3e},{:.2}",
+            self.epoch, self.train_loss, self.val_loss, self.val_mae, self.lr, self.seconds
+        )
+    }
+    fn parse(line: &str) -> Option<EpochRow> {
+        let f: Vec<&str> = line.split(',').collect();
+        Some(EpochRow {
+            epoch: f.first()?.parse().ok()?,
+            train_loss: f.get(1)?.parse().ok()?,
+            val_loss: f.get(2)?.parse().ok()?,
+            val_mae: f.get(3)?.parse().ok()?,
+            lr: f.get(4)?.parse().ok()?,
+            seconds: f.get(5)?.parse().ok()?,
+        })
+    }
+}
+
+/// The rows of a run's `metrics.csv` (none if it does not exist yet).
+pub fn read_metrics(run: &Path) -> Result<Vec<EpochRow>> {
+    let path = run.join("metrics.csv");
+    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(vec![]) };
+    text.lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| EpochRow::parse(l).ok_or_else(|| Error::file(&path, format!("unreadable line `{l}`"))))
+        .collect()
+}
+
+fn write_metrics(run: &Path, rows: &[EpochRow]) -> Result<()> {
+    let text: String = std::iter::once(METRICS_HEADER.to_string())
+        .chain(rows.iter().map(EpochRow::csv))
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n";
+    write_atomic(&run.join("metrics.csv"), text.as_bytes())
+}
+
+/// Writes a file under a temporary name, then renames it into place.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = PathBuf::from(format!("{}.tmp", path.display()));
+    std::fs::write(&tmp, bytes).map_err(|e| Error::file(&tmp, format!("cannot write: {e}")))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::file(path, format!("cannot rename into place: {e}")))
+}
+
+/// The losses of predictions against targets, as training computes them.
+pub fn loss_of(kind: LossKind, pred: &[f32], target: &[f32]) -> f64 {
+    let n = pred.len().max(1) as f64;
+    let l1 = pred.iter().zip(target).map(|(p, t)| (p - t).abs() as f64).sum::<f64>() / n;
+    let mse = pred.iter().zip(target).map(|(p, t)| ((p - t) as f64).powi(2)).sum::<f64>() / n;
+    (if kind.l1 { l1 } else { 0.0 }) + (if kind.mse { mse } else { 0.0 })
+}
+
+/// Eval-mode predictions for every sample, in batches of `batch` (the last one padded).
+pub fn predict_all(engine: &mut dyn Engine, s: &Samples, batch: usize) -> Result<Vec<f32>> {
+    let mut out = Vec::with_capacity(s.n * s.target_len);
+    for start in (0..s.n).step_by(batch) {
+        let idx: Vec<usize> = (start..start + batch).map(|i| i.min(s.n - 1)).collect();
+        let x: Vec<f32> = idx.iter().flat_map(|&i| s.input(i).iter().copied()).collect();
+        let y = engine.predict(&x)?;
+        let real = (s.n - start).min(batch);
+        out.extend_from_slice(&y[..real * s.target_len]);
+    }
+    Ok(out)
+}
+
+/// How a run ended.
+pub struct Outcome {
+    pub rows: Vec<EpochRow>,
+    pub interrupted: bool,
+}
+
+/// Trains from epoch `rows.len()` (0 for a new run, more on resume) to `opts.epochs`,
+/// writing `metrics.csv`, `last.safetensors` every epoch and `best.safetensors` whenever
+/// the validation loss improves. When `stop` turns true it saves `last` and returns.
+pub fn fit(
+    engine: &mut dyn Engine,
+    train: &Samples,
+    val: &Samples,
+    opts: &Options,
+    run: &Path,
+    mut rows: Vec<EpochRow>,
+    stop: &AtomicBool,
+) -> Result<Outcome> {
+    let b = opts.batch;
+    if train.n < b {
+        return Err(Error::config("train", format!("batch size {b} is larger than the {} training samples", train.n)));
+    }
+    if val.n == 0 {
+        return Err(Error::config("train", "the validation split is empty"));
+    }
+    let steps = train.n / b;
+    let mut best = rows.iter().map(|r| r.val_loss).fold(f64::INFINITY, f64::min);
+    for epoch in rows.len()..opts.epochs {
+        let started = Instant::now();
+        let lr = opts.schedule.lr(opts.lr, epoch, opts.epochs);
+        engine.set_lr(lr);
+        let mut order: Vec<usize> = (0..train.n).collect();
+        let mut rng = Rng::new(opts.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9));
+        for i in (1..order.len()).rev() {
+            order.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
+        }
+        let bar = progress_bar(opts.progress, steps as u64, epoch, opts.epochs);
+        let mut total = 0.0;
+        for s in 0..steps {
+            let idx = &order[s * b..(s + 1) * b];
+            let x: Vec<f32> = idx.iter().flat_map(|&i| train.input(i).iter().copied()).collect();
+            let t: Vec<f32> = idx.iter().flat_map(|&i| train.target(i).iter().copied()).collect();
+            let loss = engine.step(&x, &t, (epoch * steps + s) as u64)?;
+            total += loss as f64;
+            bar.inc(1);
+            let rate = ((s + 1) * b) as f64 / started.elapsed().as_secs_f64().max(1e-9);
+            bar.set_message(format!("loss {:.4}  {rate:.1} samples/s", total / (s + 1) as f64));
+            if stop.load(Ordering::SeqCst) {
+                bar.abandon_with_message("interrupted: saving the last checkpoint");
+                engine.save(&run.join("last.safetensors"))?;
+                return Ok(Outcome { rows, interrupted: true });
+            }
+        }
+        let pred = predict_all(engine, val, b)?;
+        let val_loss = loss_of(opts.loss, &pred, &val.target);
+        let val_mae = loss_of(LossKind { l1: true, mse: false }, &pred, &val.target);
+        bar.finish_with_message(format!("loss {:.4}  val {:.4}", total / steps as f64, val_loss));
+        rows.push(EpochRow {
+            epoch,
+            train_loss: total / steps as f64,
+            val_loss,
+            val_mae,
+            lr,
+            seconds: started.elapsed().as_secs_f64(),
+        });
+        engine.save(&run.join("last.safetensors"))?;
+        if val_loss < best {
+            best = val_loss;
+            engine.save(&run.join("best.safetensors"))?;
+        }
+        write_metrics(run, &rows)?;
+    }
+    Ok(Outcome { rows, interrupted: false })
+}
+
+fn progress_bar(show: bool, steps: u64, epoch: usize, epochs: usize) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(steps);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(format!("{}/{epochs}", epoch + 1));
+    bar
+}

@@ -1,0 +1,174 @@
+//! How a seismic sample maps onto the network and back. A sample is `shots` gathers of
+//! nt time samples × nrec receivers and a velocity model of nz × nx cells. The network sees
+//! one channel per shot on an h × w grid, h and w being nz and nx rounded up to a multiple
+//! of 2^(levels−1): each gather's time axis is resampled to h rows (averaged over the
+//! samples each row covers when shrinking, linear when growing) and its receiver axis to
+//! w columns. Targets are the velocity model padded to h × w by repeating its last row and
+//! column; predictions are cropped back to nz × nx.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Layout {
+    pub shots: usize,
+    pub nt: usize,
+    pub nrec: usize,
+    pub nz: usize,
+    pub nx: usize,
+    pub h: usize,
+    pub w: usize,
+}
+
+impl Layout {
+    pub fn new(shots: usize, nt: usize, nrec: usize, nz: usize, nx: usize, levels: usize) -> Result<Self> {
+        if [shots, nt, nrec, nz, nx, levels].contains(&0) {
+            return Err(Error::config(
+                "layout",
+                format!("sizes must be positive: {shots} shots × {nt} × {nrec}, model {nz} × {nx}"),
+            ));
+        }
+        let f = 1 << (levels - 1);
+        Ok(Layout { shots, nt, nrec, nz, nx, h: nz.div_ceil(f) * f, w: nx.div_ceil(f) * f })
+    }
+
+    pub fn data_len(&self) -> usize {
+        self.shots * self.nt * self.nrec
+    }
+    pub fn model_len(&self) -> usize {
+        self.nz * self.nx
+    }
+    pub fn input_len(&self) -> usize {
+        self.shots * self.h * self.w
+    }
+    pub fn target_len(&self) -> usize {
+        self.h * self.w
+    }
+
+    /// One sample's gathers (shots × nt × nrec) as network input (shots × h × w).
+    pub fn input(&self, data: &[f32]) -> Result<Vec<f32>> {
+        if data.len() != self.data_len() {
+            return Err(Error::shape(
+                "layout",
+                "data",
+                format!("has {} values, expected {} × {} × {}", data.len(), self.shots, self.nt, self.nrec),
+            ));
+        }
+        let mut out = Vec::with_capacity(self.input_len());
+        for gather in data.chunks(self.nt * self.nrec) {
+            // Resample time (rows), then receivers (columns).
+            let mut cols = vec![0.0f32; self.h * self.nrec];
+            let mut column = vec![0.0f32; self.nt];
+            for r in 0..self.nrec {
+                for (t, c) in column.iter_mut().enumerate() {
+                    *c = gather[t * self.nrec + r];
+                }
+                for (i, v) in resample(&column, self.h).into_iter().enumerate() {
+                    cols[i * self.nrec + r] = v;
+                }
+            }
+            for row in cols.chunks(self.nrec) {
+                out.extend(resample(row, self.w));
+            }
+        }
+        Ok(out)
+    }
+
+    /// A velocity model (nz × nx) padded to the network's h × w.
+    pub fn target(&self, model: &[f32]) -> Result<Vec<f32>> {
+        if model.len() != self.model_len() {
+            return Err(Error::shape(
+                "layout",
+                "model",
+                format!("has {} values, expected {} × {}", model.len(), self.nz, self.nx),
+            ));
+        }
+        let mut out = Vec::with_capacity(self.target_len());
+        for i in 0..self.h {
+            let row = &model[i.min(self.nz - 1) * self.nx..][..self.nx];
+            out.extend((0..self.w).map(|j| row[j.min(self.nx - 1)]));
+        }
+        Ok(out)
+    }
+
+    /// A network output (h × w) cropped to the velocity grid (nz × nx).
+    pub fn crop(&self, out: &[f32]) -> Result<Vec<f32>> {
+        if out.len() != self.target_len() {
+            return Err(Error::shape(
+                "layout",
+                "prediction",
+                format!("has {} values, expected {} × {}", out.len(), self.h, self.w),
+            ));
+        }
+        Ok((0..self.nz).flat_map(|i| out[i * self.w..][..self.nx].iter().copied()).collect())
+    }
+}
+
+/// Resamples a signal to `n` points: the average over each output cell's span when
+/// shrinking (no aliasing), linear interpolation between cell centres when growing.
+pub fn resample(src: &[f32], n: usize) -> Vec<f32> {
+    let m = src.len();
+    if n == m {
+        return src.to_vec();
+    }
+    let scale = m as f64 / n as f64;
+    (0..n)
+        .map(|i| {
+            if n < m {
+                let (a, b) = (i as f64 * scale, (i + 1) as f64 * scale);
+                let mut sum = 0.0;
+                let mut k = a.floor() as usize;
+                while (k as f64) < b && k < m {
+                    let overlap = (b.min(k as f64 + 1.0) - a.max(k as f64)).max(0.0);
+                    sum += overlap * src[k] as f64;
+                    k += 1;
+                }
+                (sum / (b - a)) as f32
+            } else {
+                let x = ((i as f64 + 0.5) * scale - 0.5).clamp(0.0, (m - 1) as f64);
+                let k = (x.floor() as usize).min(m - 1);
+                let f = x - k as f64;
+                let next = src[(k + 1).min(m - 1)] as f64;
+                (src[k] as f64 * (1.0 - f) + next * f) as f32
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openfwi_maps_to_72_by_72() {
+        let l = Layout::new(5, 1000, 70, 70, 70, 4).unwrap();
+        assert_eq!((l.h, l.w), (72, 72));
+        let data: Vec<f32> = (0..l.data_len()).map(|i| (i % 7) as f32).collect();
+        assert_eq!(l.input(&data).unwrap().len(), 5 * 72 * 72);
+        assert!(l.input(&data[1..]).is_err());
+    }
+
+    #[test]
+    fn shrinking_averages_and_growing_interpolates() {
+        assert_eq!(resample(&[1.0, 3.0, 5.0, 7.0], 2), vec![2.0, 6.0]);
+        // A constant stays constant, and the mean is kept when shrinking by any factor.
+        let x: Vec<f32> = (0..1000).map(|i| (i as f32 * 0.01).sin()).collect();
+        let y = resample(&x, 72);
+        let (mx, my) = (x.iter().sum::<f32>() / 1000.0, y.iter().sum::<f32>() / 72.0);
+        assert!((mx - my).abs() < 1e-4, "{mx} {my}");
+        assert_eq!(resample(&[2.0; 5], 9), vec![2.0; 9]);
+        let up = resample(&[0.0, 1.0], 4);
+        assert_eq!(up, vec![0.0, 0.25, 0.75, 1.0]);
+    }
+
+    #[test]
+    fn targets_pad_and_crop_round_trip() {
+        let l = Layout::new(1, 10, 5, 5, 6, 3).unwrap();
+        assert_eq!((l.h, l.w), (8, 8));
+        let model: Vec<f32> = (0..30).map(|i| i as f32).collect();
+        let t = l.target(&model).unwrap();
+        assert_eq!(t[7 * 8 + 7], 29.0, "the last row and column repeat");
+        assert_eq!(l.crop(&t).unwrap(), model);
+    }
+}
