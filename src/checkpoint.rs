@@ -77,6 +77,19 @@ pub fn save<B: Backend>(
     store: &Store<B::Tensor>,
     opt: Option<&Optimizer<B::Tensor>>,
 ) -> Result<()> {
+    save_with(b, path, cfg, store, opt, &HashMap::new())
+}
+
+/// `save`, with extra metadata entries (a data layout and normalisation, say) that
+/// `metadata` gives back.
+pub fn save_with<B: Backend>(
+    b: &B,
+    path: &Path,
+    cfg: &Config,
+    store: &Store<B::Tensor>,
+    opt: Option<&Optimizer<B::Tensor>>,
+    extra: &HashMap<String, String>,
+) -> Result<()> {
     let (params, buffers) = shapes(cfg)?;
     let mut tensors = downloaded(b, &store.params, &params)?;
     tensors.extend(downloaded(b, &store.buffers, &buffers)?);
