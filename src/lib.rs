@@ -5,6 +5,7 @@ pub mod backend;
 pub mod bench;
 pub mod checkpoint;
 pub mod cpu;
+pub mod data;
 pub mod error;
 pub mod golden;
 pub mod gpu;
@@ -13,6 +14,7 @@ pub mod kernels;
 pub mod nn;
 pub mod ops;
 pub mod rng;
+pub mod seismic;
 
 pub use backend::{Backend, Cpu, Gpu};
 pub use error::{Error, Result};

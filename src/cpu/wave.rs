@@ -1,0 +1,241 @@
+//! CPU twin of `shaders/wave.wgsl`: one time step of the acoustic wave equation with C-PML
+//! for every (model, shot) plane, same buffers and layout as `kernels::wave::step`, in f32
+//! with the same order of operations. Planes run on the available cores.
+
+use crate::error::Result;
+pub use crate::kernels::wave::{NO_SLOT, Params};
+
+struct Plane<'a> {
+    p: &'a Params,
+    cur: &'a [f32],
+    aux_old: &'a [[f32; 4]],
+    prof: &'a [f32],
+    nx: usize,
+    nz: usize,
+}
+
+impl Plane<'_> {
+    fn a2(&self, k: usize) -> f32 {
+        self.p.c2[k]
+    }
+    fn a1(&self, k: usize) -> f32 {
+        self.p.c1[k - 1]
+    }
+    fn pv(&self, z: isize, x: isize) -> f32 {
+        if x < 0 || x >= self.nx as isize || z >= self.nz as isize {
+            return 0.0;
+        }
+        if z < 0 {
+            if self.p.free_surface != 0 && -z < self.nz as isize {
+                return -self.cur[(-z) as usize * self.nx + x as usize];
+            }
+            return 0.0;
+        }
+        self.cur[z as usize * self.nx + x as usize]
+    }
+    fn in_xpml(&self, x: usize) -> bool {
+        x < self.p.wl as usize || x >= self.nx - self.p.wr as usize
+    }
+    fn in_zpml(&self, z: usize) -> bool {
+        z < self.p.wt as usize || z >= self.nz - self.p.wb as usize
+    }
+    fn frame_index(&self, z: usize, x: usize) -> usize {
+        let (wt, wb, wl, wr) = (self.p.wt as usize, self.p.wb as usize, self.p.wl as usize, self.p.wr as usize);
+        if z < wt {
+            return z * self.nx + x;
+        }
+        if z >= self.nz - wb {
+            return (wt + z - (self.nz - wb)) * self.nx + x;
+        }
+        let col = if x < wl { x } else { wl + x - (self.nx - wr) };
+        (wt + wb) * self.nx + (z - wt) * (wl + wr) + col
+    }
+    fn dpx(&self, z: isize, x: isize) -> f32 {
+        let mut d = 0.0;
+        for k in 1..=self.p.half as isize {
+            d += self.a1(k as usize) * (self.pv(z, x + k) - self.pv(z, x - k));
+        }
+        d
+    }
+    fn dpz(&self, z: isize, x: isize) -> f32 {
+        let mut d = 0.0;
+        for k in 1..=self.p.half as isize {
+            d += self.a1(k as usize) * (self.pv(z + k, x) - self.pv(z - k, x));
+        }
+        d
+    }
+    fn psi_x(&self, z: isize, x: isize) -> f32 {
+        if x < 0 || x >= self.nx as isize || !self.in_xpml(x as usize) {
+            return 0.0;
+        }
+        let (ax, bx) = (self.prof[x as usize], self.prof[self.nx + x as usize]);
+        bx * self.aux_old[self.frame_index(z as usize, x as usize)][0] + ax * self.dpx(z, x)
+    }
+    fn psi_z(&self, z: isize, x: isize) -> f32 {
+        if z < 0 || z >= self.nz as isize || !self.in_zpml(z as usize) {
+            return 0.0;
+        }
+        let (az, bz) = (self.prof[2 * self.nx + z as usize], self.prof[2 * self.nx + self.nz + z as usize]);
+        bz * self.aux_old[self.frame_index(z as usize, x as usize)][1] + az * self.dpz(z, x)
+    }
+
+    /// The shader's `slow_laplacian`; returns the Laplacian and, for frame cells, ψ^n, ζ^n.
+    fn slow_laplacian(&self, z: usize, x: usize, p0: f32) -> (f32, Option<(usize, [f32; 4])>) {
+        let (zi, xi) = (z as isize, x as isize);
+        let h = self.p.half as usize;
+        let (wt, wb, wl, wr) = (self.p.wt as usize, self.p.wb as usize, self.p.wl as usize, self.p.wr as usize);
+        let mut d2x = self.a2(0) * p0;
+        let mut d2z = self.a2(0) * p0;
+        for k in 1..=h {
+            let ki = k as isize;
+            d2x += self.a2(k) * (self.pv(zi, xi + ki) + self.pv(zi, xi - ki));
+            d2z += self.a2(k) * (self.pv(zi + ki, xi) + self.pv(zi - ki, xi));
+        }
+        let (inx, inz) = (self.in_xpml(x), self.in_zpml(z));
+        let fi = if inx || inz { Some(self.frame_index(z, x)) } else { None };
+        let old = fi.map_or([0.0; 4], |i| self.aux_old[i]);
+        let mut out = [0.0f32; 4];
+        let mut tx = d2x;
+        if x < wl + h || x + wr + h >= self.nx {
+            let mut dpsi = 0.0;
+            for k in 1..=h as isize {
+                dpsi += self.a1(k as usize) * (self.psi_x(zi, xi + k) - self.psi_x(zi, xi - k));
+            }
+            tx = d2x + dpsi;
+            if inx {
+                let (ax, bx) = (self.prof[x], self.prof[self.nx + x]);
+                out[0] = bx * old[0] + ax * self.dpx(zi, xi);
+                out[2] = bx * old[2] + ax * tx;
+                tx += out[2];
+            }
+        }
+        let mut tz = d2z;
+        if z < wt + h || z + wb + h >= self.nz {
+            let mut dpsi = 0.0;
+            for k in 1..=h as isize {
+                dpsi += self.a1(k as usize) * (self.psi_z(zi + k, xi) - self.psi_z(zi - k, xi));
+            }
+            tz = d2z + dpsi;
+            if inz {
+                let (az, bz) = (self.prof[2 * self.nx + z], self.prof[2 * self.nx + self.nz + z]);
+                out[1] = bz * old[1] + az * self.dpz(zi, xi);
+                out[3] = bz * old[3] + az * tz;
+                tz += out[3];
+            }
+        }
+        (tx + tz, fi.map(|i| (i, out)))
+    }
+}
+
+/// One plane (model b, shot s) of a step.
+#[allow(clippy::too_many_arguments)]
+fn step_plane(
+    p: &Params,
+    s: usize,
+    vel: &[f32],
+    cur: &[f32],
+    nxt: &mut [f32],
+    aux_old: &[[f32; 4]],
+    aux_new: &mut [[f32; 4]],
+    prof: &[f32],
+    pos: &[u32],
+    traces: &mut [f32],
+) {
+    let (nz, nx, h) = (p.nz as usize, p.nx as usize, p.half as usize);
+    let (wt, wb, wl, wr) = (p.wt as usize, p.wb as usize, p.wl as usize, p.wr as usize);
+    let (shots, nrec) = (p.shots as usize, p.nrec as usize);
+    if p.slot != NO_SLOT {
+        let row = &mut traces[p.slot as usize * nrec..(p.slot as usize + 1) * nrec];
+        for (r, t) in row.iter_mut().enumerate() {
+            let i = 2 * (shots + r);
+            *t = cur[pos[i] as usize * nx + pos[i + 1] as usize];
+        }
+    }
+    let plane = Plane { p, cur, aux_old, prof, nx, nz };
+    let (sz, sx) = (pos[2 * s] as usize, pos[2 * s + 1] as usize);
+    for z in 0..nz {
+        for x in 0..nx {
+            let idx = z * nx + x;
+            let p0 = cur[idx];
+            let lap = if x >= wl + h && x + wr + h < nx && z >= wt + h && z + wb + h < nz {
+                let mut acc = 2.0 * p.c2[0] * p0;
+                for k in 1..=h {
+                    acc += p.c2[k] * ((cur[idx - k] + cur[idx + k]) + (cur[idx - k * nx] + cur[idx + k * nx]));
+                }
+                acc
+            } else {
+                let (lap, aux) = plane.slow_laplacian(z, x, p0);
+                if let Some((i, v)) = aux {
+                    aux_new[i] = v;
+                }
+                lap
+            };
+            let v2 = vel[idx];
+            let mut pn = 2.0 * p0 - nxt[idx] + v2 * lap;
+            if z == sz && x == sx {
+                pn += v2 * p.wavelet;
+            }
+            if p.free_surface != 0 && z == 0 {
+                pn = 0.0;
+            }
+            nxt[idx] = pn;
+        }
+    }
+}
+
+/// One time step over every plane; the twin of `kernels::wave::step` (same layout, with
+/// `aux_*` as [bs][frame] of `[ψx, ψz, ζx, ζz]`).
+#[allow(clippy::too_many_arguments)]
+pub fn step(
+    p: &Params,
+    vel: &[f32],
+    cur: &[f32],
+    nxt: &mut [f32],
+    aux_old: &[[f32; 4]],
+    aux_new: &mut [[f32; 4]],
+    prof: &[f32],
+    pos: &[u32],
+    traces: &mut [f32],
+) -> Result<()> {
+    p.check("wave_step", [vel.len(), cur.len(), nxt.len(), aux_old.len() * 4, aux_new.len() * 4, prof.len(), pos.len(), traces.len()])?;
+    let plane = p.plane();
+    let (shots, frame, stride) = (p.shots as usize, (p.frame as usize).max(1), p.prof_stride as usize);
+    let trace_len = p.nt_out as usize * p.nrec as usize;
+    let jobs: Vec<_> = nxt
+        .chunks_mut(plane)
+        .zip(aux_new.chunks_mut(frame))
+        .zip(traces.chunks_mut(trace_len.max(1)))
+        .enumerate()
+        .map(|(bs, ((n, a), t))| (bs, n, a, t))
+        .collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(jobs.len()).max(1);
+    let run = |(bs, n, a, t): (usize, &mut [f32], &mut [[f32; 4]], &mut [f32])| {
+        let b = bs / shots;
+        step_plane(
+            p,
+            bs % shots,
+            &vel[b * plane..(b + 1) * plane],
+            &cur[bs * plane..(bs + 1) * plane],
+            n,
+            &aux_old[bs * frame..(bs + 1) * frame],
+            a,
+            &prof[b * stride..(b + 1) * stride],
+            pos,
+            t,
+        )
+    };
+    if threads <= 1 || plane * jobs.len() < 1 << 14 {
+        jobs.into_iter().for_each(run);
+    } else {
+        let mut buckets: Vec<Vec<_>> = (0..threads).map(|_| Vec::new()).collect();
+        for (i, j) in jobs.into_iter().enumerate() {
+            buckets[i % threads].push(j);
+        }
+        std::thread::scope(|sc| {
+            for bucket in buckets {
+                sc.spawn(move || bucket.into_iter().for_each(run));
+            }
+        });
+    }
+    Ok(())
+}

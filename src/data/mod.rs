@@ -1,0 +1,1 @@
+//! Data files: .npy I/O, dataset shards, normalisation.
