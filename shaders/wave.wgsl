@@ -19,7 +19,6 @@
 //   1 vel (read)  2 cur (read)  3 nxt (read_write)  4 aux_old (read)  5 aux_new (read_write)
 //   6 prof (read)  7 pos (read)  8 traces (read_write)
 
-const WG: u32 = 256u;
 const NO_SLOT: u32 = 0xffffffffu;
 
 struct Params {
@@ -195,16 +194,18 @@ fn slow_laplacian(base: u32, bs: u32, b: u32, z: u32, x: u32, p0: f32) -> f32 {
     return tx + tz;
 }
 
-@compute @workgroup_size(256)
-fn wave_step(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-             @builtin(local_invocation_index) lid: u32) {
-    let idx = (wid.x + wid.y * nwg.x) * WG + lid;
-    let plane = p.nz * p.nx;
-    if (idx >= plane * p.nbs) {
+// Workgroups of 64 columns × 4 rows of one plane; the grid is (columns, rows, planes).
+@compute @workgroup_size(64, 4, 1)
+fn wave_step(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let x = gid.x;
+    let z = gid.y;
+    let bs = gid.z;
+    if (x >= p.nx || z >= p.nz || bs >= p.nbs) {
         return;
     }
-    let bs = idx / plane;
-    let c = idx - bs * plane;
+    let plane = p.nz * p.nx;
+    let c = z * p.nx + x;
+    let idx = bs * plane + c;
     let b = bs / p.shots;
     let s = bs - b * p.shots;
     let base = bs * plane;
@@ -212,17 +213,23 @@ fn wave_step(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
         let r = 2u * (p.shots + c);
         traces[(bs * p.nt_out + p.slot) * p.nrec + c] = cur[base + pos[r] * p.nx + pos[r + 1u]];
     }
-    let z = c / p.nx;
-    let x = c - z * p.nx;
     let h = p.half;
     let p0 = cur[idx];
     var lap: f32;
     if (x >= p.wl + h && x + p.wr + h < p.nx && z >= p.wt + h && z + p.wb + h < p.nz) {
-        var acc = 2.0 * a2(0u) * p0;
-        for (var k = 1u; k <= h; k++) {
-            acc += a2(k) * ((cur[idx - k] + cur[idx + k]) + (cur[idx - k * p.nx] + cur[idx + k * p.nx]));
+        let nx = p.nx;
+        if (h == 2u) {
+            // Order 4, unrolled.
+            lap = 2.0 * p.c2lo.x * p0
+                + p.c2lo.y * ((cur[idx - 1u] + cur[idx + 1u]) + (cur[idx - nx] + cur[idx + nx]))
+                + p.c2lo.z * ((cur[idx - 2u] + cur[idx + 2u]) + (cur[idx - 2u * nx] + cur[idx + 2u * nx]));
+        } else {
+            var acc = 2.0 * a2(0u) * p0;
+            for (var k = 1u; k <= h; k++) {
+                acc += a2(k) * ((cur[idx - k] + cur[idx + k]) + (cur[idx - k * nx] + cur[idx + k * nx]));
+            }
+            lap = acc;
         }
-        lap = acc;
     } else {
         lap = slow_laplacian(base, bs, b, z, x, p0);
     }

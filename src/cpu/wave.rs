@@ -157,7 +157,11 @@ fn step_plane(
         for x in 0..nx {
             let idx = z * nx + x;
             let p0 = cur[idx];
-            let lap = if x >= wl + h && x + wr + h < nx && z >= wt + h && z + wb + h < nz {
+            let lap = if x >= wl + h && x + wr + h < nx && z >= wt + h && z + wb + h < nz && h == 2 {
+                2.0 * p.c2[0] * p0
+                    + p.c2[1] * ((cur[idx - 1] + cur[idx + 1]) + (cur[idx - nx] + cur[idx + nx]))
+                    + p.c2[2] * ((cur[idx - 2] + cur[idx + 2]) + (cur[idx - 2 * nx] + cur[idx + 2 * nx]))
+            } else if x >= wl + h && x + wr + h < nx && z >= wt + h && z + wb + h < nz {
                 let mut acc = 2.0 * p.c2[0] * p0;
                 for k in 1..=h {
                     acc += p.c2[k] * ((cur[idx - k] + cur[idx + k]) + (cur[idx - k * nx] + cur[idx + k * nx]));

@@ -13,18 +13,21 @@
 //! - `pos`     u32 [shots][2] source (z, x) then [receivers][2], padded-grid indices
 //! - `traces`  [bs][nt_out][receivers]: p^n at every receiver goes to sample `slot`
 //!
-//! One invocation per cell of every (model, shot) plane: 256 per workgroup, the 1-D grid
-//! folded into y past 65 535 workgroups. The CPU twin is `cpu::wave::step`.
+//! One invocation per cell of every (model, shot) plane: workgroups of 64 columns × 4 rows,
+//! the grid (columns, rows, planes), so at most 65 535 planes per dispatch. The CPU twin is
+//! `cpu::wave::step`.
 use crate::error::{Error, Result, check_len};
-use crate::gpu::{Access::*, GpuTensor, Kernel, Recorder, Shader, grid};
+use crate::gpu::{Access::*, GpuTensor, Kernel, Recorder, Shader};
 
 pub static SHADER: Shader = Shader { name: "wave", source: include_str!("../../shaders/wave.wgsl") };
 
 static STEP: Kernel =
     Kernel { shader: &SHADER, entry: "wave_step", bindings: &[Read, Read, ReadWrite, Read, ReadWrite, Read, Read, ReadWrite] };
 
-/// Invocations per workgroup.
-pub const WG: usize = 256;
+/// Workgroup shape: columns × rows.
+pub const WG: [usize; 2] = [64, 4];
+/// The most planes (models × shots) one dispatch takes (workgroups in z).
+pub const MAX_PLANES: usize = 65_535;
 
 /// `slot` value meaning "record nothing this step".
 pub const NO_SLOT: u32 = u32::MAX;
@@ -76,6 +79,9 @@ impl Params {
             return Err(Error::config(op, format!("{nbs} planes is not a whole number of {shots}-shot models")));
         }
         let models = nbs / shots;
+        if nbs > MAX_PLANES {
+            return Err(Error::config(op, format!("{nbs} planes in one dispatch, at most {MAX_PLANES}")));
+        }
         if plane * nbs >= 1 << 31 {
             return Err(Error::config(op, format!("{nbs} planes of {plane} cells exceed the kernel's 2^31 indices")));
         }
@@ -112,6 +118,6 @@ pub fn step(
     traces: &GpuTensor,
 ) -> Result<()> {
     p.check("wave_step", [vel.len, cur.len, nxt.len, aux_old.len, aux_new.len, prof.len, pos.len, traces.len])?;
-    let cells = p.plane() * p.nbs as usize;
-    r.dispatch(&STEP, p, &[vel, cur, nxt, aux_old, aux_new, prof, pos, traces], grid(cells.div_ceil(WG)))
+    let groups = [(p.nx as usize).div_ceil(WG[0]) as u32, (p.nz as usize).div_ceil(WG[1]) as u32, p.nbs];
+    r.dispatch(&STEP, p, &[vel, cur, nxt, aux_old, aux_new, prof, pos, traces], groups)
 }

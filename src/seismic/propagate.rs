@@ -294,7 +294,8 @@ impl Plan {
         let biggest = 4 * self.shots * (self.plane().max(4 * self.frame.max(1))).max(self.samples * self.receivers);
         let by_binding = limit / biggest.max(1);
         let by_index = ((1usize << 31) - 1) / (self.shots * self.plane()).max(1);
-        (budget / self.bytes_per_model()).min(by_binding).min(by_index).max(1)
+        let by_grid = wave::MAX_PLANES / self.shots;
+        (budget / self.bytes_per_model()).min(by_binding).min(by_index).min(by_grid).max(1)
     }
 
     /// Traces [n][shots][samples][receivers] of `n` models on the CPU twin.
