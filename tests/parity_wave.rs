@@ -14,7 +14,9 @@ fn models(n: usize, nz: usize, nx: usize, seed: u64) -> Vec<f32> {
         let (a, b) = (rng.uniform() * 6.0, rng.uniform() * 6.0);
         for z in 0..nz {
             for x in 0..nx {
-                let v = 1500.0 + 2500.0 * z as f64 / nz as f64 + 300.0 * ((x as f64 * 0.2 + a).sin() * (b + z as f64 * 0.1).cos());
+                let v = 1500.0
+                    + 2500.0 * z as f64 / nz as f64
+                    + 300.0 * ((x as f64 * 0.2 + a).sin() * (b + z as f64 * 0.1).cos());
                 m.push(v as f32);
             }
         }

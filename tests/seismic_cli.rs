@@ -43,8 +43,20 @@ fn synth_writes_numpy_shards_independent_of_the_split() {
     let acq = write(&d.join("acq.json"), TINY);
     let whole = d.join("whole");
     let (ok, text) = brine(&[
-        "synth", "--preset", &acq, "--count", "5", "--per-file", "2", "--seed", "7", "--out", s(&whole), "--engine",
-        "cpu", "--quiet",
+        "synth",
+        "--preset",
+        &acq,
+        "--count",
+        "5",
+        "--per-file",
+        "2",
+        "--seed",
+        "7",
+        "--out",
+        s(&whole),
+        "--engine",
+        "cpu",
+        "--quiet",
     ]);
     assert!(ok, "{text}");
     assert!(text.contains("5 samples in 3 new file(s)") && text.contains("norm.json"), "{text}");
@@ -61,8 +73,22 @@ fn synth_writes_numpy_shards_independent_of_the_split() {
     let split = d.join("split");
     for shard in ["1/2", "0/2"] {
         let (ok, text) = brine(&[
-            "synth", "--preset", &acq, "--count", "5", "--per-file", "2", "--seed", "7", "--out", s(&split), "--shard",
-            shard, "--engine", "cpu", "--quiet",
+            "synth",
+            "--preset",
+            &acq,
+            "--count",
+            "5",
+            "--per-file",
+            "2",
+            "--seed",
+            "7",
+            "--out",
+            s(&split),
+            "--shard",
+            shard,
+            "--engine",
+            "cpu",
+            "--quiet",
         ]);
         assert!(ok, "{text}");
     }
@@ -71,8 +97,20 @@ fn synth_writes_numpy_shards_independent_of_the_split() {
     }
     // A rerun skips complete files; another set in the same directory is refused.
     let (ok, text) = brine(&[
-        "synth", "--preset", &acq, "--count", "5", "--per-file", "2", "--seed", "7", "--out", s(&whole), "--engine",
-        "cpu", "--quiet",
+        "synth",
+        "--preset",
+        &acq,
+        "--count",
+        "5",
+        "--per-file",
+        "2",
+        "--seed",
+        "7",
+        "--out",
+        s(&whole),
+        "--engine",
+        "cpu",
+        "--quiet",
     ]);
     assert!(ok && text.contains("0 new file(s) (3 already complete)"), "{text}");
     let (ok, text) = brine(&["synth", "--preset", &acq, "--count", "5", "--seed", "8", "--out", s(&whole), "--quiet"]);
@@ -129,7 +167,8 @@ fn bad_input_is_refused_with_a_clear_message() {
     let d = dir("bad");
     let acq = write(&d.join("acq.json"), TINY);
     let models = d.join("models.npy");
-    let run = |m: &Path, a: &str| brine(&["forward", "--model", s(m), "--acquisition", a, "--out", s(&d.join("o.npy"))]);
+    let run =
+        |m: &Path, a: &str| brine(&["forward", "--model", s(m), "--acquisition", a, "--out", s(&d.join("o.npy"))]);
     // Wrong rank.
     npy::write(&models, &[1, 1, 1, 16, 20], &vec![2000.0; 320]).unwrap();
     let (ok, text) = run(&models, &acq);
@@ -152,7 +191,8 @@ fn bad_input_is_refused_with_a_clear_message() {
     let (ok, text) = run(&models, &unstable);
     assert!(!ok && text.contains("largest stable dt is 3.06") && text.contains("substep"), "{text}");
     // ... or sub-stepped when asked.
-    let sub = write(&d.join("sub.json"), &TINY.replace("0.001", "0.004").replace("\"pml\"", "\"substep\": true, \"pml\""));
+    let sub =
+        write(&d.join("sub.json"), &TINY.replace("0.001", "0.004").replace("\"pml\"", "\"substep\": true, \"pml\""));
     let (ok, text) = run(&models, &sub);
     assert!(ok, "{text}");
     // A model grid the acquisition was not laid out for; a broken acquisition file.

@@ -127,10 +127,8 @@ fn absorbing_layers_reflect_below_their_design_level() {
     // a model 160 cells wider on every side (whose own boundaries are too far to be heard in
     // 0.6 s): the difference is what the absorbing layers reflect.
     let (n, e, nt, c) = (60usize, 160usize, 600, 2000.0f32);
-    let ring: Vec<[usize; 2]> = (0..n)
-        .flat_map(|i| [[0, i], [n - 1, i], [i, 0], [i, n - 1]])
-        .chain((0..n).map(|i| [i, i]))
-        .collect();
+    let ring: Vec<[usize; 2]> =
+        (0..n).flat_map(|i| [[0, i], [n - 1, i], [i, 0], [i, n - 1]]).chain((0..n).map(|i| [i, i])).collect();
     let src = [12, 30];
     let small = acq(10.0, 1e-3, nt, src, ring.clone());
     let shift = |p: [usize; 2]| [p[0] + e, p[1] + e];

@@ -194,7 +194,7 @@ fn run(cli: Cli) -> Result<bool> {
                 println!("{}", acq.to_json());
                 return Ok(true);
             }
-            let job = brine::data::Synth { acq, count, seed, shard: shard.parse()?, per_file, out, };
+            let job = brine::data::Synth { acq, count, seed, shard: shard.parse()?, per_file, out };
             with_engine(engine, |engine| {
                 let report = brine::data::shards::synth(&job, engine, !quiet, |w| eprintln!("warning: {w}"))?;
                 println!(
@@ -226,12 +226,7 @@ fn run(cli: Cli) -> Result<bool> {
             })
         }
         Command::Show { file, out, index, shot, clip, vrange } => {
-            let opts = brine::seismic::show::ShowOptions {
-                indices: index,
-                shots: shot,
-                clip,
-                vrange,
-            };
+            let opts = brine::seismic::show::ShowOptions { indices: index, shots: shot, clip, vrange };
             for p in brine::seismic::show::show_file(&file, &out, &opts)? {
                 println!("{}", p.display());
             }
@@ -301,7 +296,10 @@ fn with_engine(which: EngineArg, f: impl FnOnce(Engine) -> Result<bool>) -> Resu
             f(Engine::Gpu(&ctx))
         }
         Ok(ctx) => {
-            eprintln!("note: {} is a software adapter; simulating on the CPU twin (--engine gpu to use it)", ctx.adapter_name());
+            eprintln!(
+                "note: {} is a software adapter; simulating on the CPU twin (--engine gpu to use it)",
+                ctx.adapter_name()
+            );
             f(Engine::Cpu)
         }
         Err(e) if which == EngineArg::Auto => {
@@ -315,7 +313,8 @@ fn with_engine(which: EngineArg, f: impl FnOnce(Engine) -> Result<bool>) -> Resu
 /// `lo,hi` with lo < hi.
 fn parse_range(s: &str) -> Result<(f64, f64), String> {
     let (a, b) = s.split_once(',').ok_or("expected lo,hi, e.g. 1500,4500")?;
-    let (a, b): (f64, f64) = (a.trim().parse().map_err(|e| format!("{e}"))?, b.trim().parse().map_err(|e| format!("{e}"))?);
+    let (a, b): (f64, f64) =
+        (a.trim().parse().map_err(|e| format!("{e}"))?, b.trim().parse().map_err(|e| format!("{e}"))?);
     if a < b { Ok((a, b)) } else { Err(format!("{a},{b}: lo must be below hi")) }
 }
 

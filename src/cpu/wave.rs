@@ -201,7 +201,10 @@ pub fn step(
     pos: &[u32],
     traces: &mut [f32],
 ) -> Result<()> {
-    p.check("wave_step", [vel.len(), cur.len(), nxt.len(), aux_old.len() * 4, aux_new.len() * 4, prof.len(), pos.len(), traces.len()])?;
+    p.check(
+        "wave_step",
+        [vel.len(), cur.len(), nxt.len(), aux_old.len() * 4, aux_new.len() * 4, prof.len(), pos.len(), traces.len()],
+    )?;
     let plane = p.plane();
     let (shots, frame, stride) = (p.shots as usize, (p.frame as usize).max(1), p.prof_stride as usize);
     let trace_len = p.nt_out as usize * p.nrec as usize;

@@ -42,7 +42,9 @@ fn from_unit(y: f64, lo: f64, hi: f64) -> f64 {
 impl Norm {
     /// The bounds of one data array and one model array.
     pub fn of(data: &[f32], models: &[f32]) -> Norm {
-        let mm = |v: &[f32]| v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x as f64), b.max(x as f64)));
+        let mm = |v: &[f32]| {
+            v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x as f64), b.max(x as f64)))
+        };
         let ((data_min, data_max), (model_min, model_max)) = (mm(data), mm(models));
         Norm { data_min, data_max, model_min, model_max }
     }

@@ -126,9 +126,7 @@ pub fn read(path: &Path) -> Result<Array> {
     match field(&dict, "fortran_order") {
         Some("False") => {}
         Some("True") => {
-            return Err(bad(
-                "Fortran-order array: save it in C order (numpy.ascontiguousarray) before reading".into(),
-            ));
+            return Err(bad("Fortran-order array: save it in C order (numpy.ascontiguousarray) before reading".into()));
         }
         _ => return Err(bad(format!("header has no valid 'fortran_order': {dict}"))),
     }

@@ -113,7 +113,8 @@ pub fn synth(job: &Synth, engine: Engine, progress: bool, mut log: impl FnMut(&s
         let text = std::fs::read_to_string(&desc_path).map_err(|e| Error::file(&desc_path, e.to_string()))?;
         let old: Description = serde_json::from_str(&text)
             .map_err(|e| Error::file(&desc_path, format!("not a brine dataset description: {e}")))?;
-        if old.seed != desc.seed || old.count != desc.count || old.per_file != desc.per_file || old.acquisition != *acq {
+        if old.seed != desc.seed || old.count != desc.count || old.per_file != desc.per_file || old.acquisition != *acq
+        {
             return Err(Error::file(
                 &desc_path,
                 "describes another set (seed, count, per-file or acquisition differ): use another --out directory",
@@ -226,7 +227,10 @@ impl Shard {
         }
         let (m, n, nz, nx) = read_models(models)?;
         if n != d.shape[0] {
-            return Err(Error::file(models, format!("{n} models for {} data samples in {}", d.shape[0], data.display())));
+            return Err(Error::file(
+                models,
+                format!("{n} models for {} data samples in {}", d.shape[0], data.display()),
+            ));
         }
         Ok(Shard { data: d, models: npy::Array::new(vec![n, 1, nz, nx], m) })
     }

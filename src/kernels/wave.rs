@@ -21,8 +21,11 @@ use crate::gpu::{Access::*, GpuTensor, Kernel, Recorder, Shader};
 
 pub static SHADER: Shader = Shader { name: "wave", source: include_str!("../../shaders/wave.wgsl") };
 
-static STEP: Kernel =
-    Kernel { shader: &SHADER, entry: "wave_step", bindings: &[Read, Read, ReadWrite, Read, ReadWrite, Read, Read, ReadWrite] };
+static STEP: Kernel = Kernel {
+    shader: &SHADER,
+    entry: "wave_step",
+    bindings: &[Read, Read, ReadWrite, Read, ReadWrite, Read, Read, ReadWrite],
+};
 
 /// Workgroup shape: columns × rows.
 pub const WG: [usize; 2] = [64, 4];

@@ -30,8 +30,17 @@ use crate::error::{Error, Result};
 #[serde(untagged)]
 pub enum Positions {
     List(Vec<[usize; 2]>),
-    Row { z: usize, x: Vec<usize> },
-    Range { z: usize, x_from: usize, x_to: usize, #[serde(default = "one")] x_step: usize },
+    Row {
+        z: usize,
+        x: Vec<usize>,
+    },
+    Range {
+        z: usize,
+        x_from: usize,
+        x_to: usize,
+        #[serde(default = "one")]
+        x_step: usize,
+    },
 }
 
 fn one() -> usize {
@@ -135,7 +144,9 @@ impl Acquisition {
         match name {
             "openfwi" => Ok(base(70, 70, 1000, 5, 1)),
             "fcnvmb" => Ok(base(201, 301, 2000, 29, 5)),
-            other => Err(Error::config("acquisition", format!("no preset `{other}` (presets: {})", PRESETS.join(", ")))),
+            other => {
+                Err(Error::config("acquisition", format!("no preset `{other}` (presets: {})", PRESETS.join(", "))))
+            }
         }
     }
 

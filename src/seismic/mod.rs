@@ -7,6 +7,6 @@ pub mod stencil;
 
 pub use acquisition::{Acquisition, Positions};
 pub use propagate::{Engine, Plan, forward};
+pub mod bench;
 pub mod model;
 pub mod show;
-pub mod bench;
