@@ -7,17 +7,18 @@
 //     Lx = ∂²x p + ∂x ψx + ζx,  ψx^n = bx ψx^{n−1} + ax ∂x p^n,
 //                               ζx^n = bx ζx^{n−1} + ax (∂²x p + ∂x ψx)^n      (same for z)
 //
-// ψ is needed at the neighbours of a cell at step n; each invocation recomputes it there
-// from ψ^{n−1} (aux_old) and p^n, and stores its own ψ^n, ζ^n in aux_new, so one dispatch
-// does the whole step. Cells farther than a stencil half-width from the absorbing frame
-// take a fast path: the plain Laplacian with unguarded loads.
+// A step is two dispatches: `wave_psi` updates ψ^n in place for the cells of the absorbing
+// frame (it needs p^n only), then `wave_step` reads ψ^n at a cell's neighbours, updates
+// ζ^n in place at the cell and writes p^{n+1}. Cells farther than a stencil half-width from
+// the absorbing frame take a fast path: the plain Laplacian with unguarded loads.
 //
 // The receivers are recorded by the first `nrec` invocations of each plane: they copy p^n
 // (read-only in this dispatch) at one receiver into sample `slot` of the traces.
 //
-// Bindings, in the order of the Rust `Kernel.bindings` list (layout: src/kernels/wave.rs):
-//   1 vel (read)  2 cur (read)  3 nxt (read_write)  4 aux_old (read)  5 aux_new (read_write)
-//   6 prof (read)  7 pos (read)  8 traces (read_write)
+// Bindings, in the order of the Rust `Kernel.bindings` lists (layout: src/kernels/wave.rs):
+//   wave_step: 1 vel (read)  2 cur (read)  3 nxt (read_write)  4 psi (read)  5 zeta (read_write)
+//              6 prof (read)  7 pos (read)  8 traces (read_write)
+//   wave_psi:  1 cur (read)  2 psi (read_write)  3 prof (read)
 
 const NO_SLOT: u32 = 0xffffffffu;
 
@@ -48,11 +49,16 @@ struct Params {
 @group(0) @binding(1) var<storage, read> vel: array<f32>;
 @group(0) @binding(2) var<storage, read> cur: array<f32>;
 @group(0) @binding(3) var<storage, read_write> nxt: array<f32>;
-@group(0) @binding(4) var<storage, read> aux_old: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> aux_new: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> psi: array<vec2<f32>>;
+@group(0) @binding(5) var<storage, read_write> zeta: array<vec2<f32>>;
 @group(0) @binding(6) var<storage, read> prof: array<f32>;
 @group(0) @binding(7) var<storage, read> pos: array<u32>;
 @group(0) @binding(8) var<storage, read_write> traces: array<f32>;
+
+// wave_psi's own bindings (a separate bind group layout).
+@group(0) @binding(1) var<storage, read> cur_p: array<f32>;
+@group(0) @binding(2) var<storage, read_write> psi_p: array<vec2<f32>>;
+@group(0) @binding(3) var<storage, read> prof_p: array<f32>;
 
 fn a2(k: u32) -> f32 {
     if (k < 4u) {
@@ -100,44 +106,23 @@ fn frame_index(z: u32, x: u32) -> u32 {
     return (p.wt + p.wb) * p.nx + (z - p.wt) * (p.wl + p.wr) + col;
 }
 
-// ∂x p^n at (z, x), times dx already folded into the weights.
-fn dpx(base: u32, z: i32, x: i32) -> f32 {
-    var d = 0.0;
-    for (var k = 1u; k <= p.half; k++) {
-        d += a1(k) * (pv(base, z, x + i32(k)) - pv(base, z, x - i32(k)));
-    }
-    return d;
-}
-
-fn dpz(base: u32, z: i32, x: i32) -> f32 {
-    var d = 0.0;
-    for (var k = 1u; k <= p.half; k++) {
-        d += a1(k) * (pv(base, z + i32(k), x) - pv(base, z - i32(k), x));
-    }
-    return d;
-}
-
 // ψx^n at (z, x): zero outside the x absorbing columns.
-fn psi_x(base: u32, abase: u32, pb: u32, z: i32, x: i32) -> f32 {
+fn psi_x(abase: u32, z: i32, x: i32) -> f32 {
     if (x < 0 || x >= i32(p.nx) || !in_xpml(u32(x))) {
         return 0.0;
     }
-    let ax = prof[pb + u32(x)];
-    let bx = prof[pb + p.nx + u32(x)];
-    return bx * aux_old[abase + frame_index(u32(z), u32(x))].x + ax * dpx(base, z, x);
+    return psi[abase + frame_index(u32(z), u32(x))].x;
 }
 
 // ψz^n at (z, x): zero outside the z absorbing rows.
-fn psi_z(base: u32, abase: u32, pb: u32, z: i32, x: i32) -> f32 {
+fn psi_z(abase: u32, z: i32, x: i32) -> f32 {
     if (z < 0 || z >= i32(p.nz) || !in_zpml(u32(z))) {
         return 0.0;
     }
-    let az = prof[pb + 2u * p.nx + u32(z)];
-    let bz = prof[pb + 2u * p.nx + p.nz + u32(z)];
-    return bz * aux_old[abase + frame_index(u32(z), u32(x))].y + az * dpz(base, z, x);
+    return psi[abase + frame_index(u32(z), u32(x))].y;
 }
 
-// Lx + Lz near and inside the absorbing frame; stores ψ^n, ζ^n of frame cells.
+// Lx + Lz near and inside the absorbing frame; updates ζ of frame cells.
 fn slow_laplacian(base: u32, bs: u32, b: u32, z: u32, x: u32, p0: f32) -> f32 {
     let zi = i32(z);
     let xi = i32(x);
@@ -153,43 +138,38 @@ fn slow_laplacian(base: u32, bs: u32, b: u32, z: u32, x: u32, p0: f32) -> f32 {
     let abase = bs * p.frame;
     let inx = in_xpml(x);
     let inz = in_zpml(z);
-    var old = vec4<f32>(0.0);
+    var fi = 0u;
+    var zt = vec2<f32>(0.0);
     if (inx || inz) {
-        old = aux_old[abase + frame_index(z, x)];
+        fi = abase + frame_index(z, x);
+        zt = zeta[fi];
     }
-    var out = vec4<f32>(0.0);
     var tx = d2x;
     if (x < p.wl + h || x + p.wr + h >= p.nx) {
         var dpsi = 0.0;
         for (var k = 1u; k <= h; k++) {
-            dpsi += a1(k) * (psi_x(base, abase, pb, zi, xi + i32(k)) - psi_x(base, abase, pb, zi, xi - i32(k)));
+            dpsi += a1(k) * (psi_x(abase, zi, xi + i32(k)) - psi_x(abase, zi, xi - i32(k)));
         }
         tx = d2x + dpsi;
         if (inx) {
-            let ax = prof[pb + x];
-            let bx = prof[pb + p.nx + x];
-            out.x = bx * old.x + ax * dpx(base, zi, xi);
-            out.z = bx * old.z + ax * tx;
-            tx = tx + out.z;
+            zt.x = prof[pb + p.nx + x] * zt.x + prof[pb + x] * tx;
+            tx = tx + zt.x;
         }
     }
     var tz = d2z;
     if (z < p.wt + h || z + p.wb + h >= p.nz) {
         var dpsi = 0.0;
         for (var k = 1u; k <= h; k++) {
-            dpsi += a1(k) * (psi_z(base, abase, pb, zi + i32(k), xi) - psi_z(base, abase, pb, zi - i32(k), xi));
+            dpsi += a1(k) * (psi_z(abase, zi + i32(k), xi) - psi_z(abase, zi - i32(k), xi));
         }
         tz = d2z + dpsi;
         if (inz) {
-            let az = prof[pb + 2u * p.nx + z];
-            let bz = prof[pb + 2u * p.nx + p.nz + z];
-            out.y = bz * old.y + az * dpz(base, zi, xi);
-            out.w = bz * old.w + az * tz;
-            tz = tz + out.w;
+            zt.y = prof[pb + 2u * p.nx + p.nz + z] * zt.y + prof[pb + 2u * p.nx + z] * tz;
+            tz = tz + zt.y;
         }
     }
     if (inx || inz) {
-        aux_new[abase + frame_index(z, x)] = out;
+        zeta[fi] = zt;
     }
     return tx + tz;
 }
@@ -242,4 +222,68 @@ fn wave_step(@builtin(global_invocation_id) gid: vec3<u32>) {
         pn = 0.0;
     }
     nxt[idx] = pn;
+}
+
+// p^n for wave_psi (its own binding of `cur`), with the same boundary rules as `pv`.
+fn pv_p(base: u32, z: i32, x: i32) -> f32 {
+    if (x < 0 || x >= i32(p.nx) || z >= i32(p.nz)) {
+        return 0.0;
+    }
+    if (z < 0) {
+        if (p.free_surface != 0u && -z < i32(p.nz)) {
+            return -cur_p[base + u32(-z) * p.nx + u32(x)];
+        }
+        return 0.0;
+    }
+    return cur_p[base + u32(z) * p.nx + u32(x)];
+}
+
+// ψ^n = b ψ^{n−1} + a ∂p^n for one frame cell of one plane: grid (frame cells / 64, planes).
+@compute @workgroup_size(64)
+fn wave_psi(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let f = gid.x;
+    let bs = gid.y;
+    if (f >= p.frame || bs >= p.nbs) {
+        return;
+    }
+    // The frame cell's (z, x): top rows, bottom rows, then the side columns row by row.
+    var z: u32;
+    var x: u32;
+    let top = p.wt * p.nx;
+    let bottom = top + p.wb * p.nx;
+    if (f < top) {
+        z = f / p.nx;
+        x = f - z * p.nx;
+    } else if (f < bottom) {
+        let g = f - top;
+        z = p.nz - p.wb + g / p.nx;
+        x = g - (g / p.nx) * p.nx;
+    } else {
+        let g = f - bottom;
+        let side = p.wl + p.wr;
+        z = p.wt + g / side;
+        let col = g - (g / side) * side;
+        x = select(p.nx - p.wr + (col - p.wl), col, col < p.wl);
+    }
+    let base = bs * p.nz * p.nx;
+    let pb = (bs / p.shots) * p.prof_stride;
+    let zi = i32(z);
+    let xi = i32(x);
+    let i = bs * p.frame + f;
+    var v = psi_p[i];
+    if (in_xpml(x)) {
+        var d = 0.0;
+        for (var k = 1u; k <= p.half; k++) {
+            d += a1(k) * (pv_p(base, zi, xi + i32(k)) - pv_p(base, zi, xi - i32(k)));
+        }
+        v.x = prof_p[pb + p.nx + x] * v.x + prof_p[pb + x] * d;
+    }
+    if (in_zpml(z)) {
+        var d = 0.0;
+        for (var k = 1u; k <= p.half; k++) {
+            d += a1(k) * (pv_p(base, zi + i32(k), xi) - pv_p(base, zi - i32(k), xi));
+        }
+        v.y = prof_p[pb + 2u * p.nx + p.nz + z] * v.y + prof_p[pb + 2u * p.nx + z] * d;
+    }
+    psi_p[i] = v;
 }

@@ -238,6 +238,12 @@ fn run(cli: Cli) -> Result<bool> {
             }
             let ctx = Context::new()?;
             println!("adapter: {}", ctx.adapter_name());
+            let timing = if ctx.features.contains(wgpu::Features::TIMESTAMP_QUERY) {
+                "GPU timestamps"
+            } else {
+                "wall clock (no timestamp queries)"
+            };
+            println!("median of {iters} runs, timed with {timing}; a step = wave_psi + wave_step over padded grids");
             for (preset, b) in [("openfwi", batch), ("fcnvmb", (batch / 4).max(1))] {
                 println!("{}", brine::seismic::bench::gpu(&ctx, preset, b, steps, iters)?.line());
                 if cpu {

@@ -1,6 +1,7 @@
-//! CPU twin of `shaders/wave.wgsl`: one time step of the acoustic wave equation with C-PML
-//! for every (model, shot) plane, same buffers and layout as `kernels::wave::step`, in f32
-//! with the same order of operations. Planes run on the available cores.
+//! CPU twin of `shaders/wave.wgsl`: a time step of the acoustic wave equation with C-PML
+//! for every (model, shot) plane — `psi` (ψ^n of the absorbing frame) then `step` — with the
+//! buffers and layout of `kernels::wave`, in f32 with the same order of operations. Planes
+//! run on the available cores.
 
 use crate::error::Result;
 pub use crate::kernels::wave::{NO_SLOT, Params};
@@ -8,7 +9,7 @@ pub use crate::kernels::wave::{NO_SLOT, Params};
 struct Plane<'a> {
     p: &'a Params,
     cur: &'a [f32],
-    aux_old: &'a [[f32; 4]],
+    psi: &'a [[f32; 2]],
     prof: &'a [f32],
     nx: usize,
     nz: usize,
@@ -68,19 +69,17 @@ impl Plane<'_> {
         if x < 0 || x >= self.nx as isize || !self.in_xpml(x as usize) {
             return 0.0;
         }
-        let (ax, bx) = (self.prof[x as usize], self.prof[self.nx + x as usize]);
-        bx * self.aux_old[self.frame_index(z as usize, x as usize)][0] + ax * self.dpx(z, x)
+        self.psi[self.frame_index(z as usize, x as usize)][0]
     }
     fn psi_z(&self, z: isize, x: isize) -> f32 {
         if z < 0 || z >= self.nz as isize || !self.in_zpml(z as usize) {
             return 0.0;
         }
-        let (az, bz) = (self.prof[2 * self.nx + z as usize], self.prof[2 * self.nx + self.nz + z as usize]);
-        bz * self.aux_old[self.frame_index(z as usize, x as usize)][1] + az * self.dpz(z, x)
+        self.psi[self.frame_index(z as usize, x as usize)][1]
     }
 
-    /// The shader's `slow_laplacian`; returns the Laplacian and, for frame cells, ψ^n, ζ^n.
-    fn slow_laplacian(&self, z: usize, x: usize, p0: f32) -> (f32, Option<(usize, [f32; 4])>) {
+    /// The shader's `slow_laplacian`: the Laplacian, and for frame cells ζ^n and its index.
+    fn slow_laplacian(&self, z: usize, x: usize, p0: f32, zeta: &[[f32; 2]]) -> (f32, Option<(usize, [f32; 2])>) {
         let (zi, xi) = (z as isize, x as isize);
         let h = self.p.half as usize;
         let (wt, wb, wl, wr) = (self.p.wt as usize, self.p.wb as usize, self.p.wl as usize, self.p.wr as usize);
@@ -93,8 +92,7 @@ impl Plane<'_> {
         }
         let (inx, inz) = (self.in_xpml(x), self.in_zpml(z));
         let fi = if inx || inz { Some(self.frame_index(z, x)) } else { None };
-        let old = fi.map_or([0.0; 4], |i| self.aux_old[i]);
-        let mut out = [0.0f32; 4];
+        let mut zt = fi.map_or([0.0; 2], |i| zeta[i]);
         let mut tx = d2x;
         if x < wl + h || x + wr + h >= self.nx {
             let mut dpsi = 0.0;
@@ -103,10 +101,8 @@ impl Plane<'_> {
             }
             tx = d2x + dpsi;
             if inx {
-                let (ax, bx) = (self.prof[x], self.prof[self.nx + x]);
-                out[0] = bx * old[0] + ax * self.dpx(zi, xi);
-                out[2] = bx * old[2] + ax * tx;
-                tx += out[2];
+                zt[0] = self.prof[self.nx + x] * zt[0] + self.prof[x] * tx;
+                tx += zt[0];
             }
         }
         let mut tz = d2z;
@@ -117,13 +113,11 @@ impl Plane<'_> {
             }
             tz = d2z + dpsi;
             if inz {
-                let (az, bz) = (self.prof[2 * self.nx + z], self.prof[2 * self.nx + self.nz + z]);
-                out[1] = bz * old[1] + az * self.dpz(zi, xi);
-                out[3] = bz * old[3] + az * tz;
-                tz += out[3];
+                zt[1] = self.prof[2 * self.nx + self.nz + z] * zt[1] + self.prof[2 * self.nx + z] * tz;
+                tz += zt[1];
             }
         }
-        (tx + tz, fi.map(|i| (i, out)))
+        (tx + tz, fi.map(|i| (i, zt)))
     }
 }
 
@@ -135,8 +129,8 @@ fn step_plane(
     vel: &[f32],
     cur: &[f32],
     nxt: &mut [f32],
-    aux_old: &[[f32; 4]],
-    aux_new: &mut [[f32; 4]],
+    psi: &[[f32; 2]],
+    zeta: &mut [[f32; 2]],
     prof: &[f32],
     pos: &[u32],
     traces: &mut [f32],
@@ -151,7 +145,7 @@ fn step_plane(
             *t = cur[pos[i] as usize * nx + pos[i + 1] as usize];
         }
     }
-    let plane = Plane { p, cur, aux_old, prof, nx, nz };
+    let plane = Plane { p, cur, psi, prof, nx, nz };
     let (sz, sx) = (pos[2 * s] as usize, pos[2 * s + 1] as usize);
     for z in 0..nz {
         for x in 0..nx {
@@ -168,9 +162,9 @@ fn step_plane(
                 }
                 acc
             } else {
-                let (lap, aux) = plane.slow_laplacian(z, x, p0);
-                if let Some((i, v)) = aux {
-                    aux_new[i] = v;
+                let (lap, zt) = plane.slow_laplacian(z, x, p0, zeta);
+                if let Some((i, v)) = zt {
+                    zeta[i] = v;
                 }
                 lap
             };
@@ -187,36 +181,98 @@ fn step_plane(
     }
 }
 
-/// One time step over every plane; the twin of `kernels::wave::step` (same layout, with
-/// `aux_*` as [bs][frame] of `[ψx, ψz, ζx, ζz]`).
+/// Runs `f(bs, plane's chunk of a, of b, of c)` for every plane, on the available cores.
+fn planes<A: Send, B: Send, C: Send>(
+    work: usize,
+    jobs: Vec<(usize, A, B, C)>,
+    f: impl Fn((usize, A, B, C)) + Sync + Send + Copy,
+) {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(jobs.len()).max(1);
+    if threads <= 1 || work < 1 << 14 {
+        jobs.into_iter().for_each(f);
+        return;
+    }
+    let mut buckets: Vec<Vec<_>> = (0..threads).map(|_| Vec::new()).collect();
+    for (i, j) in jobs.into_iter().enumerate() {
+        buckets[i % threads].push(j);
+    }
+    std::thread::scope(|sc| {
+        for bucket in buckets {
+            sc.spawn(move || bucket.into_iter().for_each(f));
+        }
+    });
+}
+
+/// The twin of `kernels::wave::psi`: ψ^n = b ψ^{n−1} + a ∂p^n in place for the frame cells.
+pub fn psi(p: &Params, cur: &[f32], psi: &mut [[f32; 2]], prof: &[f32]) -> Result<()> {
+    let (plane, nbs, frame) = (p.plane(), p.nbs as usize, (p.frame as usize).max(1));
+    crate::error::check_len("wave_psi", "cur", cur.len(), &[nbs, plane])?;
+    crate::error::check_len("wave_psi", "psi", psi.len() * 2, &[nbs, frame, 2])?;
+    let (shots, stride) = (p.shots.max(1) as usize, p.prof_stride as usize);
+    crate::error::check_len("wave_psi", "prof", prof.len(), &[nbs / shots, stride])?;
+    if p.frame == 0 {
+        return Ok(());
+    }
+    let (nz, nx) = (p.nz as usize, p.nx as usize);
+    let jobs: Vec<_> = psi.chunks_mut(frame).enumerate().map(|(bs, c)| (bs, c, (), ())).collect();
+    planes(plane * nbs / 4, jobs, |(bs, out, _, _): (usize, &mut [[f32; 2]], (), ())| {
+        let b = bs / shots;
+        let pl = Plane {
+            p,
+            cur: &cur[bs * plane..(bs + 1) * plane],
+            psi: &[],
+            prof: &prof[b * stride..(b + 1) * stride],
+            nx,
+            nz,
+        };
+        for z in 0..nz {
+            for x in 0..nx {
+                let (inx, inz) = (pl.in_xpml(x), pl.in_zpml(z));
+                if !(inx || inz) {
+                    continue;
+                }
+                let v = &mut out[pl.frame_index(z, x)];
+                if inx {
+                    v[0] = pl.prof[nx + x] * v[0] + pl.prof[x] * pl.dpx(z as isize, x as isize);
+                }
+                if inz {
+                    v[1] = pl.prof[2 * nx + nz + z] * v[1] + pl.prof[2 * nx + z] * pl.dpz(z as isize, x as isize);
+                }
+            }
+        }
+    });
+    Ok(())
+}
+
+/// The twin of `kernels::wave::step` (same layout, `psi`/`zeta` as [bs][frame] of pairs).
 #[allow(clippy::too_many_arguments)]
 pub fn step(
     p: &Params,
     vel: &[f32],
     cur: &[f32],
     nxt: &mut [f32],
-    aux_old: &[[f32; 4]],
-    aux_new: &mut [[f32; 4]],
+    psi: &[[f32; 2]],
+    zeta: &mut [[f32; 2]],
     prof: &[f32],
     pos: &[u32],
     traces: &mut [f32],
 ) -> Result<()> {
     p.check(
         "wave_step",
-        [vel.len(), cur.len(), nxt.len(), aux_old.len() * 4, aux_new.len() * 4, prof.len(), pos.len(), traces.len()],
+        [vel.len(), cur.len(), nxt.len(), psi.len() * 2, zeta.len() * 2, prof.len(), pos.len(), traces.len()],
     )?;
     let plane = p.plane();
     let (shots, frame, stride) = (p.shots as usize, (p.frame as usize).max(1), p.prof_stride as usize);
     let trace_len = p.nt_out as usize * p.nrec as usize;
     let jobs: Vec<_> = nxt
         .chunks_mut(plane)
-        .zip(aux_new.chunks_mut(frame))
+        .zip(zeta.chunks_mut(frame))
         .zip(traces.chunks_mut(trace_len.max(1)))
         .enumerate()
-        .map(|(bs, ((n, a), t))| (bs, n, a, t))
+        .map(|(bs, ((n, z), t))| (bs, n, z, t))
         .collect();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(jobs.len()).max(1);
-    let run = |(bs, n, a, t): (usize, &mut [f32], &mut [[f32; 4]], &mut [f32])| {
+    let work = plane * jobs.len();
+    planes(work, jobs, |(bs, n, z, t): (usize, &mut [f32], &mut [[f32; 2]], &mut [f32])| {
         let b = bs / shots;
         step_plane(
             p,
@@ -224,25 +280,12 @@ pub fn step(
             &vel[b * plane..(b + 1) * plane],
             &cur[bs * plane..(bs + 1) * plane],
             n,
-            &aux_old[bs * frame..(bs + 1) * frame],
-            a,
+            &psi[bs * frame..(bs + 1) * frame],
+            z,
             &prof[b * stride..(b + 1) * stride],
             pos,
             t,
         )
-    };
-    if threads <= 1 || plane * jobs.len() < 1 << 14 {
-        jobs.into_iter().for_each(run);
-    } else {
-        let mut buckets: Vec<Vec<_>> = (0..threads).map(|_| Vec::new()).collect();
-        for (i, j) in jobs.into_iter().enumerate() {
-            buckets[i % threads].push(j);
-        }
-        std::thread::scope(|sc| {
-            for bucket in buckets {
-                sc.spawn(move || bucket.into_iter().for_each(run));
-            }
-        });
-    }
+    });
     Ok(())
 }

@@ -5,9 +5,10 @@
 //! - `vel`     [models][plane]: (v·dt)², the model padded by the absorbing layers
 //! - `cur`     [bs][plane]: p^n (read)
 //! - `nxt`     [bs][plane]: p^{n−1} on entry, p^{n+1} on exit (updated in place)
-//! - `aux_old` [bs][frame][4]: ψx, ψz, ζx, ζz at step n−1 for the cells of the absorbing
-//!   frame (top rows, bottom rows, then the left and right columns of the rows between)
-//! - `aux_new` [bs][frame][4]: the same at step n (written)
+//! - `psi`     [bs][frame][2]: C-PML memory ψx, ψz of the cells of the absorbing frame (top
+//!   rows, bottom rows, then the left and right columns of the rows between), updated in
+//!   place from step n−1 to n by `psi` before `step` reads it
+//! - `zeta`    [bs][frame][2]: ζx, ζz, updated in place by `step`
 //! - `prof`    [models][2·nx + 2·nz]: C-PML coefficients a_x, b_x (per column) then a_z, b_z
 //!   (per row); a = 0 outside the layer
 //! - `pos`     u32 [shots][2] source (z, x) then [receivers][2], padded-grid indices
@@ -20,6 +21,8 @@ use crate::error::{Error, Result, check_len};
 use crate::gpu::{Access::*, GpuTensor, Kernel, Recorder, Shader};
 
 pub static SHADER: Shader = Shader { name: "wave", source: include_str!("../../shaders/wave.wgsl") };
+
+static PSI: Kernel = Kernel { shader: &SHADER, entry: "wave_psi", bindings: &[Read, ReadWrite, Read] };
 
 static STEP: Kernel = Kernel {
     shader: &SHADER,
@@ -88,13 +91,13 @@ impl Params {
         if plane * nbs >= 1 << 31 {
             return Err(Error::config(op, format!("{nbs} planes of {plane} cells exceed the kernel's 2^31 indices")));
         }
-        let [vel, cur, nxt, aux_old, aux_new, prof, pos, traces] = lens;
+        let [vel, cur, nxt, psi, zeta, prof, pos, traces] = lens;
         check_len(op, "vel", vel, &[models, plane])?;
         check_len(op, "cur", cur, &[nbs, plane])?;
         check_len(op, "nxt", nxt, &[nbs, plane])?;
         let frame = (self.frame as usize).max(1);
-        check_len(op, "aux_old", aux_old, &[nbs, frame, 4])?;
-        check_len(op, "aux_new", aux_new, &[nbs, frame, 4])?;
+        check_len(op, "psi", psi, &[nbs, frame, 2])?;
+        check_len(op, "zeta", zeta, &[nbs, frame, 2])?;
         check_len(op, "prof", prof, &[models, self.prof_stride as usize])?;
         check_len(op, "pos", pos, &[shots + self.nrec as usize, 2])?;
         check_len(op, "traces", traces, &[nbs, self.nt_out as usize, self.nrec as usize])?;
@@ -105,8 +108,23 @@ impl Params {
     }
 }
 
-/// Records one time step: reads `cur` (p^n), turns `nxt` from p^{n−1} into p^{n+1}, writes
-/// `aux_new` from `aux_old`, and copies p^n at the receivers into sample `p.slot`.
+/// Records the first half of a time step: ψ^n = b ψ^{n−1} + a ∂p^n in place, for the frame
+/// cells of every plane (reads `cur` = p^n).
+pub fn psi(r: &mut Recorder, p: &Params, cur: &GpuTensor, psi: &GpuTensor, prof: &GpuTensor) -> Result<()> {
+    let (plane, nbs, frame) = (p.plane(), p.nbs as usize, (p.frame as usize).max(1));
+    check_len("wave_psi", "cur", cur.len, &[nbs, plane])?;
+    check_len("wave_psi", "psi", psi.len, &[nbs, frame, 2])?;
+    check_len("wave_psi", "prof", prof.len, &[nbs / p.shots.max(1) as usize, p.prof_stride as usize])?;
+    if p.frame == 0 {
+        return Ok(());
+    }
+    let groups = [(p.frame as usize).div_ceil(64) as u32, p.nbs, 1];
+    r.dispatch(&PSI, p, &[cur, psi, prof], groups)
+}
+
+/// Records the second half of a time step: reads `cur` (p^n) and `psi` (ψ^n), turns `nxt`
+/// from p^{n−1} into p^{n+1}, updates `zeta`, and copies p^n at the receivers into sample
+/// `p.slot`.
 #[allow(clippy::too_many_arguments)]
 pub fn step(
     r: &mut Recorder,
@@ -114,13 +132,13 @@ pub fn step(
     vel: &GpuTensor,
     cur: &GpuTensor,
     nxt: &GpuTensor,
-    aux_old: &GpuTensor,
-    aux_new: &GpuTensor,
+    psi: &GpuTensor,
+    zeta: &GpuTensor,
     prof: &GpuTensor,
     pos: &GpuTensor,
     traces: &GpuTensor,
 ) -> Result<()> {
-    p.check("wave_step", [vel.len, cur.len, nxt.len, aux_old.len, aux_new.len, prof.len, pos.len, traces.len])?;
+    p.check("wave_step", [vel.len, cur.len, nxt.len, psi.len, zeta.len, prof.len, pos.len, traces.len])?;
     let groups = [(p.nx as usize).div_ceil(WG[0]) as u32, (p.nz as usize).div_ceil(WG[1]) as u32, p.nbs];
-    r.dispatch(&STEP, p, &[vel, cur, nxt, aux_old, aux_new, prof, pos, traces], groups)
+    r.dispatch(&STEP, p, &[vel, cur, nxt, psi, zeta, prof, pos, traces], groups)
 }

@@ -50,8 +50,8 @@ pub fn gpu(ctx: &Context, preset: &str, batch: usize, steps: usize, iters: usize
     let prof = ctx.upload("prof", &prof)?;
     let pos = ctx.upload("pos", &plan.pos)?;
     let p = [ctx.zeros("bench", "p_even", planes * plan.plane())?, ctx.zeros("bench", "p_odd", planes * plan.plane())?];
-    let aux_len = planes * plan.frame.max(1) * 4;
-    let aux = [ctx.zeros("bench", "aux_even", aux_len)?, ctx.zeros("bench", "aux_odd", aux_len)?];
+    let aux_len = planes * plan.frame.max(1) * 2;
+    let aux = [ctx.zeros("bench", "psi", aux_len)?, ctx.zeros("bench", "zeta", aux_len)?];
     let traces = ctx.zeros("bench", "traces", batch * plan.trace_len())?;
     // Steps from the middle of the record (the wavefield is busy everywhere then).
     let first = (plan.steps / 2).min(plan.steps - steps.min(plan.steps));
@@ -59,18 +59,9 @@ pub fn gpu(ctx: &Context, preset: &str, batch: usize, steps: usize, iters: usize
     let ms = crate::bench::time(ctx, iters, |r| {
         for step in first..first + steps {
             let (c, o) = (step % 2, 1 - step % 2);
-            crate::kernels::wave::step(
-                r,
-                &plan.params(batch, step),
-                &vel,
-                &p[c],
-                &p[o],
-                &aux[c],
-                &aux[o],
-                &prof,
-                &pos,
-                &traces,
-            )?;
+            let prm = plan.params(batch, step);
+            crate::kernels::wave::psi(r, &prm, &p[c], &aux[0], &prof)?;
+            crate::kernels::wave::step(r, &prm, &vel, &p[c], &p[o], &aux[0], &aux[1], &prof, &pos, &traces)?;
         }
         Ok(())
     })?;

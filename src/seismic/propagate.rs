@@ -283,7 +283,7 @@ impl Plan {
 
     /// Bytes of GPU memory one model of a batch takes.
     pub fn bytes_per_model(&self) -> usize {
-        4 * (self.plane() + self.shots * (2 * self.plane() + 8 * self.frame.max(1)) + self.trace_len())
+        4 * (self.plane() + self.shots * (2 * self.plane() + 4 * self.frame.max(1)) + self.trace_len())
             + 4 * self.prof_stride()
     }
 
@@ -291,7 +291,7 @@ impl Plan {
     /// binding limit and the whole batch within `budget` bytes.
     pub fn gpu_batch(&self, ctx: &Context, budget: usize) -> usize {
         let limit = ctx.max_binding_bytes() as usize;
-        let biggest = 4 * self.shots * (self.plane().max(4 * self.frame.max(1))).max(self.samples * self.receivers);
+        let biggest = 4 * self.shots * (self.plane().max(2 * self.frame.max(1))).max(self.samples * self.receivers);
         let by_binding = limit / biggest.max(1);
         let by_index = ((1usize << 31) - 1) / (self.shots * self.plane()).max(1);
         let by_grid = wave::MAX_PLANES / self.shots;
@@ -305,14 +305,14 @@ impl Plan {
         let planes = n * self.shots;
         let mut a = vec![0.0f32; planes * self.plane()];
         let mut b = vec![0.0f32; planes * self.plane()];
-        let mut aux_a = vec![[0.0f32; 4]; planes * self.frame.max(1)];
-        let mut aux_b = aux_a.clone();
+        let mut psi = vec![[0.0f32; 2]; planes * self.frame.max(1)];
+        let mut zeta = psi.clone();
         let mut traces = vec![0.0f32; n * self.trace_len()];
         for step in 0..self.steps {
             let p = self.params(n, step);
-            cpu::wave::step(&p, &vel, &a, &mut b, &aux_a, &mut aux_b, &prof, &self.pos, &mut traces)?;
+            cpu::wave::psi(&p, &a, &mut psi, &prof)?;
+            cpu::wave::step(&p, &vel, &a, &mut b, &psi, &mut zeta, &prof, &self.pos, &mut traces)?;
             std::mem::swap(&mut a, &mut b);
-            std::mem::swap(&mut aux_a, &mut aux_b);
         }
         Ok(traces)
     }
@@ -328,14 +328,15 @@ impl Plan {
         let prof = ctx.upload("prof", &prof)?;
         let pos = ctx.upload("pos", &self.pos)?;
         let p = [ctx.zeros(op, "p_even", planes * self.plane())?, ctx.zeros(op, "p_odd", planes * self.plane())?];
-        let aux_len = planes * self.frame.max(1) * 4;
-        let aux = [ctx.zeros(op, "aux_even", aux_len)?, ctx.zeros(op, "aux_odd", aux_len)?];
+        let aux_len = planes * self.frame.max(1) * 2;
+        let aux = [ctx.zeros(op, "psi", aux_len)?, ctx.zeros(op, "zeta", aux_len)?];
         let traces = ctx.zeros(op, "traces", n * self.trace_len())?;
         self.record_steps(ctx, n, [&vel, &prof, &pos, &traces], &p, &aux, 0..self.steps)?;
         ctx.read(&traces)
     }
 
-    /// Records and submits steps `range` (even steps read `p[0]`, odd ones `p[1]`).
+    /// Records and submits steps `range` (even steps read `p[0]`, odd ones `p[1]`; `aux` is
+    /// [ψ, ζ]).
     pub fn record_steps(
         &self,
         ctx: &Context,
@@ -351,7 +352,9 @@ impl Plan {
             let mut r = ctx.recorder();
             for &step in chunk {
                 let (c, o) = (step % 2, 1 - step % 2);
-                wave::step(&mut r, &self.params(n, step), vel, &p[c], &p[o], &aux[c], &aux[o], prof, pos, traces)?;
+                let prm = self.params(n, step);
+                wave::psi(&mut r, &prm, &p[c], &aux[0], prof)?;
+                wave::step(&mut r, &prm, vel, &p[c], &p[o], &aux[0], &aux[1], prof, pos, traces)?;
             }
             r.submit()?;
         }
