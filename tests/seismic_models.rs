@@ -29,14 +29,3 @@ fn sample_k_depends_only_on_seed_and_k() {
     assert_ne!(sample_seed(1, 2), sample_seed(2, 1));
     let _ = SaltModel::random(0);
 }
-#[test]
-#[ignore]
-fn montage() {
-    let dir = std::path::Path::new("/tmp/salt");
-    std::fs::create_dir_all(dir).unwrap();
-    for k in 0..24u64 {
-        let (nz, nx) = (201, 301);
-        let m = brine::seismic::model::sample(3, k, nz, nx);
-        brine::seismic::show::model_png(&dir.join(format!("m{k:02}.png")), &m, nz, nx, 1500.0, 4500.0).unwrap();
-    }
-}
