@@ -78,7 +78,7 @@ fn homogeneous_medium_matches_the_analytic_greens_function() {
         let (corr, lag) = ncc(&want, &got);
         let peak = |v: &[f64]| v.iter().fold(0.0f64, |m, x| m.max(x.abs()));
         let ratio = peak(&got) / peak(&want);
-        eprintln!("receiver {k} at {r} m: correlation {corr:.5}, best lag {lag} samples, peak ratio {ratio:.4}");
+        eprintln!("receiver {k} at {r} m: correlation {corr:.7}, best lag {lag} samples, peak ratio {ratio:.4}");
         assert!(corr > 0.99, "receiver {k}: correlation {corr}");
         assert!(lag.abs() <= 2, "receiver {k}: arrival off by {lag} samples");
         assert!((ratio - 1.0).abs() < 0.03, "receiver {k}: amplitude ratio {ratio}");
