@@ -5,6 +5,7 @@ pub mod backend;
 pub mod bench;
 pub mod checkpoint;
 pub mod cpu;
+pub mod data;
 pub mod error;
 pub mod golden;
 pub mod gpu;
@@ -14,6 +15,7 @@ pub mod metrics;
 pub mod nn;
 pub mod ops;
 pub mod rng;
+pub mod seismic;
 pub mod train;
 
 pub use backend::{Backend, Cpu, Gpu};

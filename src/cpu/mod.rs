@@ -10,6 +10,7 @@ pub mod gate;
 pub mod loss;
 pub mod pool;
 pub mod reduce;
+pub mod wave;
 
 /// The float types the twins run in: f32 (the engine) and f64 (gradient checks).
 pub trait Real:

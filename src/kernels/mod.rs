@@ -11,6 +11,7 @@ pub mod gate;
 pub mod loss;
 pub mod pool;
 pub mod reduce;
+pub mod wave;
 
 use crate::gpu::Shader;
 
@@ -24,4 +25,5 @@ pub const SHADERS: &[&Shader] = &[
     &loss::SHADER,
     &pool::SHADER,
     &reduce::SHADER,
+    &wave::SHADER,
 ];

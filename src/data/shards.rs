@@ -1,0 +1,261 @@
+//! Dataset shards in OpenFWI's layout, and `brine synth`, which makes them.
+//!
+//! A set of `count` samples is cut into files of `per_file` samples: file c holds samples
+//! c·per_file … and is written as `data_ccccc.npy` float32 (N, shots, time, receivers),
+//! `model_ccccc.npy` float32 (N, 1, nz, nx) and `stats_ccccc.json` (its bounds; written last,
+//! it marks the file complete). Sample k is drawn from seed (S, k), so the files do not
+//! depend on how the work is split: `--shard i/n` makes the files c with c mod n = i, and
+//! any number of processes or machines can share one set. Every file is written under a
+//! temporary name and renamed, so an interrupted run leaves complete files only, and a rerun
+//! skips the files already complete. `dataset.json` describes the set; `norm.json` holds the
+//! normalisation bounds of the whole set once every file exists.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::norm::{Norm, write_text_atomic};
+use super::npy;
+use crate::error::{Error, Result};
+use crate::seismic::{Acquisition, Engine, forward, model};
+
+/// `i/n`: this process makes the files c with c mod n = i.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShardSpec {
+    pub index: usize,
+    pub of: usize,
+}
+
+impl FromStr for ShardSpec {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = |d: &str| Error::config("--shard", format!("`{s}`: {d}"));
+        let (i, n) = s.split_once('/').ok_or_else(|| bad("expected i/n, e.g. 0/4"))?;
+        let index: usize = i.trim().parse().map_err(|_| bad("i is not a whole number"))?;
+        let of: usize = n.trim().parse().map_err(|_| bad("n is not a whole number"))?;
+        if of == 0 {
+            return Err(bad("n must be at least 1"));
+        }
+        if index >= of {
+            return Err(bad(&format!("i must satisfy 0 ≤ i < n (shards 0/{of} … {}/{of})", of - 1)));
+        }
+        Ok(ShardSpec { index, of })
+    }
+}
+
+/// What `dataset.json` records.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Description {
+    pub generator: String,
+    pub seed: u64,
+    pub count: usize,
+    pub per_file: usize,
+    pub acquisition: Acquisition,
+}
+
+/// A `brine synth` job.
+#[derive(Clone, Debug)]
+pub struct Synth {
+    pub acq: Acquisition,
+    pub count: usize,
+    pub seed: u64,
+    pub shard: ShardSpec,
+    pub per_file: usize,
+    pub out: PathBuf,
+}
+
+/// What a synth run did.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    pub files_written: usize,
+    pub files_skipped: usize,
+    pub samples: usize,
+    pub seconds: f64,
+    /// The bounds of the whole set, once every file exists.
+    pub norm: Option<Norm>,
+}
+
+pub fn data_path(dir: &Path, c: usize) -> PathBuf {
+    dir.join(format!("data_{c:05}.npy"))
+}
+pub fn model_path(dir: &Path, c: usize) -> PathBuf {
+    dir.join(format!("model_{c:05}.npy"))
+}
+pub fn stats_path(dir: &Path, c: usize) -> PathBuf {
+    dir.join(format!("stats_{c:05}.json"))
+}
+
+fn complete(dir: &Path, c: usize) -> bool {
+    stats_path(dir, c).exists() && data_path(dir, c).exists() && model_path(dir, c).exists()
+}
+
+/// Runs a synth job; `log` receives warnings (once), `progress` shows a bar with samples/s.
+pub fn synth(job: &Synth, engine: Engine, progress: bool, mut log: impl FnMut(&str)) -> Result<Report> {
+    let acq = &job.acq;
+    acq.check()?;
+    let (Some(nz), Some(nx)) = (acq.nz, acq.nx) else {
+        return Err(Error::config("synth", "the acquisition must give the model size (nz, nx) to generate models"));
+    };
+    if job.count == 0 || job.per_file == 0 {
+        return Err(Error::config("synth", "--count and --per-file must be at least 1"));
+    }
+    std::fs::create_dir_all(&job.out).map_err(|e| Error::file(&job.out, e.to_string()))?;
+    let desc = Description {
+        generator: format!("brine {} salt models", env!("CARGO_PKG_VERSION")),
+        seed: job.seed,
+        count: job.count,
+        per_file: job.per_file,
+        acquisition: acq.clone(),
+    };
+    let desc_path = job.out.join("dataset.json");
+    if desc_path.exists() {
+        let text = std::fs::read_to_string(&desc_path).map_err(|e| Error::file(&desc_path, e.to_string()))?;
+        let old: Description = serde_json::from_str(&text)
+            .map_err(|e| Error::file(&desc_path, format!("not a brine dataset description: {e}")))?;
+        if old.seed != desc.seed || old.count != desc.count || old.per_file != desc.per_file || old.acquisition != *acq
+        {
+            return Err(Error::file(
+                &desc_path,
+                "describes another set (seed, count, per-file or acquisition differ): use another --out directory",
+            ));
+        }
+    } else {
+        write_text_atomic(&desc_path, &serde_json::to_string_pretty(&desc).expect("serialises"))?;
+    }
+    let files = job.count.div_ceil(job.per_file);
+    let mine: Vec<usize> = (0..files).filter(|c| c % job.shard.of == job.shard.index).collect();
+    let todo: Vec<usize> = mine.iter().copied().filter(|&c| !complete(&job.out, c)).collect();
+    let size = |c: usize| job.per_file.min(job.count - c * job.per_file);
+    let total: usize = todo.iter().map(|&c| size(c)).sum();
+    let bar = if progress {
+        let b = indicatif::ProgressBar::new(total as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} samples  {per_sec}  elapsed {elapsed_precise}  eta {eta}",
+            )
+            .expect("template"),
+        );
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let start = std::time::Instant::now();
+    let mut report = Report { files_skipped: mine.len() - todo.len(), ..Default::default() };
+    let mut warned = false;
+    for c in todo {
+        let k0 = c * job.per_file;
+        let n = size(c);
+        let mut models = Vec::with_capacity(n * nz * nx);
+        for k in k0..k0 + n {
+            models.extend(model::sample(job.seed, k as u64, nz, nx));
+        }
+        let base = bar.position();
+        let (plan, data) = forward(engine, acq, &models, n, nz, nx, |done| bar.set_position(base + done as u64))?;
+        if !warned {
+            plan.warnings.iter().for_each(|w| bar.suspend(|| log(w)));
+            warned = true;
+        }
+        npy::write_atomic(&data_path(&job.out, c), &[n, plan.shots, plan.samples, plan.receivers], &data)?;
+        npy::write_atomic(&model_path(&job.out, c), &[n, 1, nz, nx], &models)?;
+        let stats = Norm::of(&data, &models);
+        write_text_atomic(&stats_path(&job.out, c), &serde_json::to_string_pretty(&stats).expect("serialises"))?;
+        report.files_written += 1;
+        report.samples += n;
+    }
+    bar.finish_and_clear();
+    report.seconds = start.elapsed().as_secs_f64();
+    // The whole set's bounds, once every file exists (whichever process finishes last).
+    if (0..files).all(|c| complete(&job.out, c)) {
+        let mut norm: Option<Norm> = None;
+        for c in 0..files {
+            let s = Norm::load(&stats_path(&job.out, c))?;
+            norm = Some(norm.map_or(s, |n| n.merge(&s)));
+        }
+        let norm = norm.expect("at least one file");
+        norm.save(&job.out.join("norm.json"))?;
+        report.norm = Some(norm);
+    }
+    Ok(report)
+}
+
+/// Velocity models from a `.npy` file: (nz, nx), (N, nz, nx) or OpenFWI's (N, 1, nz, nx).
+/// Returns (models, n, nz, nx).
+pub fn read_models(path: &Path) -> Result<(Vec<f32>, usize, usize, usize)> {
+    let a = npy::read(path)?;
+    let (n, nz, nx) = match a.shape[..] {
+        [nz, nx] => (1, nz, nx),
+        [n, nz, nx] => (n, nz, nx),
+        [n, 1, nz, nx] => (n, nz, nx),
+        [_, c, _, _] => {
+            return Err(Error::file(path, format!("shape {:?}: {c} channels, velocity models have 1", a.shape)));
+        }
+        _ => {
+            return Err(Error::file(
+                path,
+                format!(
+                    "rank {} array {:?}: velocity models are (nz, nx), (N, nz, nx) or (N, 1, nz, nx)",
+                    a.shape.len(),
+                    a.shape
+                ),
+            ));
+        }
+    };
+    if n == 0 || nz == 0 || nx == 0 {
+        return Err(Error::file(path, format!("empty model array {:?}", a.shape)));
+    }
+    Ok((a.data, n, nz, nx))
+}
+
+/// One pair of files: seismic data (N, shots, time, receivers) and velocity models
+/// (N, 1, nz, nx) — brine's shards or OpenFWI's published `data*.npy` / `model*.npy`.
+#[derive(Clone, Debug)]
+pub struct Shard {
+    pub data: npy::Array,
+    pub models: npy::Array,
+}
+
+impl Shard {
+    /// Reads and checks a data file and its model file.
+    pub fn open(data: &Path, models: &Path) -> Result<Shard> {
+        let d = npy::read(data)?;
+        if d.shape.len() != 4 {
+            return Err(Error::file(
+                data,
+                format!("rank {} array {:?}: seismic data is (N, shots, time, receivers)", d.shape.len(), d.shape),
+            ));
+        }
+        let (m, n, nz, nx) = read_models(models)?;
+        if n != d.shape[0] {
+            return Err(Error::file(
+                models,
+                format!("{n} models for {} data samples in {}", d.shape[0], data.display()),
+            ));
+        }
+        Ok(Shard { data: d, models: npy::Array::new(vec![n, 1, nz, nx], m) })
+    }
+
+    /// Samples in this shard.
+    pub fn len(&self) -> usize {
+        self.data.shape[0]
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The complete (data, model) file pairs of a brine dataset directory, in order.
+pub fn list(dir: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
+    let rd = std::fs::read_dir(dir).map_err(|e| Error::file(dir, e.to_string()))?;
+    let mut cs: Vec<usize> = rd
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            name.strip_prefix("stats_")?.strip_suffix(".json")?.parse().ok()
+        })
+        .filter(|&c| complete(dir, c))
+        .collect();
+    cs.sort();
+    Ok(cs.into_iter().map(|c| (data_path(dir, c), model_path(dir, c))).collect())
+}
