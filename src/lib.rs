@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod nn;
 pub mod ops;
 pub mod rng;
+pub mod app;
 pub mod seismic;
 pub mod train;
 

@@ -42,12 +42,15 @@ pub fn train_step(cfg: &Config, x: [usize; 4], kind: LossKind) -> Result<TrainSt
     }
 }
 
+/// Eval-mode outputs for a batch of the planned batch size.
+pub trait Predict {
+    fn predict(&mut self, x: &[f32]) -> Result<Vec<f32>>;
+}
+
 /// What the training loop needs from a backend.
-pub trait Engine {
+pub trait Engine: Predict {
     /// One optimisation step on a batch; returns its loss (an error if it is not finite).
     fn step(&mut self, x: &[f32], t: &[f32], step: u64) -> Result<f32>;
-    /// Eval-mode outputs for a batch of the engine's batch size.
-    fn predict(&mut self, x: &[f32]) -> Result<Vec<f32>>;
     fn set_lr(&mut self, lr: f32);
     /// Extra metadata written into every checkpoint (data layout, normalisation, …).
     fn set_metadata(&mut self, meta: HashMap<String, String>);
@@ -107,6 +110,14 @@ impl<'a> GpuEngine<'a> {
     }
 }
 
+impl Predict for GpuEngine<'_> {
+    fn predict(&mut self, x: &[f32]) -> Result<Vec<f32>> {
+        self.infer_prog.set_input(&self.gpu, "input", x)?;
+        self.infer_prog.replay(&self.gpu)?;
+        self.gpu.download(self.infer_prog.output(self.infer.output)?)
+    }
+}
+
 impl Engine for GpuEngine<'_> {
     fn step(&mut self, x: &[f32], t: &[f32], step: u64) -> Result<f32> {
         self.train_prog.set_input(&self.gpu, "input", x)?;
@@ -132,12 +143,6 @@ impl Engine for GpuEngine<'_> {
         let loss = update?;
         flushed?;
         Ok(loss)
-    }
-
-    fn predict(&mut self, x: &[f32]) -> Result<Vec<f32>> {
-        self.infer_prog.set_input(&self.gpu, "input", x)?;
-        self.infer_prog.replay(&self.gpu)?;
-        self.gpu.download(self.infer_prog.output(self.infer.output)?)
     }
 
     fn set_lr(&mut self, lr: f32) {
@@ -187,6 +192,12 @@ impl CpuEngine {
     }
 }
 
+impl Predict for CpuEngine {
+    fn predict(&mut self, x: &[f32]) -> Result<Vec<f32>> {
+        Ok((*self.infer.run(&Cpu, &mut self.store, &x.to_vec())?).clone())
+    }
+}
+
 impl Engine for CpuEngine {
     fn step(&mut self, x: &[f32], t: &[f32], step: u64) -> Result<f32> {
         let (x, t) = (x.to_vec(), t.to_vec());
@@ -196,10 +207,6 @@ impl Engine for CpuEngine {
             self.train.param_grads.iter().map(|(n, v)| (n.as_str(), &*out[v])).collect();
         self.opt.apply(&Cpu, &mut self.store.params, &grads)?;
         Ok(loss)
-    }
-
-    fn predict(&mut self, x: &[f32]) -> Result<Vec<f32>> {
-        Ok((*self.infer.run(&Cpu, &mut self.store, &x.to_vec())?).clone())
     }
 
     fn set_lr(&mut self, lr: f32) {
@@ -216,5 +223,40 @@ impl Engine for CpuEngine {
 
     fn describe(&self) -> String {
         "cpu (reference twins)".into()
+    }
+}
+
+/// A trained network for inference only: loaded from a checkpoint, planned for one batch
+/// size, captured on the GPU or run eagerly on the CPU.
+pub enum Predictor<'a> {
+    Gpu { gpu: Gpu<'a>, store: Store<GpuTensor>, infer: Inference, prog: Compiled },
+    Cpu { store: Store<Vec<f32>>, infer: Inference },
+}
+
+impl<'a> Predictor<'a> {
+    pub fn load(ctx: Option<&'a Context>, checkpoint: &Path, cfg: &Config, x: [usize; 4]) -> Result<Self> {
+        let infer = Inference::new(cfg, x)?;
+        Ok(match ctx {
+            Some(ctx) => {
+                let gpu = Gpu::new(ctx);
+                let (_, mut store) = checkpoint::load(&gpu, checkpoint, Some(cfg))?;
+                let prog = Compiled::capture(&gpu, &infer.graph, &infer.plan, &mut store, &[("input", &x)])?;
+                Predictor::Gpu { gpu, store, infer, prog }
+            }
+            None => Predictor::Cpu { store: checkpoint::load(&Cpu, checkpoint, Some(cfg))?.1, infer },
+        })
+    }
+}
+
+impl Predict for Predictor<'_> {
+    fn predict(&mut self, x: &[f32]) -> Result<Vec<f32>> {
+        match self {
+            Predictor::Gpu { gpu, infer, prog, .. } => {
+                prog.set_input(gpu, "input", x)?;
+                prog.replay(gpu)?;
+                gpu.download(prog.output(infer.output)?)
+            }
+            Predictor::Cpu { store, infer } => Ok((*infer.run(&Cpu, store, &x.to_vec())?).clone()),
+        }
     }
 }

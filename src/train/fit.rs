@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use super::engine::{Engine, LossKind};
+use super::engine::{Engine, LossKind, Predict};
 use crate::error::{Error, Result};
 use crate::rng::Rng;
 
@@ -88,6 +88,8 @@ pub struct Options {
     pub seed: u64,
     pub loss: LossKind,
     pub progress: bool,
+    /// Stop after the epoch that ends past this moment (a time budget).
+    pub deadline: Option<Instant>,
 }
 
 /// One line of `metrics.csv`.
@@ -99,9 +101,11 @@ pub struct EpochRow {
     pub val_mae: f64,
     pub lr: f32,
     pub seconds: f64,
+    /// Mean wall-clock milliseconds of one training step (validation not included).
+    pub step_ms: f64,
 }
 
-pub const METRICS_HEADER: &str = "epoch,train_loss,val_loss,val_mae,lr,seconds";
+pub const METRICS_HEADER: &str = "epoch,train_loss,val_loss,val_mae,lr,seconds,step_ms";
 
 impl EpochRow {
     fn csv(&self) -> String {
@@ -119,6 +123,7 @@ impl EpochRow {
             val_mae: f.get(3)?.parse().ok()?,
             lr: f.get(4)?.parse().ok()?,
             seconds: f.get(5)?.parse().ok()?,
+            step_ms: f.get(6)?.parse().ok()?,
         })
     }
 }
@@ -159,7 +164,7 @@ pub fn loss_of(kind: LossKind, pred: &[f32], target: &[f32]) -> f64 {
 }
 
 /// Eval-mode predictions for every sample, in batches of `batch` (the last one padded).
-pub fn predict_all(engine: &mut dyn Engine, s: &Samples, batch: usize) -> Result<Vec<f32>> {
+pub fn predict_all(engine: &mut dyn Predict, s: &Samples, batch: usize) -> Result<Vec<f32>> {
     let mut out = Vec::with_capacity(s.n * s.target_len);
     for start in (0..s.n).step_by(batch) {
         let idx: Vec<usize> = (start..start + batch).map(|i| i.min(s.n - 1)).collect();
@@ -224,7 +229,8 @@ pub fn fit(
                 return Ok(Outcome { rows, interrupted: true });
             }
         }
-        let pred = predict_all(engine, val, b)?;
+        let step_ms = started.elapsed().as_secs_f64() * 1e3 / steps as f64;
+        let pred = predict_all(&mut *engine, val, b)?;
         let val_loss = loss_of(opts.loss, &pred, &val.target);
         let val_mae = loss_of(LossKind { l1: true, mse: false }, &pred, &val.target);
         bar.finish_with_message(format!("loss {:.4}  val {:.4}", total / steps as f64, val_loss));
@@ -242,6 +248,9 @@ pub fn fit(
             engine.save(&run.join("best.safetensors"))?;
         }
         write_metrics(run, &rows)?;
+        if opts.deadline.is_some_and(|d| Instant::now() >= d) {
+            break;
+        }
     }
     Ok(Outcome { rows, interrupted: false })
 }

@@ -1,0 +1,133 @@
+//! `brine eval`: MAE, RMSE and SSIM of a checkpoint on a dataset, with OpenFWI's
+//! conventions (MAE and RMSE on velocities normalised to [−1, 1], SSIM on [0, 1]), and the
+//! MAE in m/s. Per-sample values go to `eval.csv`, the summary to `eval.json`.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::train::{DX_KEY, LAYOUT_KEY, NORM_KEY};
+use super::{BackendChoice, ensure_dir};
+use crate::checkpoint;
+use crate::data::Norm;
+use crate::error::{Error, Result};
+use crate::metrics;
+use crate::nn::Config;
+use crate::train::dataset;
+use crate::train::engine::Predictor;
+use crate::train::fit::{Samples, predict_all, write_atomic};
+use crate::train::layout::Layout;
+
+/// What a checkpoint needs to be used on data: its network, data layout and normalisation.
+#[derive(Clone, Debug)]
+pub struct Model {
+    pub config: Config,
+    pub layout: Layout,
+    pub norm: Norm,
+    /// Grid spacing in metres, for figures.
+    pub dx: f32,
+}
+
+impl Model {
+    pub fn read(checkpoint: &Path) -> Result<Model> {
+        let meta = checkpoint::metadata(checkpoint)?;
+        let get = |key: &str| {
+            meta.get(key).ok_or_else(|| Error::file(checkpoint, format!("lacks the `{key}` metadata that `brine train` writes")))
+        };
+        let parse = |key: &str, e: serde_json::Error| Error::file(checkpoint, format!("metadata `{key}`: {e}"));
+        Ok(Model {
+            config: serde_json::from_str(get("brine.config")?).map_err(|e| parse("brine.config", e))?,
+            layout: serde_json::from_str(get(LAYOUT_KEY)?).map_err(|e| parse(LAYOUT_KEY, e))?,
+            norm: serde_json::from_str(get(NORM_KEY)?).map_err(|e| parse(NORM_KEY, e))?,
+            dx: meta.get(DX_KEY).and_then(|v| v.parse().ok()).unwrap_or(10.0),
+        })
+    }
+
+    /// Normalised network output (h × w) to a velocity model in m/s (nz × nx).
+    pub fn to_velocity(&self, out: &[f32]) -> Result<Vec<f32>> {
+        let mut v = self.layout.crop(out)?;
+        self.norm.denormalize_model(&mut v)?;
+        Ok(v)
+    }
+}
+
+/// One sample's scores.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Scores {
+    pub mae: f64,
+    pub rmse: f64,
+    pub ssim: f64,
+    pub mae_ms: f64,
+}
+
+/// The mean of per-sample scores.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Summary {
+    pub samples: usize,
+    #[serde(flatten)]
+    pub mean: Scores,
+}
+
+/// Scores a prediction against the truth, both in m/s on the nz × nx grid.
+pub fn score(model: &Model, pred_ms: &[f32], truth_ms: &[f32]) -> Result<Scores> {
+    let (lo, hi) = (model.norm.model_min as f32, model.norm.model_max as f32);
+    let unit = |v: &[f32]| v.iter().map(|x| 2.0 * (x - lo) / (hi - lo) - 1.0).collect::<Vec<f32>>();
+    let (p, t) = (unit(pred_ms), unit(truth_ms));
+    let half = |v: &[f32]| v.iter().map(|x| (x + 1.0) / 2.0).collect::<Vec<f32>>();
+    Ok(Scores {
+        mae: metrics::mae(&p, &t)?,
+        rmse: metrics::rmse(&p, &t)?,
+        ssim: metrics::ssim(&half(&p), &half(&t), model.layout.nz, model.layout.nx)?,
+        mae_ms: metrics::mae(pred_ms, truth_ms)?,
+    })
+}
+
+pub fn mean(scores: &[Scores]) -> Summary {
+    let n = scores.len().max(1) as f64;
+    let avg = |f: fn(&Scores) -> f64| scores.iter().map(f).sum::<f64>() / n;
+    Summary {
+        samples: scores.len(),
+        mean: Scores { mae: avg(|s| s.mae), rmse: avg(|s| s.rmse), ssim: avg(|s| s.ssim), mae_ms: avg(|s| s.mae_ms) },
+    }
+}
+
+/// Scores a checkpoint's predictions for `samples` (network layout) against `models_ms`.
+pub fn score_samples(
+    checkpoint: &Path,
+    model: &Model,
+    samples: &Samples,
+    models_ms: &[f32],
+    backend: BackendChoice,
+    batch: usize,
+) -> Result<Vec<Scores>> {
+    let ctx = backend.context()?;
+    let x = [batch, model.config.in_channels, model.layout.h, model.layout.w];
+    let mut predictor = Predictor::load(ctx.as_ref(), checkpoint, &model.config, x)?;
+    let pred = predict_all(&mut predictor, samples, batch)?;
+    let (m, t) = (model.layout.model_len(), samples.target_len);
+    (0..samples.n).map(|i| score(model, &model.to_velocity(&pred[i * t..][..t])?, &models_ms[i * m..][..m])).collect()
+}
+
+/// Evaluates `checkpoint` on the dataset in `data`; writes `eval.csv` and `eval.json`
+/// into `out` when given.
+pub fn run(checkpoint: &Path, data: &Path, out: Option<&Path>, backend: BackendChoice, batch: usize, limit: Option<usize>) -> Result<(Vec<Scores>, Summary)> {
+    if batch == 0 {
+        return Err(Error::config("eval", "--batch must be at least 1"));
+    }
+    let model = Model::read(checkpoint)?;
+    if let Some(dir) = out {
+        ensure_dir(dir)?;
+    }
+    let ds = dataset::load(data, model.config.widths.len(), Some(model.layout), Some(model.norm), limit)?;
+    let scores = score_samples(checkpoint, &model, &ds.samples, &ds.models, backend, batch)?;
+    let summary = mean(&scores);
+    if let Some(dir) = out {
+        let mut csv = String::from("sample,mae,rmse,ssim,mae_ms\n");
+        for (i, s) in scores.iter().enumerate() {
+            csv += &format!("{i},{:.6},{:.6},{:.6},{:.3}\n", s.mae, s.rmse, s.ssim, s.mae_ms);
+        }
+        write_atomic(&dir.join("eval.csv"), csv.as_bytes())?;
+        write_atomic(&dir.join("eval.json"), serde_json::to_string_pretty(&summary).expect("serialises").as_bytes())?;
+    }
+    Ok((scores, summary))
+}

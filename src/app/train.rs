@@ -1,0 +1,122 @@
+//! `brine train`: a run directory with `run.json` (what was asked), `metrics.csv`,
+//! `last.safetensors` and `best.safetensors` (each with its optimiser file beside it).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use serde::{Deserialize, Serialize};
+
+use super::{BackendChoice, ensure_dir};
+use crate::error::{Error, Result};
+use crate::nn::Config;
+use crate::ops::Adam;
+use crate::train::dataset::{self, Dataset};
+use crate::train::engine::{CpuEngine, Engine, GpuEngine, LossKind};
+use crate::train::fit::{self, EpochRow, Options, Samples, Schedule};
+
+/// Everything a run was asked for; saved as `run.json` so `--resume` continues it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunSpec {
+    pub data: PathBuf,
+    pub config: Config,
+    pub epochs: usize,
+    pub batch: usize,
+    pub lr: f32,
+    pub weight_decay: f32,
+    pub loss: String,
+    pub schedule: String,
+    pub seed: u64,
+    /// Every `val_every`-th sample is held out for validation.
+    pub val_every: usize,
+    pub limit: Option<usize>,
+    pub backend: BackendChoice,
+    /// Stop after the epoch that ends past this many seconds of training.
+    #[serde(default)]
+    pub budget_s: Option<f64>,
+}
+
+/// Checkpoint metadata keys for what maps data onto the network and back.
+pub const LAYOUT_KEY: &str = "brine.layout";
+pub const NORM_KEY: &str = "brine.norm";
+pub const DX_KEY: &str = "brine.dx";
+
+/// The train and validation splits of a run's data.
+pub fn splits(spec: &RunSpec, mut ds: Dataset) -> Result<(Dataset, Samples, Samples)> {
+    if spec.val_every < 2 {
+        return Err(Error::config("train", format!("--val-every {} must be at least 2", spec.val_every)));
+    }
+    let (train, val) = std::mem::take(&mut ds.samples).split_every(spec.val_every, spec.val_every - 1);
+    Ok((ds, train, val))
+}
+
+/// What a finished (or interrupted) run reports.
+pub struct Report {
+    pub rows: Vec<EpochRow>,
+    pub interrupted: bool,
+    pub engine: String,
+    pub train_samples: usize,
+    pub val_samples: usize,
+    pub ms_per_step: f64,
+}
+
+/// Trains as `spec` says into `run`, continuing from its `last` checkpoint when `resume`.
+pub fn run(spec: &RunSpec, run: &Path, resume: bool, progress: bool, stop: &AtomicBool) -> Result<Report> {
+    spec.config.validate()?;
+    let loss: LossKind = spec.loss.parse()?;
+    let schedule: Schedule = spec.schedule.parse()?;
+    if spec.epochs == 0 || spec.batch == 0 || !(spec.lr > 0.0) || spec.weight_decay < 0.0 {
+        return Err(Error::config("train", "epochs, batch and lr must be positive and weight decay not negative"));
+    }
+    ensure_dir(run)?;
+    let rows = if resume { fit::read_metrics(run)? } else { vec![] };
+    if !resume && run.join("metrics.csv").exists() {
+        return Err(Error::file(run, "already holds a run (metrics.csv); use --resume to continue it or choose another --out"));
+    }
+    let ds = dataset::load(&spec.data, spec.config.widths.len(), None, None, spec.limit)?;
+    if ds.layout.shots != spec.config.in_channels {
+        return Err(Error::config(
+            "train",
+            format!("the data has {} shots per sample; the network takes {} input channels", ds.layout.shots, spec.config.in_channels),
+        ));
+    }
+    let (ds, train, val) = splits(spec, ds)?;
+    let x = [spec.batch, spec.config.in_channels, ds.layout.h, ds.layout.w];
+    let hyper = Adam { lr: spec.lr, weight_decay: spec.weight_decay, decoupled: spec.weight_decay > 0.0, ..Adam::default() };
+    let last = run.join("last.safetensors");
+    let resume_from = (resume && last.exists()).then_some(last.as_path());
+    if resume && resume_from.is_none() && !rows.is_empty() {
+        return Err(Error::file(&last, "is missing, so the run cannot resume"));
+    }
+    let ctx = spec.backend.context()?;
+    let mut engine: Box<dyn Engine + '_> = match &ctx {
+        Some(ctx) => Box::new(GpuEngine::new(ctx, &spec.config, x, loss, hyper, spec.seed, resume_from)?),
+        None => Box::new(CpuEngine::new(&spec.config, x, loss, hyper, spec.seed, resume_from)?),
+    };
+    engine.set_metadata(HashMap::from([
+        (LAYOUT_KEY.to_string(), serde_json::to_string(&ds.layout).expect("layout serialises")),
+        (NORM_KEY.to_string(), serde_json::to_string(&ds.norm).expect("norm serialises")),
+        (DX_KEY.to_string(), ds.dx.to_string()),
+    ]));
+    let spec_json = serde_json::to_string_pretty(spec).expect("spec serialises");
+    fit::write_atomic(&run.join("run.json"), spec_json.as_bytes())?;
+    let deadline = spec.budget_s.map(|s| std::time::Instant::now() + std::time::Duration::from_secs_f64(s));
+    let opts = Options { epochs: spec.epochs, batch: spec.batch, lr: spec.lr, schedule, seed: spec.seed, loss, progress, deadline };
+    let outcome = fit::fit(engine.as_mut(), &train, &val, &opts, run, rows, stop)?;
+    let ms: Vec<f64> = outcome.rows.iter().map(|r| r.step_ms).collect();
+    Ok(Report {
+        ms_per_step: ms.iter().sum::<f64>() / ms.len().max(1) as f64,
+        rows: outcome.rows,
+        interrupted: outcome.interrupted,
+        engine: engine.describe(),
+        train_samples: train.n,
+        val_samples: val.n,
+    })
+}
+
+/// Reads a run's `run.json`.
+pub fn read_spec(run: &Path) -> Result<RunSpec> {
+    let path = run.join("run.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::file(&path, format!("cannot read (is this a run directory?): {e}")))?;
+    serde_json::from_str(&text).map_err(|e| Error::file(&path, format!("not a run description: {e}")))
+}
