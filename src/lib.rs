@@ -13,6 +13,7 @@ pub mod kernels;
 pub mod metrics;
 pub mod nn;
 pub mod ops;
+pub mod plot;
 pub mod rng;
 
 pub use backend::{Backend, Cpu, Gpu};
