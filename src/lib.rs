@@ -14,6 +14,7 @@ pub mod kernels;
 pub mod metrics;
 pub mod nn;
 pub mod ops;
+pub mod plot;
 pub mod rng;
 pub mod app;
 pub mod seismic;
