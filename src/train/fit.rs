@@ -241,6 +241,7 @@ pub fn fit(
             val_mae,
             lr,
             seconds: started.elapsed().as_secs_f64(),
+            step_ms,
         });
         engine.save(&run.join("last.safetensors"))?;
         if val_loss < best {
