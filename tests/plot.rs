@@ -237,10 +237,13 @@ fn gather_is_grey_and_clipped() {
     plot::gather(&path, &shot_gather(nt, nrec, 0.001), nt, nrec, 0.001, "Shot 3 of 5").unwrap();
     let img = decode(&path);
     assert!((550..=800).contains(&img.width()) && (850..=1000).contains(&img.height()), "{:?}", img.dimensions());
-    // Zero amplitude at t = 0 is mid grey, the image's first mid-grey pixel, inside the frame.
-    let (x0, y0) = first_of(&img, [128, 128, 128]).unwrap();
-    assert_eq!(px(&img, x0 - 1, y0), [0, 0, 0]);
-    assert_eq!(runs(&img, y0, [128, 128, 128])[0].1, 420);
+    // The frame's top edge is the first long black run; inside it, t = 0 is silent: mid grey.
+    let (y, (x, n)) = (0..img.height() as usize)
+        .find_map(|y| runs(&img, y, [0, 0, 0]).into_iter().find(|r| r.1 >= 400).map(|r| (y, r)))
+        .unwrap();
+    let (x0, y0) = (x + 1, y + 1);
+    assert_eq!(n, 420 + 2);
+    assert_eq!(runs(&img, y0, [128, 128, 128])[0], (x0, 420));
     // Clipping at the 99th percentile, not at the spike: the direct wave saturates to black.
     let black =
         (y0..y0 + 800).flat_map(|y| (x0..x0 + 420).map(move |x| (x, y))).filter(|&(x, y)| px(&img, x, y) == [0, 0, 0]);
@@ -260,10 +263,25 @@ fn loss_curves_draw_lines_and_legend() {
         let count = |c: Rgb| img.pixels().filter(|p| p.0 == c).count();
         assert!(count([31, 119, 180]) > 300 && count([255, 127, 14]) > 300, "both curves drawn");
     }
+    // Overfitting: validation turns up; the legend moves off the curves, to the bottom left.
+    let val_up: Vec<(f64, f64)> = (1..=60).map(|e| (e as f64, 0.2 + 0.0002 * ((e - 25) as f64).powi(2))).collect();
+    let path = dir.join("overfit.png");
+    plot::loss_curves(&path, &[("train", &train), ("validation", &val_up)], "Overfitting", false).unwrap();
+    let img = decode(&path);
+    let frame_grey = |x: usize, y: usize| px(&img, x, y) == [190, 190, 190];
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let legend_left = (0..h).any(|y| (0..w / 2).filter(|&x| frame_grey(x, y)).count() > 40);
+    let legend_bottom = (h / 2..h).any(|y| (0..w).filter(|&x| frame_grey(x, y)).count() > 40);
+    assert!(legend_left && legend_bottom, "legend in the empty bottom-left corner");
+
     // Few points get markers; a single point still plots; a NaN breaks the line.
     let short = [(0.0, 1.0), (1.0, f64::NAN), (2.0, 0.4), (3.0, 0.3)];
     plot::loss_curves(dir.join("short.png"), &[("train", &short), ("val", &[(3.0, 0.35)])], "", true).unwrap();
     decode(&dir.join("short.png"));
+    // Extreme values draw (with few or no ticks) rather than hang or panic.
+    let wild = [(0.0, -1e308), (1.0, 1e308), (2.0, 1e-300)];
+    plot::loss_curves(dir.join("wild.png"), &[("wild", &wild)], "wild", false).unwrap();
+    plot::loss_curves(dir.join("wild_log.png"), &[("wild", &wild)], "wild", true).unwrap();
 }
 
 #[test]

@@ -91,8 +91,11 @@ impl Canvas {
         for seg in points.windows(2).map(|s| (s[0], s[1])).chain((points.len() == 1).then(|| (points[0], points[0]))) {
             let ((ax, ay), (bx, by)) = seg;
             let reach = half + 1.0;
-            let xs = (ax.min(bx) - reach).floor() as i64..=(ax.max(bx) + reach).ceil() as i64;
-            let ys = (ay.min(by) - reach).floor() as i64..=(ay.max(by) + reach).ceil() as i64;
+            let (mx, my) = (x0 + mask.w as i64, y0 + mask.h as i64);
+            let xs = ((ax.min(bx) - reach).floor() as i64).max(x0)
+                ..((ax.max(bx) + reach).ceil() as i64).saturating_add(1).min(mx);
+            let ys = ((ay.min(by) - reach).floor() as i64).max(y0)
+                ..((ay.max(by) + reach).ceil() as i64).saturating_add(1).min(my);
             for y in ys {
                 for x in xs.clone() {
                     let d = segment_distance((x as f32 + 0.5, y as f32 + 0.5), (ax, ay), (bx, by));
@@ -120,8 +123,8 @@ impl Canvas {
         }
         let x0 = ((lo.0 - margin).floor() as i64).max(0);
         let y0 = ((lo.1 - margin).floor() as i64).max(0);
-        let x1 = ((hi.0 + margin).ceil() as i64 + 1).min(self.width as i64);
-        let y1 = ((hi.1 + margin).ceil() as i64 + 1).min(self.height as i64);
+        let x1 = ((hi.0 + margin).ceil() as i64).saturating_add(1).min(self.width as i64);
+        let y1 = ((hi.1 + margin).ceil() as i64).saturating_add(1).min(self.height as i64);
         (x1 > x0 && y1 > y0).then(|| (x0, y0, Mask::new((x1 - x0) as usize, (y1 - y0) as usize)))
     }
 
@@ -171,12 +174,13 @@ impl Mask {
     }
 }
 
-/// Distance from point p to the segment a–b.
+/// Distance from point p to the segment a–b (in f64, so far-off ends do not overflow).
 fn segment_distance(p: (f32, f32), a: (f32, f32), b: (f32, f32)) -> f32 {
+    let (p, a, b) = ((p.0 as f64, p.1 as f64), (a.0 as f64, a.1 as f64), (b.0 as f64, b.1 as f64));
     let (dx, dy) = (b.0 - a.0, b.1 - a.1);
     let len2 = dx * dx + dy * dy;
     let t = if len2 > 0.0 { (((p.0 - a.0) * dx + (p.1 - a.1) * dy) / len2).clamp(0.0, 1.0) } else { 0.0 };
-    ((p.0 - a.0 - t * dx).powi(2) + (p.1 - a.1 - t * dy).powi(2)).sqrt()
+    ((p.0 - a.0 - t * dx).powi(2) + (p.1 - a.1 - t * dy).powi(2)).sqrt() as f32
 }
 
 /// Blank pixels around a rendered text's box, for glyphs that overhang their advance.
@@ -263,6 +267,14 @@ mod tests {
             v > 20 && v < 235
         });
         assert!(partial, "a slanted line has partly covered pixels");
+    }
+
+    #[test]
+    fn far_off_canvas_lines_are_clipped_quickly() {
+        let mut c = Canvas::new(20, 20, WHITE);
+        c.polyline(&[(-1e30, 10.0), (1e30, 10.5)], 2.0, BLACK);
+        assert_eq!(c.pixel(10, 10), BLACK);
+        c.polyline(&[(f32::NAN, 1.0), (3.0, 4.0)], 2.0, BLACK);
     }
 
     #[test]

@@ -20,12 +20,15 @@ pub fn nice_step(span: f64, max_intervals: usize) -> f64 {
 }
 
 /// Every multiple of `step` inside [lo, hi] (a hair of slack at both ends), computed as k·step so
-/// that labels come out exact, with −0 written as 0.
+/// that labels come out exact, with −0 written as 0; none when there would be over 1000.
 pub fn multiples(lo: f64, hi: f64, step: f64) -> Vec<f64> {
     let eps = 1e-9;
-    let first = (lo / step - eps).ceil() as i64;
-    let last = (hi / step + eps).floor() as i64;
-    (first..=last).map(|k| if k == 0 { 0.0 } else { k as f64 * step }).collect()
+    let first = (lo / step - eps).ceil();
+    let last = (hi / step + eps).floor();
+    if !(first.is_finite() && last.is_finite() && last - first <= 1000.0) {
+        return Vec::new();
+    }
+    (first as i64..=last as i64).map(|k| if k == 0 { 0.0 } else { k as f64 * step }).collect()
 }
 
 /// Round tick values covering [lo, hi]: multiples of [`nice_step`]`(hi − lo, max_intervals)`.
@@ -74,8 +77,12 @@ pub fn power_of_ten(exponent: i32) -> String {
 /// Ticks for a logarithmic axis over [lo, hi] (both > 0): the powers of ten inside it (every
 /// second or fifth one over many decades) when at least three fit; otherwise the 1-2-5, or
 /// failing that 1-to-9, multiples of each decade when at least three of those fit; otherwise
-/// plain linear ticks.
+/// plain linear ticks. Ranges are clipped to [1e−300, 1e300].
 pub fn log_ticks(lo: f64, hi: f64) -> Vec<Tick> {
+    if !(lo < hi) {
+        return Vec::new();
+    }
+    let (lo, hi) = (lo.max(1e-300), hi.min(1e300));
     let (a, b) = ((lo.log10() - 1e-9).ceil() as i32, (hi.log10() + 1e-9).floor() as i32);
     if b - a >= 2 {
         let every = [1, 2, 5, 10, 20, 50].into_iter().find(|e| (b - a) / e <= 6).unwrap_or(100);
@@ -110,6 +117,8 @@ mod tests {
         assert!((nice_step(0.69, 6) - 0.2).abs() < 1e-12);
         assert_eq!(nice_step(10.0, 5), 2.0);
         assert_eq!(nice_step(0.0, 5), 1.0);
+        assert!(multiples(-1e308, 1e308, 1.0).is_empty());
+        assert!(multiples(0.0, 1.0, f64::NAN).is_empty());
     }
 
     #[test]
@@ -131,5 +140,7 @@ mod tests {
         assert_eq!(labels(log_ticks(0.28, 1.07)), ["0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9", "1"]);
         assert_eq!(log_ticks(1e-12, 1.0).len(), 7);
         assert!(log_ticks(0.31, 0.38).len() >= 2);
+        assert_eq!(log_ticks(0.0, f64::INFINITY).len(), 7);
+        assert!(log_ticks(f64::NAN, 1.0).is_empty());
     }
 }
