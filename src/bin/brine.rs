@@ -23,6 +23,87 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// From nothing to a trained attention U-Net: synthesise a small salt set, train for a
+    /// bounded time, evaluate on unseen samples and draw predictions.
+    Demo {
+        #[arg(long, default_value = "brine-demo")]
+        out: PathBuf,
+        /// Training samples to synthesise.
+        #[arg(long, default_value_t = 160)]
+        samples: usize,
+        /// Training time budget in seconds.
+        #[arg(long, default_value_t = 60.0)]
+        seconds: f64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Where the network runs: auto (the GPU if there is an adapter), gpu or cpu.
+        #[arg(long, default_value = "auto")]
+        backend: String,
+    },
+    /// Train an attention U-Net on shards from `brine synth` or OpenFWI's files.
+    Train(TrainArgs),
+    /// MAE, RMSE and SSIM of a checkpoint on a dataset (OpenFWI's conventions) and MAE in m/s.
+    Eval {
+        #[arg(long)]
+        checkpoint: PathBuf,
+        #[arg(long)]
+        data: PathBuf,
+        /// Where eval.csv (per sample) and eval.json (summary) go; default: beside the checkpoint.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long, default_value_t = 8)]
+        batch: usize,
+        #[arg(long)]
+        limit: Option<usize>,
+        #[arg(long, default_value = "auto")]
+        backend: String,
+    },
+    /// Predict velocity models from shot gathers: prediction.npy (m/s) and figures.
+    Infer {
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// Seismic data .npy: (N, shots, time, receivers).
+        #[arg(long)]
+        data: PathBuf,
+        /// Velocity models to compare with (default: the data file's `model` sibling, if any).
+        #[arg(long)]
+        truth: Option<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+        /// At most this many figures.
+        #[arg(long, default_value_t = 8)]
+        figures: usize,
+        #[arg(long, default_value_t = 8)]
+        batch: usize,
+        #[arg(long, default_value = "auto")]
+        backend: String,
+    },
+    /// Train none, se, cbam and ca, each with and without gates, on one split and budget,
+    /// and compare them (MAE, RMSE, SSIM, parameters, ms per step).
+    Ablate {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, default_value = "ablation")]
+        out: PathBuf,
+        #[arg(long, default_value_t = 10)]
+        epochs: usize,
+        #[arg(long, default_value = "32,64,128,256", value_delimiter = ',')]
+        widths: Vec<usize>,
+        #[arg(long, default_value_t = 16)]
+        batch: usize,
+        #[arg(long, default_value_t = 1e-3)]
+        lr: f32,
+        #[arg(long, default_value = "l1")]
+        loss: String,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long, default_value_t = 10)]
+        val_every: usize,
+        #[arg(long)]
+        limit: Option<usize>,
+        #[arg(long, default_value = "auto")]
+        backend: String,
+    },
     /// List the GPU adapters, and the one brine picks with its limits and features.
     Info,
     /// Check the kernels against golden vectors (every .safetensors file in DIR).
@@ -159,6 +240,52 @@ enum BenchWhat {
     },
 }
 
+#[derive(clap::Args)]
+struct TrainArgs {
+    /// Dataset directory (brine shards or OpenFWI dataN.npy/modelN.npy pairs).
+    #[arg(long, required_unless_present = "resume")]
+    data: Option<PathBuf>,
+    /// none, se, cbam or ca.
+    #[arg(long, default_value = "cbam")]
+    attention: String,
+    /// Attention gates on the skip connections.
+    #[arg(long)]
+    gates: bool,
+    #[arg(long, default_value = "32,64,128,256", value_delimiter = ',')]
+    widths: Vec<usize>,
+    #[arg(long, default_value_t = 20)]
+    epochs: usize,
+    #[arg(long, default_value_t = 16)]
+    batch: usize,
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f32,
+    /// l1, mse or l1+mse.
+    #[arg(long, default_value = "l1")]
+    loss: String,
+    /// constant, cosine, or step:EVERY:GAMMA.
+    #[arg(long, default_value = "constant")]
+    schedule: String,
+    /// Decoupled weight decay (AdamW) when positive.
+    #[arg(long, default_value_t = 0.0)]
+    weight_decay: f32,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Hold out every N-th sample for validation.
+    #[arg(long, default_value_t = 10)]
+    val_every: usize,
+    /// Use at most this many samples.
+    #[arg(long)]
+    limit: Option<usize>,
+    #[arg(long, default_value = "auto")]
+    backend: String,
+    /// Run directory: run.json, metrics.csv, best and last checkpoints.
+    #[arg(long, default_value = "run")]
+    out: PathBuf,
+    /// Continue the run in this directory (its run.json; --epochs may extend it).
+    #[arg(long)]
+    resume: Option<PathBuf>,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum EngineArg {
     Auto,
@@ -186,6 +313,67 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<bool> {
     match cli.command {
+        Command::Demo { out, samples, seconds, seed, backend } => {
+            let o = brine::app::demo::Options { out, samples, budget_s: seconds, seed, backend: backend.parse()?, ..Default::default() };
+            let r = brine::app::demo::run(&o, |line| println!("{line}"))?;
+            println!("\ntest set ({} samples never trained on):", r.test.samples);
+            print_scores(&r.test);
+            println!("\nwrote:");
+            println!("  data        {}", r.data.display());
+            println!("  run         {} (metrics.csv, best.safetensors, last.safetensors)", r.run.display());
+            println!("  metrics     {}", o.out.join("eval.json").display());
+            for f in &r.figures {
+                println!("  figure      {}", f.display());
+            }
+            Ok(true)
+        }
+        Command::Train(a) => train(a),
+        Command::Eval { checkpoint, data, out, batch, limit, backend } => {
+            let out = out.unwrap_or_else(|| checkpoint.parent().map(Path::to_path_buf).unwrap_or_default());
+            let (_, summary) = brine::app::eval::run(&checkpoint, &data, Some(&out), backend.parse()?, batch, limit)?;
+            print_scores(&summary);
+            println!("per sample: {}\nsummary:    {}", out.join("eval.csv").display(), out.join("eval.json").display());
+            Ok(true)
+        }
+        Command::Infer { checkpoint, data, truth, out, figures, batch, backend } => {
+            let r = brine::app::infer::run(&brine::app::infer::Options {
+                checkpoint: &checkpoint,
+                data: &data,
+                truth: truth.as_deref(),
+                out: &out,
+                backend: backend.parse()?,
+                batch,
+                figures,
+            })?;
+            println!("{} velocity model(s) -> {}", r.samples, r.prediction.display());
+            if !r.scores.is_empty() {
+                print_scores(&brine::app::eval::mean(&r.scores));
+            }
+            for f in &r.figures {
+                println!("figure: {}", f.display());
+            }
+            Ok(true)
+        }
+        Command::Ablate { data, out, epochs, widths, batch, lr, loss, seed, val_every, limit, backend } => {
+            let o = brine::app::ablate::Options {
+                data,
+                out: out.clone(),
+                widths,
+                epochs,
+                batch,
+                lr,
+                loss,
+                seed,
+                val_every,
+                limit,
+                backend: backend.parse()?,
+                progress: true,
+            };
+            let rows = brine::app::ablate::run(&o, |r| println!("done: {} (MAE {:.4}, SSIM {:.4})", r.variant, r.mae, r.ssim))?;
+            println!("\n{}", brine::app::ablate::markdown(&rows));
+            println!("table: {} and {}", out.join("ablation.md").display(), out.join("ablation.json").display());
+            Ok(true)
+        }
         Command::Info => info(),
         Command::Check { golden, backend } => check(&golden, backend),
         Command::Synth { preset, count, seed, shard, per_file, out, engine, quiet, print_acquisition } => {
@@ -377,4 +565,67 @@ fn check_backend<B: Backend>(b: &B, files: &[GoldenFile]) -> bool {
     }
     println!("== {}: {passed} cases pass, {failed} fail", b.name());
     failed == 0
+}
+
+fn print_scores(s: &brine::app::eval::Summary) {
+    println!("  samples     {}", s.samples);
+    println!("  MAE         {:.4}   (velocity normalised to [-1, 1])", s.mean.mae);
+    println!("  RMSE        {:.4}", s.mean.rmse);
+    println!("  SSIM        {:.4}   (on [0, 1])", s.mean.ssim);
+    println!("  MAE         {:.1} m/s", s.mean.mae_ms);
+}
+
+fn train(a: TrainArgs) -> Result<bool> {
+    use brine::app::train::{RunSpec, read_spec, run};
+    let (spec, dir, resume) = match &a.resume {
+        Some(dir) => {
+            let mut spec = read_spec(dir)?;
+            spec.epochs = spec.epochs.max(a.epochs);
+            (spec, dir.clone(), true)
+        }
+        None => {
+            let in_channels = brine::train::dataset::pairs(a.data.as_deref().unwrap_or(Path::new(".")))
+                .and_then(|p| brine::data::Shard::open(&p[0].0, &p[0].1))?
+                .data
+                .shape[1];
+            let spec = RunSpec {
+                data: a.data.clone().unwrap_or_default(),
+                config: Config { in_channels, out_channels: 1, widths: a.widths.clone(), attention: a.attention.parse()?, gates: a.gates },
+                epochs: a.epochs,
+                batch: a.batch,
+                lr: a.lr,
+                weight_decay: a.weight_decay,
+                loss: a.loss.clone(),
+                schedule: a.schedule.clone(),
+                seed: a.seed,
+                val_every: a.val_every,
+                limit: a.limit,
+                backend: a.backend.parse()?,
+                budget_s: None,
+            };
+            (spec, a.out.clone(), false)
+        }
+    };
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    // Ctrl-C: finish the current step, save the last checkpoint, then exit.
+    ctrlc::set_handler(move || flag.store(true, std::sync::atomic::Ordering::SeqCst)).context("installing the Ctrl-C handler")?;
+    let r = run(&spec, &dir, resume, true, &stop)?;
+    println!("{} train / {} validation samples on {}", r.train_samples, r.val_samples, r.engine);
+    if let Some(last) = r.rows.last() {
+        println!(
+            "epoch {}: train loss {:.4}, validation loss {:.4}, validation MAE {:.4}; {:.1} ms per step",
+            last.epoch + 1,
+            last.train_loss,
+            last.val_loss,
+            last.val_mae,
+            r.ms_per_step
+        );
+    }
+    println!("run: {} (metrics.csv, best.safetensors, last.safetensors)", dir.display());
+    if r.interrupted {
+        println!("interrupted: saved {}; continue with --resume {}", dir.join("last.safetensors").display(), dir.display());
+        return Ok(false);
+    }
+    Ok(true)
 }

@@ -110,8 +110,8 @@ pub const METRICS_HEADER: &str = "epoch,train_loss,val_loss,val_mae,lr,seconds,s
 impl EpochRow {
     fn csv(&self) -> String {
         format!(
-            "{},{:.6e},{:.6e},{:.6e},{:.3e},{:.2}",
-            self.epoch, self.train_loss, self.val_loss, self.val_mae, self.lr, self.seconds
+            "{},{:.6e},{:.6e},{:.6e},{:.3e},{:.2},{:.3}",
+            self.epoch, self.train_loss, self.val_loss, self.val_mae, self.lr, self.seconds, self.step_ms
         )
     }
     fn parse(line: &str) -> Option<EpochRow> {
