@@ -1,6 +1,7 @@
 //! brine: an attention U-Net for seismic salt-body velocity inversion on any GPU through
 //! wgpu, with hand-written WGSL kernels and a CPU reference twin for every kernel.
 
+pub mod app;
 pub mod backend;
 pub mod bench;
 pub mod checkpoint;
@@ -16,7 +17,6 @@ pub mod nn;
 pub mod ops;
 pub mod plot;
 pub mod rng;
-pub mod app;
 pub mod seismic;
 pub mod train;
 

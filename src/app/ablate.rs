@@ -117,8 +117,10 @@ fn score_variant(spec: &RunSpec, checkpoint: &Path, variant: &str, ms_per_step: 
     let ds = dataset::load(&spec.data, spec.config.widths.len(), Some(model.layout), Some(model.norm), spec.limit)?;
     let m = model.layout.model_len();
     // The held-out models, in the order `splits` puts the held-out samples.
-    let held: Vec<f32> =
-        (0..ds.samples.n).filter(|i| i % spec.val_every == spec.val_every - 1).flat_map(|i| ds.models[i * m..][..m].to_vec()).collect();
+    let held: Vec<f32> = (0..ds.samples.n)
+        .filter(|i| i % spec.val_every == spec.val_every - 1)
+        .flat_map(|i| ds.models[i * m..][..m].to_vec())
+        .collect();
     let (_, _, val) = splits(spec, ds)?;
     let summary = mean(&score_samples(checkpoint, &model, &val, &held, spec.backend, spec.batch)?);
     Ok(Row {

@@ -11,7 +11,6 @@ use super::train::RunSpec;
 use super::{BackendChoice, ensure_dir, infer};
 use crate::data::{ShardSpec, Synth, shards};
 use crate::error::Result;
-use crate::gpu::Context;
 use crate::nn::{Attention, Config};
 use crate::seismic::{Acquisition, Engine};
 
@@ -62,7 +61,7 @@ fn synth(dir: &Path, count: usize, seed: u64, progress: bool) -> Result<()> {
     let acq: Acquisition = serde_json::from_str(ACQUISITION).expect("the demo acquisition parses");
     let job = Synth { acq, count, seed, shard: ShardSpec { index: 0, of: 1 }, per_file: count, out: dir.to_path_buf() };
     // The CPU twin outruns a software adapter; a hardware GPU outruns both.
-    let hardware = Context::new().ok().filter(|c| c.info.device_type != wgpu::DeviceType::Cpu);
+    let hardware = BackendChoice::Auto.context()?;
     let engine = hardware.as_ref().map_or(Engine::Cpu, Engine::Gpu);
     shards::synth(&job, engine, progress, |_| {})?;
     Ok(())
@@ -77,7 +76,13 @@ pub fn run(o: &Options, mut say: impl FnMut(&str)) -> Result<Report> {
     synth(&test, o.test_samples, o.seed + 1_000_003, o.progress)?;
     let spec = RunSpec {
         data: data.clone(),
-        config: Config { in_channels: 3, out_channels: 1, widths: vec![8, 16, 32], attention: Attention::Cbam, gates: true },
+        config: Config {
+            in_channels: 3,
+            out_channels: 1,
+            widths: vec![8, 16, 32],
+            attention: Attention::Cbam,
+            gates: true,
+        },
         epochs: o.epochs,
         batch: 8,
         lr: 3e-3,
@@ -90,7 +95,11 @@ pub fn run(o: &Options, mut say: impl FnMut(&str)) -> Result<Report> {
         backend: o.backend,
         budget_s: Some(o.budget_s),
     };
-    say(&format!("2/4 training a CBAM + gates U-Net (widths 8,16,32) for up to {:.0} s into {}", o.budget_s, run.display()));
+    say(&format!(
+        "2/4 training a CBAM + gates U-Net (widths 8,16,32) for up to {:.0} s into {}",
+        o.budget_s,
+        run.display()
+    ));
     let resume = run.join("metrics.csv").exists();
     let trained = super::train::run(&spec, &run, resume, o.progress, &AtomicBool::new(false))?;
     say(&format!("    {} epochs on {}, {:.1} ms per step", trained.rows.len(), trained.engine, trained.ms_per_step));

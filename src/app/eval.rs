@@ -32,7 +32,8 @@ impl Model {
     pub fn read(checkpoint: &Path) -> Result<Model> {
         let meta = checkpoint::metadata(checkpoint)?;
         let get = |key: &str| {
-            meta.get(key).ok_or_else(|| Error::file(checkpoint, format!("lacks the `{key}` metadata that `brine train` writes")))
+            meta.get(key)
+                .ok_or_else(|| Error::file(checkpoint, format!("lacks the `{key}` metadata that `brine train` writes")))
         };
         let parse = |key: &str, e: serde_json::Error| Error::file(checkpoint, format!("metadata `{key}`: {e}"));
         Ok(Model {
@@ -110,7 +111,14 @@ pub fn score_samples(
 
 /// Evaluates `checkpoint` on the dataset in `data`; writes `eval.csv` and `eval.json`
 /// into `out` when given.
-pub fn run(checkpoint: &Path, data: &Path, out: Option<&Path>, backend: BackendChoice, batch: usize, limit: Option<usize>) -> Result<(Vec<Scores>, Summary)> {
+pub fn run(
+    checkpoint: &Path,
+    data: &Path,
+    out: Option<&Path>,
+    backend: BackendChoice,
+    batch: usize,
+    limit: Option<usize>,
+) -> Result<(Vec<Scores>, Summary)> {
     if batch == 0 {
         return Err(Error::config("eval", "--batch must be at least 1"));
     }

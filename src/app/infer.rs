@@ -53,7 +53,10 @@ pub fn run(o: &Options) -> Result<Report> {
         _ => {
             return Err(Error::file(
                 o.data,
-                format!("shape {:?}; the checkpoint takes (N, {}, {}, {}) shots × time × receivers", arr.shape, l.shots, l.nt, l.nrec),
+                format!(
+                    "shape {:?}; the checkpoint takes (N, {}, {}, {}) shots × time × receivers",
+                    arr.shape, l.shots, l.nt, l.nrec
+                ),
             ));
         }
     };
@@ -65,7 +68,10 @@ pub fn run(o: &Options) -> Result<Report> {
         Some(p) => {
             let (m, count, nz, nx) = shards::read_models(p)?;
             if (count, nz, nx) != (n, l.nz, l.nx) {
-                return Err(Error::file(p, format!("holds {count} models of {nz} × {nx}; expected {n} of {} × {}", l.nz, l.nx)));
+                return Err(Error::file(
+                    p,
+                    format!("holds {count} models of {nz} × {nx}; expected {n} of {} × {}", l.nz, l.nx),
+                ));
             }
             Some(m)
         }
@@ -81,7 +87,8 @@ pub fn run(o: &Options) -> Result<Report> {
     let mut velocities = Vec::with_capacity(n * l.model_len());
     for start in (0..n).step_by(o.batch) {
         let idx: Vec<usize> = (start..start + o.batch).map(|i| i.min(n - 1)).collect();
-        let batch: Vec<f32> = idx.iter().flat_map(|&i| inputs[i * l.input_len()..][..l.input_len()].iter().copied()).collect();
+        let batch: Vec<f32> =
+            idx.iter().flat_map(|&i| inputs[i * l.input_len()..][..l.input_len()].iter().copied()).collect();
         let out = predictor.predict(&batch)?;
         for k in 0..(n - start).min(o.batch) {
             velocities.extend(model.to_velocity(&out[k * l.target_len()..][..l.target_len()])?);

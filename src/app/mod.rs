@@ -15,7 +15,8 @@ use crate::gpu::Context;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendChoice {
-    /// The GPU when an adapter exists, else the CPU reference.
+    /// A hardware GPU when there is one, else the CPU reference (which outruns a software
+    /// adapter such as lavapipe on these networks).
     Auto,
     Gpu,
     Cpu,
@@ -39,7 +40,7 @@ impl BackendChoice {
         match self {
             BackendChoice::Cpu => Ok(None),
             BackendChoice::Gpu => Context::new().map(Some),
-            BackendChoice::Auto => Ok(Context::new().ok()),
+            BackendChoice::Auto => Ok(Context::new().ok().filter(|c| c.info.device_type != wgpu::DeviceType::Cpu)),
         }
     }
 }

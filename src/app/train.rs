@@ -71,18 +71,25 @@ pub fn run(spec: &RunSpec, run: &Path, resume: bool, progress: bool, stop: &Atom
     ensure_dir(run)?;
     let rows = if resume { fit::read_metrics(run)? } else { vec![] };
     if !resume && run.join("metrics.csv").exists() {
-        return Err(Error::file(run, "already holds a run (metrics.csv); use --resume to continue it or choose another --out"));
+        return Err(Error::file(
+            run,
+            "already holds a run (metrics.csv); use --resume to continue it or choose another --out",
+        ));
     }
     let ds = dataset::load(&spec.data, spec.config.widths.len(), None, None, spec.limit)?;
     if ds.layout.shots != spec.config.in_channels {
         return Err(Error::config(
             "train",
-            format!("the data has {} shots per sample; the network takes {} input channels", ds.layout.shots, spec.config.in_channels),
+            format!(
+                "the data has {} shots per sample; the network takes {} input channels",
+                ds.layout.shots, spec.config.in_channels
+            ),
         ));
     }
     let (ds, train, val) = splits(spec, ds)?;
     let x = [spec.batch, spec.config.in_channels, ds.layout.h, ds.layout.w];
-    let hyper = Adam { lr: spec.lr, weight_decay: spec.weight_decay, decoupled: spec.weight_decay > 0.0, ..Adam::default() };
+    let hyper =
+        Adam { lr: spec.lr, weight_decay: spec.weight_decay, decoupled: spec.weight_decay > 0.0, ..Adam::default() };
     let last = run.join("last.safetensors");
     let resume_from = (resume && last.exists()).then_some(last.as_path());
     if resume && resume_from.is_none() && !rows.is_empty() {
@@ -101,7 +108,16 @@ pub fn run(spec: &RunSpec, run: &Path, resume: bool, progress: bool, stop: &Atom
     let spec_json = serde_json::to_string_pretty(spec).expect("spec serialises");
     fit::write_atomic(&run.join("run.json"), spec_json.as_bytes())?;
     let deadline = spec.budget_s.map(|s| std::time::Instant::now() + std::time::Duration::from_secs_f64(s));
-    let opts = Options { epochs: spec.epochs, batch: spec.batch, lr: spec.lr, schedule, seed: spec.seed, loss, progress, deadline };
+    let opts = Options {
+        epochs: spec.epochs,
+        batch: spec.batch,
+        lr: spec.lr,
+        schedule,
+        seed: spec.seed,
+        loss,
+        progress,
+        deadline,
+    };
     let outcome = fit::fit(engine.as_mut(), &train, &val, &opts, run, rows, stop)?;
     let ms: Vec<f64> = outcome.rows.iter().map(|r| r.step_ms).collect();
     Ok(Report {
@@ -117,6 +133,7 @@ pub fn run(spec: &RunSpec, run: &Path, resume: bool, progress: bool, stop: &Atom
 /// Reads a run's `run.json`.
 pub fn read_spec(run: &Path) -> Result<RunSpec> {
     let path = run.join("run.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::file(&path, format!("cannot read (is this a run directory?): {e}")))?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| Error::file(&path, format!("cannot read (is this a run directory?): {e}")))?;
     serde_json::from_str(&text).map_err(|e| Error::file(&path, format!("not a run description: {e}")))
 }

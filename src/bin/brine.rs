@@ -31,9 +31,9 @@ enum Command {
         /// Training samples to synthesise.
         #[arg(long, default_value_t = 160)]
         samples: usize,
-        /// Training time budget in seconds.
-        #[arg(long, default_value_t = 60.0)]
-        seconds: f64,
+        /// Training time budget in seconds (default: 60 on a hardware GPU, 150 on the CPU).
+        #[arg(long)]
+        seconds: Option<f64>,
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Where the network runs: auto (the GPU if there is an adapter), gpu or cpu.
@@ -314,7 +314,11 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<bool> {
     match cli.command {
         Command::Demo { out, samples, seconds, seed, backend } => {
-            let o = brine::app::demo::Options { out, samples, budget_s: seconds, seed, backend: backend.parse()?, ..Default::default() };
+            let backend: brine::app::BackendChoice = backend.parse()?;
+            let on_gpu =
+                backend != brine::app::BackendChoice::Cpu && brine::app::BackendChoice::Auto.context()?.is_some();
+            let budget_s = seconds.unwrap_or(if on_gpu { 60.0 } else { 150.0 });
+            let o = brine::app::demo::Options { out, samples, budget_s, seed, backend, ..Default::default() };
             let r = brine::app::demo::run(&o, |line| println!("{line}"))?;
             println!("\ntest set ({} samples never trained on):", r.test.samples);
             print_scores(&r.test);
@@ -369,7 +373,9 @@ fn run(cli: Cli) -> Result<bool> {
                 backend: backend.parse()?,
                 progress: true,
             };
-            let rows = brine::app::ablate::run(&o, |r| println!("done: {} (MAE {:.4}, SSIM {:.4})", r.variant, r.mae, r.ssim))?;
+            let rows = brine::app::ablate::run(&o, |r| {
+                println!("done: {} (MAE {:.4}, SSIM {:.4})", r.variant, r.mae, r.ssim)
+            })?;
             println!("\n{}", brine::app::ablate::markdown(&rows));
             println!("table: {} and {}", out.join("ablation.md").display(), out.join("ablation.json").display());
             Ok(true)
@@ -590,7 +596,13 @@ fn train(a: TrainArgs) -> Result<bool> {
                 .shape[1];
             let spec = RunSpec {
                 data: a.data.clone().unwrap_or_default(),
-                config: Config { in_channels, out_channels: 1, widths: a.widths.clone(), attention: a.attention.parse()?, gates: a.gates },
+                config: Config {
+                    in_channels,
+                    out_channels: 1,
+                    widths: a.widths.clone(),
+                    attention: a.attention.parse()?,
+                    gates: a.gates,
+                },
                 epochs: a.epochs,
                 batch: a.batch,
                 lr: a.lr,
@@ -609,7 +621,8 @@ fn train(a: TrainArgs) -> Result<bool> {
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flag = stop.clone();
     // Ctrl-C: finish the current step, save the last checkpoint, then exit.
-    ctrlc::set_handler(move || flag.store(true, std::sync::atomic::Ordering::SeqCst)).context("installing the Ctrl-C handler")?;
+    ctrlc::set_handler(move || flag.store(true, std::sync::atomic::Ordering::SeqCst))
+        .context("installing the Ctrl-C handler")?;
     let r = run(&spec, &dir, resume, true, &stop)?;
     println!("{} train / {} validation samples on {}", r.train_samples, r.val_samples, r.engine);
     if let Some(last) = r.rows.last() {
@@ -624,7 +637,11 @@ fn train(a: TrainArgs) -> Result<bool> {
     }
     println!("run: {} (metrics.csv, best.safetensors, last.safetensors)", dir.display());
     if r.interrupted {
-        println!("interrupted: saved {}; continue with --resume {}", dir.join("last.safetensors").display(), dir.display());
+        println!(
+            "interrupted: saved {}; continue with --resume {}",
+            dir.join("last.safetensors").display(),
+            dir.display()
+        );
         return Ok(false);
     }
     Ok(true)

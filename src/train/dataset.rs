@@ -32,7 +32,10 @@ pub fn pairs(dir: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
     }
     out.sort();
     if out.is_empty() {
-        return Err(Error::file(dir, "holds no shards (data_C.npy + model_C.npy from `brine synth`, or OpenFWI's dataN.npy + modelN.npy)"));
+        return Err(Error::file(
+            dir,
+            "holds no shards (data_C.npy + model_C.npy from `brine synth`, or OpenFWI's dataN.npy + modelN.npy)",
+        ));
     }
     Ok(out)
 }
@@ -59,7 +62,13 @@ pub fn spacing(dir: &Path) -> f32 {
 /// Loads every pair in `dir` (at most `limit` samples). `layout` and `norm` come from a
 /// checkpoint when given; otherwise the layout is derived for `levels` and the norm read
 /// from `norm.json` or computed from the data.
-pub fn load(dir: &Path, levels: usize, layout: Option<Layout>, norm: Option<Norm>, limit: Option<usize>) -> Result<Dataset> {
+pub fn load(
+    dir: &Path,
+    levels: usize,
+    layout: Option<Layout>,
+    norm: Option<Norm>,
+    limit: Option<usize>,
+) -> Result<Dataset> {
     let files = pairs(dir)?;
     let mut shards = vec![];
     let mut total = 0;
@@ -76,7 +85,10 @@ pub fn load(dir: &Path, levels: usize, layout: Option<Layout>, norm: Option<Norm
     let (nz, nx) = (first.models.shape[2], first.models.shape[3]);
     for (path, s) in &shards {
         if s.data.shape[1..] != first.data.shape[1..] || s.models.shape[2..] != first.models.shape[2..] {
-            return Err(Error::file(path, format!("sample shape {:?} / {:?} differs from {}'s", s.data.shape, s.models.shape, d0.display())));
+            return Err(Error::file(
+                path,
+                format!("sample shape {:?} / {:?} differs from {}'s", s.data.shape, s.models.shape, d0.display()),
+            ));
         }
     }
     let layout = match layout {
@@ -84,7 +96,10 @@ pub fn load(dir: &Path, levels: usize, layout: Option<Layout>, norm: Option<Norm
             if (l.shots, l.nt, l.nrec, l.nz, l.nx) != (shots, nt, nrec, nz, nx) {
                 return Err(Error::file(
                     d0,
-                    format!("samples are {shots} shots × {nt} × {nrec} with {nz} × {nx} models; the checkpoint expects {} × {} × {} with {} × {}", l.shots, l.nt, l.nrec, l.nz, l.nx),
+                    format!(
+                        "samples are {shots} shots × {nt} × {nrec} with {nz} × {nx} models; the checkpoint expects {} × {} × {} with {} × {}",
+                        l.shots, l.nt, l.nrec, l.nz, l.nx
+                    ),
                 ));
             }
             l
@@ -94,7 +109,11 @@ pub fn load(dir: &Path, levels: usize, layout: Option<Layout>, norm: Option<Norm
     let norm = match norm {
         Some(n) => n,
         None if dir.join("norm.json").exists() => Norm::load(&dir.join("norm.json"))?,
-        None => shards.iter().map(|(_, s)| Norm::of(&s.data.data, &s.models.data)).reduce(|a, b| a.merge(&b)).expect("one shard at least"),
+        None => shards
+            .iter()
+            .map(|(_, s)| Norm::of(&s.data.data, &s.models.data))
+            .reduce(|a, b| a.merge(&b))
+            .expect("one shard at least"),
     };
     let mut samples = Samples { input_len: layout.input_len(), target_len: layout.target_len(), ..Default::default() };
     let mut models = vec![];

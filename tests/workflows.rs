@@ -1,0 +1,289 @@
+//! The user-facing commands end to end at tiny sizes: synth → train (CPU and GPU) → resume
+//! → eval → infer → ablate, Ctrl-C, and bad input refused with a message and an exit code.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+fn brine(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_brine")).args(args).output().expect("brine runs")
+}
+
+fn text(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr)
+}
+
+#[track_caller]
+fn ok(args: &[&str]) -> String {
+    let o = brine(args);
+    assert!(o.status.success(), "brine {}:\n{}", args.join(" "), text(&o));
+    text(&o)
+}
+
+#[track_caller]
+fn fails(args: &[&str], needle: &str) {
+    let o = brine(args);
+    assert!(!o.status.success(), "brine {} should fail:\n{}", args.join(" "), text(&o));
+    assert!(text(&o).contains(needle), "brine {}: expected `{needle}` in:\n{}", args.join(" "), text(&o));
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("brine-wf-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// 24 samples of the demo acquisition (40 × 40 models, 3 shots), made once.
+fn dataset() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tmp("data");
+        let acq = dir.join("acq.json");
+        std::fs::write(&acq, brine::app::demo::ACQUISITION).unwrap();
+        let set = dir.join("set");
+        ok(&[
+            "synth",
+            "--preset",
+            s(&acq),
+            "--count",
+            "24",
+            "--seed",
+            "3",
+            "--per-file",
+            "12",
+            "--out",
+            s(&set),
+            "--engine",
+            "cpu",
+            "--quiet",
+        ]);
+        set
+    })
+}
+
+fn metrics_rows(run: &Path) -> Vec<String> {
+    std::fs::read_to_string(run.join("metrics.csv")).unwrap().lines().skip(1).map(String::from).collect()
+}
+
+fn train_args<'a>(data: &'a str, out: &'a str, backend: &'a str, epochs: &'a str) -> Vec<&'a str> {
+    vec![
+        "train",
+        "--data",
+        data,
+        "--attention",
+        "se",
+        "--gates",
+        "--widths",
+        "4,8",
+        "--epochs",
+        epochs,
+        "--batch",
+        "4",
+        "--lr",
+        "3e-3",
+        "--val-every",
+        "4",
+        "--out",
+        out,
+        "--backend",
+        backend,
+        "--seed",
+        "5",
+    ]
+}
+
+#[test]
+fn train_resume_eval_infer_on_cpu() {
+    let data = dataset();
+    let root = tmp("cpu");
+    let run = root.join("run");
+    ok(&train_args(s(data), s(&run), "cpu", "2"));
+    assert_eq!(metrics_rows(&run).len(), 2);
+    for f in ["run.json", "best.safetensors", "last.safetensors", "last.optim.safetensors"] {
+        assert!(run.join(f).exists(), "{f} missing");
+    }
+    // The same seed on the CPU backend gives the same run.
+    let again = root.join("again");
+    ok(&train_args(s(data), s(&again), "cpu", "2"));
+    let strip =
+        |rows: Vec<String>| rows.iter().map(|r| r.split(',').take(5).collect::<Vec<_>>().join(",")).collect::<Vec<_>>();
+    assert_eq!(strip(metrics_rows(&run)), strip(metrics_rows(&again)), "a seeded CPU run is reproducible");
+    // A second start in the same directory is refused; --resume continues it.
+    fails(&train_args(s(data), s(&run), "cpu", "2"), "--resume");
+    ok(&["train", "--resume", s(&run), "--epochs", "3"]);
+    assert_eq!(metrics_rows(&run).len(), 3);
+
+    let ckpt = run.join("best.safetensors");
+    let ev = root.join("eval");
+    let out = ok(&["eval", "--checkpoint", s(&ckpt), "--data", s(data), "--out", s(&ev), "--backend", "cpu"]);
+    assert!(out.contains("SSIM"), "{out}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ev.join("eval.json")).unwrap()).unwrap();
+    assert_eq!(summary["samples"], 24);
+    for k in ["mae", "rmse", "ssim", "mae_ms"] {
+        assert!(summary[k].as_f64().is_some_and(f64::is_finite), "{k}: {summary}");
+    }
+    assert_eq!(std::fs::read_to_string(ev.join("eval.csv")).unwrap().lines().count(), 25);
+
+    let inf = root.join("infer");
+    ok(&[
+        "infer",
+        "--checkpoint",
+        s(&ckpt),
+        "--data",
+        s(&data.join("data_00000.npy")),
+        "--out",
+        s(&inf),
+        "--figures",
+        "2",
+        "--backend",
+        "cpu",
+    ]);
+    let pred = brine::data::npy::read(&inf.join("prediction.npy")).unwrap();
+    assert_eq!(pred.shape, vec![12, 1, 40, 40]);
+    assert!(pred.data.iter().all(|v| v.is_finite() && *v > 500.0 && *v < 6000.0), "velocities in m/s");
+    for f in ["sample_0000.png", "sample_0001.png", "loss.png"] {
+        assert!(image_ok(&inf.join(f)), "{f}");
+    }
+    assert!(!inf.join("sample_0002.png").exists());
+}
+
+fn image_ok(p: &Path) -> bool {
+    std::fs::read(p).is_ok_and(|b| b.starts_with(b"\x89PNG"))
+}
+
+#[test]
+fn training_runs_on_the_gpu() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let root = tmp("gpu");
+    let run = root.join("run");
+    let out = ok(&train_args(s(dataset()), s(&run), "gpu", "1"));
+    assert!(out.contains("gpu"), "{out}");
+    assert_eq!(metrics_rows(&run).len(), 1);
+    let ev = root.join("eval");
+    ok(&[
+        "eval",
+        "--checkpoint",
+        s(&run.join("best.safetensors")),
+        "--data",
+        s(dataset()),
+        "--out",
+        s(&ev),
+        "--backend",
+        "gpu",
+    ]);
+}
+
+#[test]
+fn ablate_compares_eight_variants() {
+    let out = tmp("ablate");
+    let text = ok(&[
+        "ablate",
+        "--data",
+        s(dataset()),
+        "--epochs",
+        "1",
+        "--widths",
+        "4,8",
+        "--batch",
+        "4",
+        "--val-every",
+        "4",
+        "--out",
+        s(&out),
+        "--backend",
+        "cpu",
+    ]);
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(out.join("ablation.json")).unwrap()).unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r["variant"].as_str().unwrap()).collect();
+    assert_eq!(names, ["none", "none+gates", "se", "se+gates", "cbam", "cbam+gates", "ca", "ca+gates"]);
+    let params: Vec<u64> = rows.iter().map(|r| r["parameters"].as_u64().unwrap()).collect();
+    assert!(params[1] > params[0] && params[4] > params[0], "attention adds parameters: {params:?}");
+    assert!(text.contains("| cbam+gates |"), "{text}");
+}
+
+#[test]
+fn ctrl_c_saves_a_checkpoint_before_exiting() {
+    let run = tmp("ctrlc").join("run");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_brine"))
+        .args(train_args(s(dataset()), s(&run), "cpu", "1000"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the first epoch to finish, then interrupt.
+    let start = std::time::Instant::now();
+    while !run.join("metrics.csv").exists() && start.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out).contains("interrupted"), "{}", text(&out));
+    assert!(run.join("last.safetensors").exists());
+    ok(&["train", "--resume", s(&run), "--epochs", "2"]);
+}
+
+#[test]
+fn bad_input_is_refused_with_a_message() {
+    let empty = tmp("empty");
+    fails(&["train", "--data", s(&empty), "--out", s(&empty.join("r"))], "holds no shards");
+    fails(&["train", "--data", "/no/such/dir", "--out", s(&empty.join("r"))], "/no/such/dir");
+    // Data and model counts that disagree.
+    let bad = tmp("mismatch");
+    let d = brine::data::npy::read(&dataset().join("data_00000.npy")).unwrap();
+    brine::data::npy::write(&bad.join("data1.npy"), &d.shape, &d.data).unwrap();
+    let m = brine::data::npy::read(&dataset().join("model_00000.npy")).unwrap();
+    let mut shape = m.shape.clone();
+    shape[0] -= 2;
+    brine::data::npy::write(&bad.join("model1.npy"), &shape, &m.data[..m.data.len() / 12 * 10]).unwrap();
+    fails(&["train", "--data", s(&bad), "--out", s(&bad.join("r")), "--backend", "cpu"], "model1.npy");
+    // A corrupt checkpoint, and data that contradicts a good one.
+    let corrupt = bad.join("c.safetensors");
+    std::fs::write(&corrupt, b"not a checkpoint").unwrap();
+    fails(&["eval", "--checkpoint", s(&corrupt), "--data", s(dataset())], "c.safetensors");
+    fails(
+        &["infer", "--checkpoint", s(&corrupt), "--data", s(&bad.join("data1.npy")), "--out", s(&bad.join("i"))],
+        "c.safetensors",
+    );
+    let run = tmp("bad-run").join("run");
+    ok(&train_args(s(dataset()), s(&run), "cpu", "1"));
+    let shots = bad.join("shots.npy");
+    brine::data::npy::write(&shots, &[1, 2, d.shape[2], d.shape[3]], &d.data[..2 * d.shape[2] * d.shape[3]]).unwrap();
+    fails(
+        &["infer", "--checkpoint", s(&run.join("best.safetensors")), "--data", s(&shots), "--out", s(&bad.join("i"))],
+        "shots.npy",
+    );
+    // An output directory that cannot be written.
+    fails(
+        &[
+            "eval",
+            "--checkpoint",
+            s(&run.join("best.safetensors")),
+            "--data",
+            s(dataset()),
+            "--out",
+            "/proc/brine-eval",
+        ],
+        "/proc/brine-eval",
+    );
+}
+
+#[test]
+fn demo_runs_at_a_small_size() {
+    let out = tmp("demo");
+    let text = ok(&["demo", "--out", s(&out), "--samples", "32", "--seconds", "3", "--backend", "cpu"]);
+    assert!(text.contains("SSIM") && text.contains("figure"), "{text}");
+    assert!(out.join("eval.json").exists());
+    assert!(image_ok(&out.join("figures/sample_0000.png")));
+}
