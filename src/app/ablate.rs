@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 use super::eval::{Model, mean, score_samples};
 use super::train::{RunSpec, splits};
 use super::{BackendChoice, ensure_dir};
+use crate::data::write_file_atomic;
 use crate::error::Result;
 use crate::nn::{Attention, Config};
 use crate::train::dataset;
-use crate::train::fit::write_atomic;
 
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -102,8 +102,11 @@ pub fn run(o: &Options, mut report: impl FnMut(&Row)) -> Result<Vec<Row>> {
         report(&row);
         rows.push(row);
     }
-    write_atomic(&o.out.join("ablation.md"), markdown(&rows).as_bytes())?;
-    write_atomic(&o.out.join("ablation.json"), serde_json::to_string_pretty(&rows).expect("serialises").as_bytes())?;
+    write_file_atomic(&o.out.join("ablation.md"), markdown(&rows).as_bytes())?;
+    write_file_atomic(
+        &o.out.join("ablation.json"),
+        serde_json::to_string_pretty(&rows).expect("serialises").as_bytes(),
+    )?;
     Ok(rows)
 }
 

@@ -10,12 +10,13 @@ use super::train::{DX_KEY, LAYOUT_KEY, NORM_KEY};
 use super::{BackendChoice, ensure_dir};
 use crate::checkpoint;
 use crate::data::Norm;
+use crate::data::write_file_atomic;
 use crate::error::{Error, Result};
 use crate::metrics;
 use crate::nn::Config;
 use crate::train::dataset;
 use crate::train::engine::Predictor;
-use crate::train::fit::{Samples, predict_all, write_atomic};
+use crate::train::fit::{Samples, predict_all};
 use crate::train::layout::Layout;
 
 /// What a checkpoint needs to be used on data: its network, data layout and normalisation.
@@ -134,8 +135,11 @@ pub fn run(
         for (i, s) in scores.iter().enumerate() {
             csv += &format!("{i},{:.6},{:.6},{:.6},{:.3}\n", s.mae, s.rmse, s.ssim, s.mae_ms);
         }
-        write_atomic(&dir.join("eval.csv"), csv.as_bytes())?;
-        write_atomic(&dir.join("eval.json"), serde_json::to_string_pretty(&summary).expect("serialises").as_bytes())?;
+        write_file_atomic(&dir.join("eval.csv"), csv.as_bytes())?;
+        write_file_atomic(
+            &dir.join("eval.json"),
+            serde_json::to_string_pretty(&summary).expect("serialises").as_bytes(),
+        )?;
     }
     Ok((scores, summary))
 }

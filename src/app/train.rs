@@ -8,6 +8,7 @@ use std::sync::atomic::AtomicBool;
 use serde::{Deserialize, Serialize};
 
 use super::{BackendChoice, ensure_dir};
+use crate::data::write_file_atomic;
 use crate::error::{Error, Result};
 use crate::nn::Config;
 use crate::ops::Adam;
@@ -106,7 +107,7 @@ pub fn run(spec: &RunSpec, run: &Path, resume: bool, progress: bool, stop: &Atom
         (DX_KEY.to_string(), ds.dx.to_string()),
     ]));
     let spec_json = serde_json::to_string_pretty(spec).expect("spec serialises");
-    fit::write_atomic(&run.join("run.json"), spec_json.as_bytes())?;
+    write_file_atomic(&run.join("run.json"), spec_json.as_bytes())?;
     let deadline = spec.budget_s.map(|s| std::time::Instant::now() + std::time::Duration::from_secs_f64(s));
     let opts = Options {
         epochs: spec.epochs,

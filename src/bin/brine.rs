@@ -432,11 +432,7 @@ fn run(cli: Cli) -> Result<bool> {
             }
             let ctx = Context::new()?;
             println!("adapter: {}", ctx.adapter_name());
-            let timing = if ctx.features.contains(wgpu::Features::TIMESTAMP_QUERY) {
-                "GPU timestamps"
-            } else {
-                "wall clock (no timestamp queries)"
-            };
+            let timing = timing_source(&ctx);
             println!("median of {iters} runs, timed with {timing}; a step = wave_psi + wave_step over padded grids");
             for (preset, b) in [("openfwi", batch), ("fcnvmb", (batch / 4).max(1))] {
                 println!("{}", brine::seismic::bench::gpu(&ctx, preset, b, steps, iters)?.line());
@@ -452,11 +448,7 @@ fn run(cli: Cli) -> Result<bool> {
             }
             let ctx = Context::new()?;
             println!("adapter: {}", ctx.adapter_name());
-            let timing = if ctx.features.contains(wgpu::Features::TIMESTAMP_QUERY) {
-                "GPU timestamps"
-            } else {
-                "wall clock (no timestamp queries)"
-            };
+            let timing = timing_source(&ctx);
             println!("batch {batch}, median of {iters} runs, timed with {timing}");
             let opts = brine::bench::Options { batch, iters, filter };
             brine::bench::kernels(&ctx, &opts, |row| println!("{}", row.line()))?;
@@ -645,4 +637,13 @@ fn train(a: TrainArgs) -> Result<bool> {
         return Ok(false);
     }
     Ok(true)
+}
+
+/// How the benchmarks on `ctx` are timed.
+fn timing_source(ctx: &Context) -> &'static str {
+    if ctx.features.contains(wgpu::Features::TIMESTAMP_QUERY) {
+        "GPU timestamps"
+    } else {
+        "wall clock (no timestamp queries)"
+    }
 }

@@ -104,13 +104,6 @@ impl Norm {
 
     /// Writes the bounds as JSON, atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
-        write_text_atomic(path, &serde_json::to_string_pretty(self).expect("norm serialises"))
+        super::write_file_atomic(path, serde_json::to_string_pretty(self).expect("norm serialises").as_bytes())
     }
-}
-
-/// Writes a text file under a temporary name, then renames it.
-pub fn write_text_atomic(path: &Path, text: &str) -> Result<()> {
-    let tmp = super::npy::temp_name(path);
-    std::fs::write(&tmp, text).map_err(|e| Error::file(&tmp, e.to_string()))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::file(path, format!("renaming {}: {e}", tmp.display())))
 }

@@ -15,8 +15,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::norm::{Norm, write_text_atomic};
+use super::norm::Norm;
 use super::npy;
+use super::write_file_atomic;
 use crate::error::{Error, Result};
 use crate::seismic::{Acquisition, Engine, forward, model};
 
@@ -121,7 +122,7 @@ pub fn synth(job: &Synth, engine: Engine, progress: bool, mut log: impl FnMut(&s
             ));
         }
     } else {
-        write_text_atomic(&desc_path, &serde_json::to_string_pretty(&desc).expect("serialises"))?;
+        write_file_atomic(&desc_path, serde_json::to_string_pretty(&desc).expect("serialises").as_bytes())?;
     }
     let files = job.count.div_ceil(job.per_file);
     let mine: Vec<usize> = (0..files).filter(|c| c % job.shard.of == job.shard.index).collect();
@@ -159,7 +160,10 @@ pub fn synth(job: &Synth, engine: Engine, progress: bool, mut log: impl FnMut(&s
         npy::write_atomic(&data_path(&job.out, c), &[n, plan.shots, plan.samples, plan.receivers], &data)?;
         npy::write_atomic(&model_path(&job.out, c), &[n, 1, nz, nx], &models)?;
         let stats = Norm::of(&data, &models);
-        write_text_atomic(&stats_path(&job.out, c), &serde_json::to_string_pretty(&stats).expect("serialises"))?;
+        write_file_atomic(
+            &stats_path(&job.out, c),
+            serde_json::to_string_pretty(&stats).expect("serialises").as_bytes(),
+        )?;
         report.files_written += 1;
         report.samples += n;
     }

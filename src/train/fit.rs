@@ -1,11 +1,12 @@
 //! The training loop: shuffled mini-batches, a learning-rate schedule, validation each
 //! epoch, `metrics.csv`, `last` and `best` checkpoints, and a clean stop on request.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use super::engine::{Engine, LossKind, Predict};
+use crate::data::write_file_atomic;
 use crate::error::{Error, Result};
 use crate::rng::Rng;
 
@@ -145,14 +146,7 @@ fn write_metrics(run: &Path, rows: &[EpochRow]) -> Result<()> {
         .collect::<Vec<_>>()
         .join("\n")
         + "\n";
-    write_atomic(&run.join("metrics.csv"), text.as_bytes())
-}
-
-/// Writes a file under a temporary name, then renames it into place.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = PathBuf::from(format!("{}.tmp", path.display()));
-    std::fs::write(&tmp, bytes).map_err(|e| Error::file(&tmp, format!("cannot write: {e}")))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::file(path, format!("cannot rename into place: {e}")))
+    write_file_atomic(&run.join("metrics.csv"), text.as_bytes())
 }
 
 /// The losses of predictions against targets, as training computes them.
