@@ -75,12 +75,13 @@ pub fn markdown(rows: &[Row]) -> String {
 pub fn run(o: &Options, mut report: impl FnMut(&Row)) -> Result<Vec<Row>> {
     ensure_dir(&o.out)?;
     let stop = AtomicBool::new(false);
+    let in_channels = dataset::shots(&o.data)?;
     let mut rows = vec![];
     for (attention, gates) in VARIANTS {
         let variant = name(attention, gates);
         let dir = o.out.join(&variant);
-        let config = Config { in_channels: 0, out_channels: 1, widths: o.widths.clone(), attention, gates };
-        let mut spec = RunSpec {
+        let config = Config { in_channels, out_channels: 1, widths: o.widths.clone(), attention, gates };
+        let spec = RunSpec {
             data: o.data.clone(),
             config,
             epochs: o.epochs,
@@ -95,7 +96,6 @@ pub fn run(o: &Options, mut report: impl FnMut(&Row)) -> Result<Vec<Row>> {
             backend: o.backend,
             budget_s: None,
         };
-        spec.config.in_channels = shots(&o.data)?;
         let resume = dir.join("metrics.csv").exists();
         let trained = super::train::run(&spec, &dir, resume, o.progress, &stop)?;
         let row = score_variant(&spec, &dir.join("best.safetensors"), &variant, trained.ms_per_step)?;
@@ -108,11 +108,6 @@ pub fn run(o: &Options, mut report: impl FnMut(&Row)) -> Result<Vec<Row>> {
         serde_json::to_string_pretty(&rows).expect("serialises").as_bytes(),
     )?;
     Ok(rows)
-}
-
-fn shots(data: &Path) -> Result<usize> {
-    let (d, m) = dataset::pairs(data)?.remove(0);
-    Ok(crate::data::Shard::open(&d, &m)?.data.shape[1])
 }
 
 fn score_variant(spec: &RunSpec, checkpoint: &Path, variant: &str, ms_per_step: f64) -> Result<Row> {

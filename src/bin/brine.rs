@@ -582,10 +582,7 @@ fn train(a: TrainArgs) -> Result<bool> {
             (spec, dir.clone(), true)
         }
         None => {
-            let in_channels = brine::train::dataset::pairs(a.data.as_deref().unwrap_or(Path::new(".")))
-                .and_then(|p| brine::data::Shard::open(&p[0].0, &p[0].1))?
-                .data
-                .shape[1];
+            let in_channels = brine::train::dataset::shots(a.data.as_deref().unwrap_or(Path::new(".")))?;
             let spec = RunSpec {
                 data: a.data.clone().unwrap_or_default(),
                 config: Config {

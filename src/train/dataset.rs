@@ -40,6 +40,12 @@ pub fn pairs(dir: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
     Ok(out)
 }
 
+/// Shots per sample in a dataset directory: the network's input channels.
+pub fn shots(dir: &Path) -> Result<usize> {
+    let (d, m) = pairs(dir)?.remove(0);
+    Ok(Shard::open(&d, &m)?.data.shape[1])
+}
+
 /// A dataset in network layout, and what maps it back to velocities.
 pub struct Dataset {
     pub layout: Layout,
