@@ -89,10 +89,9 @@ fn field<'a>(dict: &'a str, key: &str) -> Option<&'a str> {
     Some(rest[..end].trim())
 }
 
-/// Reads a float32 or float64 `.npy` file as f32.
-pub fn read(path: &Path) -> Result<Array> {
+/// The header of an open `.npy` file: shape, element size (4 or 8) and big-endianness.
+fn header_of(f: &mut std::fs::File, path: &Path) -> Result<(Vec<usize>, usize, bool)> {
     let bad = |d: String| Error::file(path, d);
-    let mut f = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
     let mut pre = [0u8; 8];
     f.read_exact(&mut pre).map_err(|_| bad("not a .npy file (shorter than its magic)".into()))?;
     if &pre[..6] != MAGIC {
@@ -139,6 +138,20 @@ pub fn read(path: &Path) -> Result<Array> {
         .map(|s| s.trim_end_matches('L').parse::<usize>())
         .collect::<std::result::Result<_, _>>()
         .map_err(|_| bad(format!("cannot read shape {shape_txt}")))?;
+    Ok((shape, size, big))
+}
+
+/// The shape of a `.npy` file, from its header alone.
+pub fn shape(path: &Path) -> Result<Vec<usize>> {
+    let mut f = std::fs::File::open(path).map_err(|e| Error::file(path, e.to_string()))?;
+    Ok(header_of(&mut f, path)?.0)
+}
+
+/// Reads a float32 or float64 `.npy` file as f32.
+pub fn read(path: &Path) -> Result<Array> {
+    let bad = |d: String| Error::file(path, d);
+    let mut f = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
+    let (shape, size, big) = header_of(&mut f, path)?;
     let count = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(|| bad("shape overflows".into()))?;
     let mut raw = Vec::new();
     f.read_to_end(&mut raw).map_err(|e| bad(e.to_string()))?;

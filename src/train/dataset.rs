@@ -42,8 +42,13 @@ pub fn pairs(dir: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
 
 /// Shots per sample in a dataset directory: the network's input channels.
 pub fn shots(dir: &Path) -> Result<usize> {
-    let (d, m) = pairs(dir)?.remove(0);
-    Ok(Shard::open(&d, &m)?.data.shape[1])
+    let (d, _) = pairs(dir)?.remove(0);
+    match crate::data::npy::shape(&d)?[..] {
+        [_, shots, _, _] => Ok(shots),
+        ref s => {
+            Err(Error::file(&d, format!("rank {} array {s:?}: seismic data is (N, shots, time, receivers)", s.len())))
+        }
+    }
 }
 
 /// A dataset in network layout, and what maps it back to velocities.
