@@ -215,7 +215,7 @@ fn ablate_compares_eight_variants() {
 #[test]
 fn ctrl_c_saves_a_checkpoint_before_exiting() {
     let run = tmp("ctrlc").join("run");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_brine"))
+    let child = Command::new(env!("CARGO_BIN_EXE_brine"))
         .args(train_args(s(dataset()), s(&run), "cpu", "1000"))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -286,4 +286,39 @@ fn demo_runs_at_a_small_size() {
     assert!(text.contains("SSIM") && text.contains("figure"), "{text}");
     assert!(out.join("eval.json").exists());
     assert!(image_ok(&out.join("figures/sample_0000.png")));
+}
+
+#[test]
+fn the_shipped_model_infers_openfwi_data_without_training() {
+    let dir = tmp("shipped");
+    ok(&[
+        "synth",
+        "--preset",
+        "openfwi",
+        "--count",
+        "2",
+        "--seed",
+        "11",
+        "--out",
+        s(&dir.join("set")),
+        "--engine",
+        "cpu",
+        "--quiet",
+    ]);
+    let out = dir.join("pred");
+    let text = ok(&[
+        "infer",
+        "--data",
+        s(&dir.join("set/data_00000.npy")),
+        "--out",
+        s(&out),
+        "--figures",
+        "1",
+        "--backend",
+        "cpu",
+    ]);
+    assert!(text.contains("SSIM"), "the truth beside the data is used: {text}");
+    let pred = brine::data::npy::read(&out.join("prediction.npy")).unwrap();
+    assert_eq!(pred.shape, vec![2, 1, 70, 70]);
+    assert!(image_ok(&out.join("sample_0000.png")) && image_ok(&out.join("loss.png")));
 }

@@ -21,6 +21,9 @@ struct Cli {
     command: Command,
 }
 
+/// The model shipped with brine, trained by `brine train` on `brine synth --preset openfwi` data.
+const SHIPPED_MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/model/openfwi_cbam_gates.safetensors");
+
 #[derive(Subcommand)]
 enum Command {
     /// From nothing to a trained attention U-Net: synthesise a small salt set, train for a
@@ -60,8 +63,10 @@ enum Command {
     },
     /// Predict velocity models from shot gathers: prediction.npy (m/s) and figures.
     Infer {
+        /// Default: the shipped model (OpenFWI layout: 5 shots × 1000 samples × 70 receivers,
+        /// 70 × 70 models), assets/model/openfwi_cbam_gates.safetensors.
         #[arg(long)]
-        checkpoint: PathBuf,
+        checkpoint: Option<PathBuf>,
         /// Seismic data .npy: (N, shots, time, receivers).
         #[arg(long)]
         data: PathBuf,
@@ -340,6 +345,7 @@ fn run(cli: Cli) -> Result<bool> {
             Ok(true)
         }
         Command::Infer { checkpoint, data, truth, out, figures, batch, backend } => {
+            let checkpoint = checkpoint.unwrap_or_else(|| PathBuf::from(SHIPPED_MODEL));
             let r = brine::app::infer::run(&brine::app::infer::Options {
                 checkpoint: &checkpoint,
                 data: &data,
