@@ -373,7 +373,9 @@ impl Backend for Gpu<'_> {
         self.ctx.upload(name, data)
     }
     fn recycle(&self, t: GpuTensor) {
-        self.ctx.recycle(t);
+        if let Some(r) = self.batch.borrow_mut().as_mut() {
+            r.recycle(t);
+        }
     }
     fn download(&self, t: &GpuTensor) -> Result<Vec<f32>> {
         if self.batch.borrow().as_ref().is_some_and(|r| r.is_capturing()) {

@@ -3,7 +3,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
 
-use super::pipeline::{CachedPipeline, Pool};
+use super::pipeline::CachedPipeline;
 
 /// Device, queue, what the adapter is and can do, and the compiled pipelines.
 pub struct Context {
@@ -14,8 +14,6 @@ pub struct Context {
     pub features: wgpu::Features,
     pub(super) pipelines: Mutex<HashMap<(&'static str, &'static str), Arc<CachedPipeline>>>,
     pub(super) modules: Mutex<HashMap<&'static str, wgpu::ShaderModule>>,
-    /// Present while a capture is being recorded.
-    pub(super) pool: Mutex<Option<Pool>>,
 }
 
 /// Optional features brine uses when the adapter has them.
@@ -129,7 +127,6 @@ impl Context {
             features,
             pipelines: Mutex::new(HashMap::new()),
             modules: Mutex::new(HashMap::new()),
-            pool: Mutex::new(None),
         }
     }
 

@@ -31,11 +31,11 @@ pub(super) struct CachedPipeline {
     layout: wgpu::BindGroupLayout,
 }
 
-/// Buffers released during a capture, by size, and the reused ones still to be cleared.
+/// What a capture has recorded, and the buffers released during it, by size.
 #[derive(Default)]
-pub(super) struct Pool {
+struct Capture {
+    commands: Vec<Command>,
     free: std::collections::HashMap<u64, Vec<wgpu::Buffer>>,
-    clears: Vec<wgpu::Buffer>,
 }
 
 enum Command {
@@ -134,28 +134,12 @@ impl Context {
 
     /// Starts capturing: dispatches are kept, with their bind groups, as a `Program` that
     /// can be replayed any number of times; nothing runs until then. While capturing,
-    /// buffers handed back with `recycle` are reused by later allocations (cleared first).
+    /// buffers handed back with `Recorder::recycle` serve later allocations of the same
+    /// capture (cleared first).
     pub fn capture(&self) -> Recorder<'_> {
-        *self.pool.lock().unwrap() = Some(Pool::default());
         let mut r = self.recorder();
-        r.capture = Some(vec![]);
+        r.capture = Some(Capture::default());
         r
-    }
-
-    /// Hands a dead tensor's buffer to the capture pool (a no-op when not capturing).
-    pub fn recycle(&self, t: GpuTensor) {
-        if let Some(pool) = self.pool.lock().unwrap().as_mut() {
-            pool.free.entry(t.buffer.size()).or_default().push(t.buffer);
-        }
-    }
-
-    /// A buffer of `size` bytes from the capture pool, if one is free.
-    pub(super) fn reuse(&self, size: u64) -> Option<wgpu::Buffer> {
-        let mut guard = self.pool.lock().unwrap();
-        let pool = guard.as_mut()?;
-        let buffer = pool.free.get_mut(&size)?.pop()?;
-        pool.clears.push(buffer.clone());
-        Some(buffer)
     }
 
     /// Records one dispatch and submits it at once.
@@ -174,7 +158,7 @@ pub struct Recorder<'a> {
     scope: Option<wgpu::ErrorScopeGuard>,
     timer: Option<&'a mut Timer>,
     dispatches: usize,
-    capture: Option<Vec<Command>>,
+    capture: Option<Capture>,
 }
 
 impl<'a> Recorder<'a> {
@@ -227,10 +211,8 @@ impl<'a> Recorder<'a> {
             entries: &entries,
         });
         self.dispatches += 1;
-        if let Some(commands) = self.capture.as_mut() {
-            let pending = self.ctx.pool.lock().unwrap().as_mut().map(|p| std::mem::take(&mut p.clears));
-            commands.extend(pending.unwrap_or_default().into_iter().map(Command::Clear));
-            commands.push(Command::Dispatch { pipeline: p, bind_group: bg, groups });
+        if let Some(c) = self.capture.as_mut() {
+            c.commands.push(Command::Dispatch { pipeline: p, bind_group: bg, groups });
             return Ok(());
         }
         let timestamp_writes = self.timer.as_mut().and_then(|t| t.pass_writes());
@@ -249,7 +231,7 @@ impl<'a> Recorder<'a> {
         }
         let size = (src.len * 4) as u64;
         match self.capture.as_mut() {
-            Some(c) => c.push(Command::Copy { src: src.buffer.clone(), dst: dst.buffer.clone(), size }),
+            Some(c) => c.commands.push(Command::Copy { src: src.buffer.clone(), dst: dst.buffer.clone(), size }),
             None => self.encoder.copy_buffer_to_buffer(&src.buffer, 0, &dst.buffer, 0, size),
         }
         Ok(())
@@ -287,13 +269,34 @@ impl<'a> Recorder<'a> {
         Ok(())
     }
 
+    /// A zero-filled tensor for the ops being recorded. While capturing, a buffer released
+    /// earlier in the capture is reused when one of the size is free (cleared in stream order).
+    pub fn zeros(&mut self, op: &str, tensor: &str, len: usize) -> Result<GpuTensor> {
+        if let Some(c) = self.capture.as_mut() {
+            let size = (len.max(1) * 4) as u64;
+            if let Some(buffer) = c.free.get_mut(&size).and_then(Vec::pop) {
+                c.commands.push(Command::Clear(buffer.clone()));
+                return Ok(GpuTensor { buffer, len });
+            }
+        }
+        self.ctx.zeros(op, tensor, len)
+    }
+
+    /// Hands back a tensor that nothing recorded later reads, so that a later allocation of
+    /// this capture can reuse its buffer (outside a capture it is simply dropped).
+    pub fn recycle(&mut self, t: GpuTensor) {
+        if let Some(c) = self.capture.as_mut() {
+            c.free.entry(t.buffer.size()).or_default().push(t.buffer);
+        }
+    }
+
     /// Ends a capture: the program, or the first validation error raised while capturing.
     pub fn finish_capture(mut self) -> Result<Program> {
         let commands = self
             .capture
             .take()
-            .ok_or_else(|| Error::Gpu("finish_capture on a recorder that is not capturing".into()))?;
-        *self.ctx.pool.lock().unwrap() = None;
+            .ok_or_else(|| Error::Gpu("finish_capture on a recorder that is not capturing".into()))?
+            .commands;
         if let Some(err) = self.scope.take().and_then(|s| pollster::block_on(s.pop())) {
             return Err(Error::Gpu(err.to_string()));
         }

@@ -27,9 +27,6 @@ impl Context {
     /// A zero-filled tensor of `len` elements; `op` and `tensor` name it in errors.
     pub fn zeros(&self, op: &str, tensor: &str, len: usize) -> Result<GpuTensor> {
         let size = self.check_size(op, tensor, len)?;
-        if let Some(buffer) = self.reuse(size) {
-            return Ok(GpuTensor { buffer, len });
-        }
         let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(tensor),
             size,

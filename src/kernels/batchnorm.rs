@@ -110,12 +110,11 @@ pub fn train_forward(
     check_len(op, "running_var", running_var.len, &c)?;
     check_train(op, g)?;
     let p = params(g);
-    let ctx = r.context();
     let parts = g.c() * p.chunks as usize;
-    let part = ctx.zeros(op, "partial statistics", 3 * parts)?;
-    let mean = ctx.zeros(op, "mean", g.c())?;
-    let invstd = ctx.zeros(op, "invstd", g.c())?;
-    let y = ctx.zeros(op, "y", x.len)?;
+    let part = r.zeros(op, "partial statistics", 3 * parts)?;
+    let mean = r.zeros(op, "mean", g.c())?;
+    let invstd = r.zeros(op, "invstd", g.c())?;
+    let y = r.zeros(op, "y", x.len)?;
     r.dispatch(&TRAIN_STATS, &p, &[x, &part], grid(parts))?;
     r.dispatch(&TRAIN_FINALIZE, &p, &[&part, &mean, &invstd, running_mean, running_var], grid(g.c()))?;
     r.dispatch(&TRAIN_APPLY, &p, &[x, &mean, &invstd, gamma, beta, &y], grid(x.len.div_ceil(WG)))?;
@@ -141,12 +140,11 @@ pub fn train_backward(
     check_len(op, "dy", dy.len, &g.x)?;
     check_train(op, g)?;
     let p = params(g);
-    let ctx = r.context();
     let parts = g.c() * p.chunks as usize;
-    let part = ctx.zeros(op, "partial sums", 2 * parts)?;
-    let dgamma = ctx.zeros(op, "dgamma", g.c())?;
-    let dbeta = ctx.zeros(op, "dbeta", g.c())?;
-    let dx = ctx.zeros(op, "dx", x.len)?;
+    let part = r.zeros(op, "partial sums", 2 * parts)?;
+    let dgamma = r.zeros(op, "dgamma", g.c())?;
+    let dbeta = r.zeros(op, "dbeta", g.c())?;
+    let dx = r.zeros(op, "dx", x.len)?;
     r.dispatch(&BWD_STATS, &p, &[x, dy, mean, &part], grid(parts))?;
     r.dispatch(&BWD_FINALIZE, &p, &[&part, invstd, &dgamma, &dbeta], grid(g.c()))?;
     r.dispatch(&BWD_DATA, &p, &[x, dy, mean, invstd, gamma, &dgamma, &dbeta, &dx], grid(x.len.div_ceil(WG)))?;
@@ -169,7 +167,7 @@ pub fn eval_forward(
     check_len(op, "beta", beta.len, &c)?;
     check_len(op, "running_mean", running_mean.len, &c)?;
     check_len(op, "running_var", running_var.len, &c)?;
-    let y = r.context().zeros(op, "y", x.len)?;
+    let y = r.zeros(op, "y", x.len)?;
     r.dispatch(&EVAL_FWD, &params(g), &[x, running_mean, running_var, gamma, beta, &y], grid(x.len.div_ceil(WG)))?;
     Ok(y)
 }
@@ -186,7 +184,7 @@ pub fn eval_backward(
     check_len(op, "gamma", gamma.len, &c)?;
     check_len(op, "running_var", running_var.len, &c)?;
     check_len(op, "dy", dy.len, &g.x)?;
-    let dx = r.context().zeros(op, "dx", dy.len)?;
+    let dx = r.zeros(op, "dx", dy.len)?;
     r.dispatch(&EVAL_BWD, &params(g), &[dy, gamma, running_var, &dx], grid(dy.len.div_ceil(WG)))?;
     Ok(dx)
 }

@@ -299,7 +299,7 @@ pub(crate) fn forward_raw(
     let n_tiles = n.div_ceil(t.bn);
     let params = Params { has_bias: b.is_some() as u32, gn: u(n), gk: u(k), ..gemm_params(g, t, m, n_tiles) };
     let groups = gemm_grid(n_tiles, m.div_ceil(t.bm))?;
-    let y = r.context().zeros(op, out, g.y_shape().iter().product())?;
+    let y = r.zeros(op, out, g.y_shape().iter().product())?;
     let dummy;
     let b = match b {
         Some(b) => b,
@@ -330,7 +330,7 @@ pub(crate) fn backward_data_raw(
     let n_tiles = n_max.div_ceil(t.bn);
     let params = Params { has_bias: b.is_some() as u32, ..gemm_params(g, t, m, n_tiles) };
     let groups = gemm_grid(n_tiles, m.div_ceil(t.bm) * s * s)?;
-    let dx = r.context().zeros(op, out, g.x_shape().iter().product())?;
+    let dx = r.zeros(op, out, g.x_shape().iter().product())?;
     let dummy;
     let b = match b {
         Some(b) => b,
@@ -360,11 +360,11 @@ pub(crate) fn backward_weight_raw(
         Params { gn: u(n), gk: u(k), k_chunk: u(plan.chunk), splits: u(splits), ..gemm_params(g, t, m, n_tiles) };
     let groups = gemm_grid(n_tiles, m.div_ceil(t.bm) * splits)?;
     let kernel = plan.kernel;
-    let dw = r.context().zeros(op, "dw", m * n)?;
+    let dw = r.zeros(op, "dw", m * n)?;
     if splits == 1 {
         r.dispatch(kernel, &params, &[x, dy, &dw], groups)?;
     } else {
-        let part = r.context().zeros(op, "dw partial sums", splits * m * n)?;
+        let part = r.zeros(op, "dw partial sums", splits * m * n)?;
         r.dispatch(kernel, &params, &[x, dy, &part], groups)?;
         reduce(r, &part, &dw, splits, m * n)?;
     }
@@ -386,11 +386,11 @@ pub(crate) fn channel_sums_raw(
     let splits = bias_splits(n, c, hw);
     let chunk = (n * hw).div_ceil(splits);
     let params = Params { n: u(n), co: u(c), len: u(hw), k_chunk: u(chunk), splits: u(splits), ..Default::default() };
-    let db = r.context().zeros(op, "db", c)?;
+    let db = r.zeros(op, "db", c)?;
     if splits == 1 {
         r.dispatch(&BWD_BIAS, &params, &[dy, &db], [u(c), 1, 1])?;
     } else {
-        let part = r.context().zeros(op, "db partial sums", splits * c)?;
+        let part = r.zeros(op, "db partial sums", splits * c)?;
         r.dispatch(&BWD_BIAS, &params, &[dy, &part], [u(c), u(splits), 1])?;
         reduce(r, &part, &db, splits, c)?;
     }

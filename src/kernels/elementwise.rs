@@ -95,7 +95,7 @@ fn launch(r: &mut Recorder, pair: &Pair, mut p: Params, len: usize, bufs: &[&Gpu
 pub fn act_forward(r: &mut Recorder, a: Act, x: &GpuTensor) -> Result<GpuTensor> {
     let op = act_name(a, false);
     to_u32(op, "x", x.len)?;
-    let y = r.context().zeros(op, "y", x.len)?;
+    let y = r.zeros(op, "y", x.len)?;
     launch(r, &ACT_FWD, Params { act: act_code(a), ..Default::default() }, x.len, &[x, &y])?;
     Ok(y)
 }
@@ -105,7 +105,7 @@ pub fn act_backward(r: &mut Recorder, a: Act, x: &GpuTensor, dy: &GpuTensor) -> 
     let op = act_name(a, true);
     check_len(op, "dy", dy.len, &[x.len])?;
     to_u32(op, "x", x.len)?;
-    let dx = r.context().zeros(op, "dx", x.len)?;
+    let dx = r.zeros(op, "dx", x.len)?;
     launch(r, &ACT_BWD, Params { act: act_code(a), ..Default::default() }, x.len, &[x, dy, &dx])?;
     Ok(dx)
 }
@@ -114,7 +114,7 @@ pub fn act_backward(r: &mut Recorder, a: Act, x: &GpuTensor, dy: &GpuTensor) -> 
 pub fn add(r: &mut Recorder, a: &GpuTensor, b: &GpuTensor) -> Result<GpuTensor> {
     check_len("add", "b", b.len, &[a.len])?;
     to_u32("add", "a", a.len)?;
-    let y = r.context().zeros("add", "y", a.len)?;
+    let y = r.zeros("add", "y", a.len)?;
     launch(r, &ADD, Params::default(), a.len, &[a, b, &y])?;
     Ok(y)
 }
@@ -131,7 +131,7 @@ pub fn concat(r: &mut Recorder, g: &Concat, a: &GpuTensor, b: &GpuTensor) -> Res
     check_len("concat", "a", a.len, &[g.n, g.ca, g.hw])?;
     check_len("concat", "b", b.len, &[g.n, g.cb, g.hw])?;
     let (sa, sb, stride) = rows("concat", g)?;
-    let y = r.context().zeros("concat", "y", g.y_len())?;
+    let y = r.zeros("concat", "y", g.y_len())?;
     launch(r, &PLACE, Params { chunk: sa, stride, offset: 0, ..Default::default() }, a.len, &[a, &y])?;
     launch(r, &PLACE, Params { chunk: sb, stride, offset: sa, ..Default::default() }, b.len, &[b, &y])?;
     Ok(y)
@@ -141,8 +141,8 @@ pub fn concat(r: &mut Recorder, g: &Concat, a: &GpuTensor, b: &GpuTensor) -> Res
 pub fn split(r: &mut Recorder, g: &Concat, y: &GpuTensor) -> Result<(GpuTensor, GpuTensor)> {
     check_len("split", "y", y.len, &[g.n, g.ca + g.cb, g.hw])?;
     let (sa, sb, stride) = rows("split", g)?;
-    let a = r.context().zeros("split", "a", g.n * g.ca * g.hw)?;
-    let b = r.context().zeros("split", "b", g.n * g.cb * g.hw)?;
+    let a = r.zeros("split", "a", g.n * g.ca * g.hw)?;
+    let b = r.zeros("split", "b", g.n * g.cb * g.hw)?;
     launch(r, &TAKE, Params { chunk: sa, stride, offset: 0, ..Default::default() }, a.len, &[y, &a])?;
     launch(r, &TAKE, Params { chunk: sb, stride, offset: sa, ..Default::default() }, b.len, &[y, &b])?;
     Ok((a, b))

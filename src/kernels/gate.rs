@@ -42,7 +42,7 @@ pub fn forward(r: &mut Recorder, g: &Gate, x: &GpuTensor, z: &GpuTensor) -> Resu
     let op = "sigmoid_gate";
     check_len(op, "x", x.len, &g.x)?;
     check_len(op, "z", z.len, &g.z_shape())?;
-    let y = r.context().zeros(op, "y", x.len)?;
+    let y = r.zeros(op, "y", x.len)?;
     r.dispatch(&FWD, &params(g), &[x, z, &y], grid(x.len.div_ceil(WG)))?;
     Ok(y)
 }
@@ -59,8 +59,8 @@ pub fn backward(
     check_len(op, "x", x.len, &g.x)?;
     check_len(op, "z", z.len, &g.z_shape())?;
     check_len(op, "dy", dy.len, &g.x)?;
-    let dx = r.context().zeros(op, "dx", x.len)?;
-    let terms = r.context().zeros(op, "dz terms", x.len)?;
+    let dx = r.zeros(op, "dx", x.len)?;
+    let terms = r.zeros(op, "dz terms", x.len)?;
     r.dispatch(&BWD, &params(g), &[x, z, dy, &dx, &terms], grid(x.len.div_ceil(WG)))?;
     let dz = super::reduce::sum(r, &g.z_reduce(), &terms, 1.0)?;
     Ok((dx, dz))

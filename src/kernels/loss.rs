@@ -56,8 +56,8 @@ pub fn forward(r: &mut Recorder, l: Loss, x: &GpuTensor, t: &GpuTensor) -> Resul
     check_len_pair(op, x.len, t.len)?;
     let len = to_u32(op, "x", x.len)?;
     let groups = partial_groups(x.len);
-    let partials = r.context().zeros(op, "partials", groups)?;
-    let y = r.context().zeros(op, "y", 1)?;
+    let partials = r.zeros(op, "partials", groups)?;
+    let y = r.zeros(op, "y", 1)?;
     let p = Params { len, groups: groups as u32, kind: kind(l), ..Default::default() };
     r.dispatch(&PARTIAL, &p, &[x, t, &partials], grid(groups))?;
     let p = Params { len: groups as u32, scale: (1.0 / x.len as f64) as f32, ..p };
@@ -72,7 +72,7 @@ pub fn backward(r: &mut Recorder, l: Loss, x: &GpuTensor, t: &GpuTensor, dy: &Gp
     check_len_pair(op, x.len, t.len)?;
     check_len(op, "dy", dy.len, &[1])?;
     to_u32(op, "x", x.len)?;
-    let dx = r.context().zeros(op, "dx", x.len)?;
+    let dx = r.zeros(op, "dx", x.len)?;
     let p = Params { kind: kind(l), scale: scale(l, x.len) as f32, ..Default::default() };
     let groups = grid(x.len.div_ceil(PER_GROUP));
     if x.len % 4 == 0 {

@@ -45,8 +45,8 @@ pub fn forward(r: &mut Recorder, g: &Pool2d, x: &GpuTensor) -> Result<(GpuTensor
     let op = "max_pool2d";
     check_len(op, "x", x.len, &g.x_shape())?;
     let len: usize = g.y_shape().iter().product();
-    let y = r.context().zeros(op, "y", len)?;
-    let idx = r.context().zeros(op, "idx", len)?;
+    let y = r.zeros(op, "y", len)?;
+    let idx = r.zeros(op, "idx", len)?;
     r.dispatch(&FWD, &params(g, len), &[x, &y, &idx], grid(len.div_ceil(WG)))?;
     Ok((y, idx))
 }
@@ -58,7 +58,7 @@ pub fn backward(r: &mut Recorder, g: &Pool2d, dy: &GpuTensor, idx: &GpuTensor) -
     check_len(op, "dy", dy.len, &g.y_shape())?;
     check_len(op, "idx", idx.len, &g.y_shape())?;
     let len: usize = g.x_shape().iter().product();
-    let dx = r.context().zeros(op, "dx", len)?;
+    let dx = r.zeros(op, "dx", len)?;
     r.dispatch(&BWD, &params(g, len), &[dy, idx, &dx], grid(len.div_ceil(WG)))?;
     Ok(dx)
 }

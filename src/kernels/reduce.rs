@@ -115,11 +115,11 @@ fn groups(g: &Reduce, pl: &Plan) -> [u32; 3] {
 fn sum_unchecked(r: &mut Recorder, op: &str, g: &Reduce, x: &GpuTensor, scale: f32) -> Result<GpuTensor> {
     let pl = plan(g);
     if pl.chunks == 1 {
-        let y = r.context().zeros(op, "y", g.y_len())?;
+        let y = r.zeros(op, "y", g.y_len())?;
         r.dispatch(&SUM, &params(g, &pl, g.y_len(), scale), &[x, &y], groups(g, &pl))?;
         return Ok(y);
     }
-    let part = r.context().zeros(op, "partial sums", g.y_len() * pl.chunks)?;
+    let part = r.zeros(op, "partial sums", g.y_len() * pl.chunks)?;
     r.dispatch(&SUM, &params(g, &pl, g.y_len(), 1.0), &[x, &part], groups(g, &pl))?;
     sum_unchecked(r, op, &Reduce { outer: g.outer, r: pl.chunks, inner: g.inner }, &part, scale)
 }
@@ -144,7 +144,7 @@ fn elementwise(g: &Reduce, scale: f32) -> Params {
 pub fn mean_backward(r: &mut Recorder, g: &Reduce, dy: &GpuTensor) -> Result<GpuTensor> {
     let op = "reduce_mean_bwd";
     check_len(op, "dy", dy.len, &[g.outer, g.inner])?;
-    let dx = r.context().zeros(op, "dx", g.x_len())?;
+    let dx = r.zeros(op, "dx", g.x_len())?;
     r.dispatch(&BROADCAST_BWD, &elementwise(g, 1.0 / g.r as f32), &[dy, &dx], grid(g.x_len().div_ceil(WG)))?;
     Ok(dx)
 }
@@ -153,17 +153,16 @@ pub fn mean_backward(r: &mut Recorder, g: &Reduce, dy: &GpuTensor) -> Result<Gpu
 pub fn max_forward(r: &mut Recorder, g: &Reduce, x: &GpuTensor) -> Result<(GpuTensor, GpuTensor)> {
     let op = "reduce_max";
     check_len(op, "x", x.len, &[g.outer, g.r, g.inner])?;
-    let ctx = r.context();
     let pl = plan(g);
-    let mut y = ctx.zeros(op, "y", g.y_len() * pl.chunks)?;
-    let mut idx = ctx.zeros(op, "idx", g.y_len() * pl.chunks)?;
+    let mut y = r.zeros(op, "y", g.y_len() * pl.chunks)?;
+    let mut idx = r.zeros(op, "idx", g.y_len() * pl.chunks)?;
     r.dispatch(&MAX, &params(g, &pl, g.y_len(), 1.0), &[x, &y, &idx], groups(g, &pl))?;
     // Chunked: reduce the (value, position) pairs of the chunks until one is left.
     let mut g = Reduce { outer: g.outer, r: pl.chunks, inner: g.inner };
     while g.r > 1 {
         let pl = plan(&g);
-        let y2 = ctx.zeros(op, "y", g.y_len() * pl.chunks)?;
-        let idx2 = ctx.zeros(op, "idx", g.y_len() * pl.chunks)?;
+        let y2 = r.zeros(op, "y", g.y_len() * pl.chunks)?;
+        let idx2 = r.zeros(op, "idx", g.y_len() * pl.chunks)?;
         r.dispatch(&MAX_PAIRS, &params(&g, &pl, g.y_len(), 1.0), &[&y, &idx, &y2, &idx2], groups(&g, &pl))?;
         (y, idx, g.r) = (y2, idx2, pl.chunks);
     }
@@ -176,7 +175,7 @@ pub fn max_backward(r: &mut Recorder, g: &Reduce, dy: &GpuTensor, idx: &GpuTenso
     let op = "reduce_max_bwd";
     check_len(op, "dy", dy.len, &[g.outer, g.inner])?;
     check_len(op, "idx", idx.len, &[g.outer, g.inner])?;
-    let dx = r.context().zeros(op, "dx", g.x_len())?;
+    let dx = r.zeros(op, "dx", g.x_len())?;
     r.dispatch(&MAX_BWD, &elementwise(g, 1.0), &[dy, idx, &dx], grid(g.x_len().div_ceil(WG)))?;
     Ok(dx)
 }
