@@ -3,6 +3,8 @@
 //! y[n,o,oy,ox] = b[o] + Σ_{c,ky,kx} w[o,c,ky,kx] · x[n, c, oy·s − p + ky, ox·s − p + kx]
 //!
 //! (taps outside the input read zero), and its three gradients. Accumulation is in `T`.
+use rayon::prelude::*;
+
 use super::Real;
 use crate::error::{Result, check_len};
 use crate::ops::Conv2d;
@@ -15,10 +17,13 @@ fn check_geometry(g: &Conv2d) -> Result<()> {
 
 const OP: &str = "conv2d";
 
-/// The input pixel that output `o` reads through tap `k`, or None when it falls in the padding.
+/// The outputs o in [lo, hi) whose tap k lands inside an input of `size` (o·stride + k − pad
+/// in [0, size)), so inner loops run without bounds tests.
 #[inline]
-fn tap(o: usize, k: usize, stride: usize, pad: usize, size: usize) -> Option<usize> {
-    (o * stride + k).checked_sub(pad).filter(|&i| i < size)
+fn valid(k: usize, stride: usize, pad: usize, size: usize, outputs: usize) -> (usize, usize) {
+    let lo = pad.saturating_sub(k).div_ceil(stride);
+    let hi = if size + pad > k { ((size + pad - k - 1) / stride + 1).min(outputs) } else { 0 };
+    (lo, hi.max(lo))
 }
 
 /// y = conv(x, w) + b.
@@ -31,27 +36,29 @@ pub fn forward<T: Real>(g: &Conv2d, x: &[T], w: &[T], b: Option<&[T]>) -> Result
     }
     let (ho, wo) = (g.ho(), g.wo());
     let mut y = vec![T::zero(); g.n * g.co * ho * wo];
-    for n in 0..g.n {
-        for o in 0..g.co {
-            for oy in 0..ho {
-                for ox in 0..wo {
-                    let mut acc = b.map_or(T::zero(), |b| b[o]);
-                    for c in 0..g.ci {
-                        for ky in 0..g.kh {
-                            let Some(iy) = tap(oy, ky, g.stride, g.pad, g.h) else { continue };
-                            for kx in 0..g.kw {
-                                let Some(ix) = tap(ox, kx, g.stride, g.pad, g.w) else { continue };
-                                acc = acc
-                                    + w[((o * g.ci + c) * g.kh + ky) * g.kw + kx]
-                                        * x[((n * g.ci + c) * g.h + iy) * g.w + ix];
-                            }
+    // Each (n, o) output plane is independent: one task per plane. Every output sums its
+    // terms in the order (c, ky, kx), the inner loop running along a row of outputs.
+    y.par_chunks_mut(ho * wo).enumerate().for_each(|(plane, y)| {
+        let (n, o) = (plane / g.co, plane % g.co);
+        y.fill(b.map_or(T::zero(), |b| b[o]));
+        for c in 0..g.ci {
+            let xc = &x[(n * g.ci + c) * g.h * g.w..][..g.h * g.w];
+            for ky in 0..g.kh {
+                let (oy0, oy1) = valid(ky, g.stride, g.pad, g.h, ho);
+                for kx in 0..g.kw {
+                    let wv = w[((o * g.ci + c) * g.kh + ky) * g.kw + kx];
+                    let (ox0, ox1) = valid(kx, g.stride, g.pad, g.w, wo);
+                    for oy in oy0..oy1 {
+                        let row = &xc[(oy * g.stride + ky - g.pad) * g.w..][..g.w];
+                        let out = &mut y[oy * wo..][..wo];
+                        for ox in ox0..ox1 {
+                            out[ox] = out[ox] + wv * row[ox * g.stride + kx - g.pad];
                         }
                     }
-                    y[((n * g.co + o) * ho + oy) * wo + ox] = acc;
                 }
             }
         }
-    }
+    });
     Ok(y)
 }
 
@@ -62,25 +69,28 @@ pub fn backward_data<T: Real>(g: &Conv2d, dy: &[T], w: &[T]) -> Result<Vec<T>> {
     check_len(OP, "w", w.len(), &g.w_shape())?;
     let (ho, wo) = (g.ho(), g.wo());
     let mut dx = vec![T::zero(); g.n * g.ci * g.h * g.w];
-    for n in 0..g.n {
+    // One task per (n, c) input plane: every output tap sends dy·w back to the pixel it read.
+    dx.par_chunks_mut(g.h * g.w).enumerate().for_each(|(plane, dx)| {
+        let (n, c) = (plane / g.ci, plane % g.ci);
         for o in 0..g.co {
-            for oy in 0..ho {
-                for ox in 0..wo {
-                    let d = dy[((n * g.co + o) * ho + oy) * wo + ox];
-                    for c in 0..g.ci {
-                        for ky in 0..g.kh {
-                            let Some(iy) = tap(oy, ky, g.stride, g.pad, g.h) else { continue };
-                            for kx in 0..g.kw {
-                                let Some(ix) = tap(ox, kx, g.stride, g.pad, g.w) else { continue };
-                                let i = ((n * g.ci + c) * g.h + iy) * g.w + ix;
-                                dx[i] = dx[i] + d * w[((o * g.ci + c) * g.kh + ky) * g.kw + kx];
-                            }
+            let dyo = &dy[(n * g.co + o) * ho * wo..][..ho * wo];
+            for ky in 0..g.kh {
+                let (oy0, oy1) = valid(ky, g.stride, g.pad, g.h, ho);
+                for kx in 0..g.kw {
+                    let wv = w[((o * g.ci + c) * g.kh + ky) * g.kw + kx];
+                    let (ox0, ox1) = valid(kx, g.stride, g.pad, g.w, wo);
+                    for oy in oy0..oy1 {
+                        let row = &mut dx[(oy * g.stride + ky - g.pad) * g.w..][..g.w];
+                        let d = &dyo[oy * wo..][..wo];
+                        for ox in ox0..ox1 {
+                            let i = ox * g.stride + kx - g.pad;
+                            row[i] = row[i] + d[ox] * wv;
                         }
                     }
                 }
             }
         }
-    }
+    });
     Ok(dx)
 }
 
@@ -91,27 +101,30 @@ pub fn backward_weight<T: Real>(g: &Conv2d, x: &[T], dy: &[T]) -> Result<Vec<T>>
     check_len(OP, "dy", dy.len(), &g.y_shape())?;
     let (ho, wo) = (g.ho(), g.wo());
     let mut dw = vec![T::zero(); g.co * g.ci * g.kh * g.kw];
-    for o in 0..g.co {
+    // One task per output channel's filters; each weight sums over (n, oy, ox) in order.
+    dw.par_chunks_mut(g.ci * g.kh * g.kw).enumerate().for_each(|(o, dw)| {
         for c in 0..g.ci {
             for ky in 0..g.kh {
+                let (oy0, oy1) = valid(ky, g.stride, g.pad, g.h, ho);
                 for kx in 0..g.kw {
+                    let (ox0, ox1) = valid(kx, g.stride, g.pad, g.w, wo);
                     let mut acc = T::zero();
                     for n in 0..g.n {
-                        for oy in 0..ho {
-                            let Some(iy) = tap(oy, ky, g.stride, g.pad, g.h) else { continue };
-                            for ox in 0..wo {
-                                let Some(ix) = tap(ox, kx, g.stride, g.pad, g.w) else { continue };
-                                acc = acc
-                                    + dy[((n * g.co + o) * ho + oy) * wo + ox]
-                                        * x[((n * g.ci + c) * g.h + iy) * g.w + ix];
+                        let dyo = &dy[(n * g.co + o) * ho * wo..][..ho * wo];
+                        let xc = &x[(n * g.ci + c) * g.h * g.w..][..g.h * g.w];
+                        for oy in oy0..oy1 {
+                            let row = &xc[(oy * g.stride + ky - g.pad) * g.w..][..g.w];
+                            let d = &dyo[oy * wo..][..wo];
+                            for ox in ox0..ox1 {
+                                acc = acc + d[ox] * row[ox * g.stride + kx - g.pad];
                             }
                         }
                     }
-                    dw[((o * g.ci + c) * g.kh + ky) * g.kw + kx] = acc;
+                    dw[(c * g.kh + ky) * g.kw + kx] = acc;
                 }
             }
         }
-    }
+    });
     Ok(dw)
 }
 
