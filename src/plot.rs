@@ -166,12 +166,28 @@ pub fn comparison(
 /// A shot gather (`nt` time samples down, `nrec` receivers across, row-major by time) in
 /// seismic grey, clipped at the 99th percentile of |amplitude|, time axis in seconds.
 pub fn gather(path: impl AsRef<Path>, data: &[f32], nt: usize, nrec: usize, dt_s: f32, title: &str) -> Result<()> {
+    gather_clipped(path, data, nt, nrec, dt_s, title, 99.0)
+}
+
+/// `gather`, saturating at the `clip` percentile (0–100) of |amplitude| instead of the 99th.
+pub fn gather_clipped(
+    path: impl AsRef<Path>,
+    data: &[f32],
+    nt: usize,
+    nrec: usize,
+    dt_s: f32,
+    title: &str,
+    clip: f64,
+) -> Result<()> {
     let path = path.as_ref();
     let op = op_name("gather", path);
     check_grid(&op, "data", data, nt, nrec)?;
     check_positive(&op, "dt_s", dt_s)?;
+    if !(0.0..=100.0).contains(&clip) {
+        return Err(Error::config(&op, format!("clip percentile {clip} is not within 0–100")));
+    }
 
-    let clip = match percentile_abs(data, 0.99) {
+    let clip = match percentile_abs(data, clip / 100.0) {
         c if c > 0.0 => c,
         _ => 1.0,
     };
