@@ -268,6 +268,16 @@ impl BatchNorm {
     pub fn m(&self) -> usize {
         self.x[0] * self.x[2] * self.x[3]
     }
+    /// Training needs more than one value per channel (PyTorch refuses it too).
+    pub fn check_train(&self, op: &str) -> Result<()> {
+        if self.m() < 2 {
+            return Err(Error::config(
+                op,
+                format!("input {:?} has {} value per channel; training needs more than one", self.x, self.m()),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Element-wise activations.

@@ -2,7 +2,7 @@
 //! The per-channel sums accumulate in f64 whatever T is: a channel can hold a few hundred
 //! thousand values, and a plain f32 running sum would lose ~1e-5 of its result.
 use super::Real;
-use crate::error::{Error, Result, check_len};
+use crate::error::{Result, check_len};
 use crate::ops::BatchNorm;
 
 fn t<T: Real>(v: f32) -> T {
@@ -23,16 +23,6 @@ fn planes(g: &BatchNorm, mut f: impl FnMut(usize, usize)) {
     }
 }
 
-fn check_train(op: &str, g: &BatchNorm) -> Result<()> {
-    if g.m() < 2 {
-        return Err(Error::config(
-            op,
-            format!("input {:?} has {} value per channel; training needs more than one", g.x, g.m()),
-        ));
-    }
-    Ok(())
-}
-
 /// Returns (y, mean, invstd) and updates the running statistics: biased variance to
 /// normalise, unbiased variance for running_var.
 pub fn train_forward<T: Real>(
@@ -50,7 +40,7 @@ pub fn train_forward<T: Real>(
     check_len(op, "beta", beta.len(), &c)?;
     check_len(op, "running_mean", running_mean.len(), &c)?;
     check_len(op, "running_var", running_var.len(), &c)?;
-    check_train(op, g)?;
+    g.check_train(op)?;
     let hw = g.x[2] * g.x[3];
     let m = g.m() as f64;
     // Two passes: the mean, then the sum of squared deviations from it.
@@ -95,7 +85,7 @@ pub fn train_backward<T: Real>(
     check_len(op, "mean", mean.len(), &c)?;
     check_len(op, "invstd", invstd.len(), &c)?;
     check_len(op, "dy", dy.len(), &g.x)?;
-    check_train(op, g)?;
+    g.check_train(op)?;
     let hw = g.x[2] * g.x[3];
     let mut sdy = vec![0.0f64; g.c()];
     let mut sdx = vec![0.0f64; g.c()]; // Σ dy·(x − mean)

@@ -270,12 +270,7 @@ impl Graph {
         let beta = self.param(&format!("{prefix}.bias"), &c)?;
         let (rm, rv) = (format!("{prefix}.running_mean"), format!("{prefix}.running_var"));
         if train {
-            if g.m() < 2 {
-                return Err(Error::config(
-                    "batch_norm",
-                    format!("{prefix}: training needs more than one value per channel, x is {xs:?}"),
-                ));
-            }
+            g.check_train(&format!("batch_norm {prefix}"))?;
             let outs = self.push(
                 Op::BatchNormTrain { g, running_mean: rm, running_var: rv },
                 &[x, gamma, beta],

@@ -8,7 +8,7 @@
 use crate::gpu::Shader;
 
 pub static SHADER: Shader = Shader { name: "batchnorm", source: include_str!("../../shaders/batchnorm.wgsl") };
-use crate::error::{Error, Result, check_len};
+use crate::error::{Result, check_len};
 use crate::gpu::{Access::*, GpuTensor, Kernel, Recorder, grid};
 use crate::ops::BatchNorm;
 
@@ -81,16 +81,6 @@ fn params(g: &BatchNorm) -> Params {
     }
 }
 
-fn check_train(op: &str, g: &BatchNorm) -> Result<()> {
-    if g.m() < 2 {
-        return Err(Error::config(
-            op,
-            format!("input {:?} has {} value per channel; training needs more than one", g.x, g.m()),
-        ));
-    }
-    Ok(())
-}
-
 /// Returns (y, batch mean, batch invstd) and updates running_mean and running_var in place.
 pub fn train_forward(
     r: &mut Recorder,
@@ -108,7 +98,7 @@ pub fn train_forward(
     check_len(op, "beta", beta.len, &c)?;
     check_len(op, "running_mean", running_mean.len, &c)?;
     check_len(op, "running_var", running_var.len, &c)?;
-    check_train(op, g)?;
+    g.check_train(op)?;
     let p = params(g);
     let parts = g.c() * p.chunks as usize;
     let part = r.zeros(op, "partial statistics", 3 * parts)?;
@@ -138,7 +128,7 @@ pub fn train_backward(
     check_len(op, "mean", mean.len, &c)?;
     check_len(op, "invstd", invstd.len, &c)?;
     check_len(op, "dy", dy.len, &g.x)?;
-    check_train(op, g)?;
+    g.check_train(op)?;
     let p = params(g);
     let parts = g.c() * p.chunks as usize;
     let part = r.zeros(op, "partial sums", 2 * parts)?;
