@@ -55,6 +55,11 @@ pub struct Description {
     pub acquisition: Acquisition,
 }
 
+/// The `dataset.json` of a directory made by `brine synth`, if it has a readable one.
+pub fn description(dir: &Path) -> Option<Description> {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("dataset.json")).ok()?).ok()
+}
+
 /// A `brine synth` job.
 #[derive(Clone, Debug)]
 pub struct Synth {

@@ -9,10 +9,7 @@ use crate::error::{Error, Result};
 
 /// Grid spacing (m) and trace sample interval (s) declared beside `path`.
 fn geometry(path: &Path) -> (f32, f32) {
-    let desc = path
-        .parent()
-        .and_then(|d| std::fs::read_to_string(d.join("dataset.json")).ok())
-        .and_then(|t| serde_json::from_str::<crate::data::shards::Description>(&t).ok());
+    let desc = path.parent().and_then(crate::data::shards::description);
     desc.map_or((10.0, 0.001), |d| (d.acquisition.dx as f32, (d.acquisition.dt * d.acquisition.decimate as f64) as f32))
 }
 

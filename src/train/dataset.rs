@@ -64,10 +64,7 @@ pub struct Dataset {
 
 /// The grid spacing a dataset directory declares (`dataset.json` from `brine synth`).
 pub fn spacing(dir: &Path) -> f32 {
-    std::fs::read_to_string(dir.join("dataset.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<shards::Description>(&t).ok())
-        .map_or(10.0, |d| d.acquisition.dx as f32)
+    shards::description(dir).map_or(10.0, |d| d.acquisition.dx as f32)
 }
 
 /// Loads every pair in `dir` (at most `limit` samples). `layout` and `norm` come from a
