@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result, bail};
+use brine::app::BackendChoice;
 use brine::golden::{self, FileKind, GoldenFile};
 use brine::nn::{Attention, Config};
 use brine::seismic::{Acquisition, Engine};
@@ -319,9 +320,8 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<bool> {
     match cli.command {
         Command::Demo { out, samples, seconds, seed, backend } => {
-            let backend: brine::app::BackendChoice = backend.parse()?;
-            let on_gpu =
-                backend != brine::app::BackendChoice::Cpu && brine::app::BackendChoice::Auto.context()?.is_some();
+            let backend: BackendChoice = backend.parse()?;
+            let on_gpu = backend != BackendChoice::Cpu && BackendChoice::Auto.context()?.is_some();
             let budget_s = seconds.unwrap_or(if on_gpu { 60.0 } else { 150.0 });
             let o = brine::app::demo::Options { out, samples, budget_s, seed, backend, ..Default::default() };
             let r = brine::app::demo::run(&o, |line| println!("{line}"))?;
@@ -485,26 +485,21 @@ fn run(cli: Cli) -> Result<bool> {
 
 /// Runs `f` where `--engine` says: auto takes a hardware GPU, else the CPU twin.
 fn with_engine(which: EngineArg, f: impl FnOnce(Engine) -> Result<bool>) -> Result<bool> {
-    if which == EngineArg::Cpu {
-        return f(Engine::Cpu);
-    }
-    match Context::new() {
-        Ok(ctx) if which == EngineArg::Gpu || ctx.info.device_type != wgpu::DeviceType::Cpu => {
+    let choice = match which {
+        EngineArg::Auto => BackendChoice::Auto,
+        EngineArg::Gpu => BackendChoice::Gpu,
+        EngineArg::Cpu => BackendChoice::Cpu,
+    };
+    match choice.context()? {
+        Some(ctx) => {
             eprintln!("simulating on {}", ctx.adapter_name());
             f(Engine::Gpu(&ctx))
         }
-        Ok(ctx) => {
-            eprintln!(
-                "note: {} is a software adapter; simulating on the CPU twin (--engine gpu to use it)",
-                ctx.adapter_name()
-            );
+        None if which == EngineArg::Auto => {
+            eprintln!("note: no hardware GPU; simulating on the CPU twin (--engine gpu to use a software adapter)");
             f(Engine::Cpu)
         }
-        Err(e) if which == EngineArg::Auto => {
-            eprintln!("note: {e}; simulating on the CPU twin");
-            f(Engine::Cpu)
-        }
-        Err(e) => Err(e.into()),
+        None => f(Engine::Cpu),
     }
 }
 
