@@ -1,13 +1,14 @@
-//! One interface over the two backends: `Gpu` runs the WGSL kernels (`kernels/`), `Cpu`
-//! runs their plain-loop twins (`cpu/`) in f32. Method names are `<family>_<entry>`; the
-//! golden runner, the parity tests and the benchmarks all go through this trait.
+//! One interface over the backends: `Gpu` runs the WGSL kernels (`kernels/`), `Cpu` runs
+//! the CPU fast paths (`fast/`), and `Reference` runs the plain-loop twins (`cpu/`) that
+//! both are checked against, all in f32. Method names are `<family>_<entry>`; the golden
+//! runner, the parity tests and the benchmarks all go through this trait.
 
 use std::cell::{Cell, RefCell};
 
 use crate::error::Result;
 use crate::gpu::{Context, GpuTensor, Program, Recorder};
 use crate::ops::*;
-use crate::{cpu, kernels};
+use crate::{cpu, fast, kernels};
 
 pub trait Backend {
     type Tensor;
@@ -133,8 +134,13 @@ pub trait Backend {
     ) -> Result<()>;
 }
 
-/// The CPU reference backend, in f32.
+/// The CPU backend: the fast paths of `fast/` (tuned GEMM, vectorised loops, threads),
+/// output buffers reused across steps.
 pub struct Cpu;
+
+/// The plain-loop reference twins of `cpu/`, in f32: what `Cpu` and `Gpu` are checked
+/// against.
+pub struct Reference;
 
 /// The WGSL backend. Each call records its dispatches and submits them at once, or, inside
 /// `begin_batch` … `flush`, into one command encoder that is submitted once.
@@ -219,12 +225,12 @@ impl<'a> Gpu<'a> {
     }
 }
 
-impl Backend for Cpu {
+impl Backend for Reference {
     type Tensor = Vec<f32>;
     type Index = Vec<u32>;
 
     fn name(&self) -> String {
-        "cpu".into()
+        "cpu reference".into()
     }
     fn upload(&self, _name: &str, data: &[f32]) -> Result<Vec<f32>> {
         Ok(data.to_vec())
@@ -359,6 +365,154 @@ impl Backend for Cpu {
         v: &mut Vec<f32>,
     ) -> Result<()> {
         cpu::adam::step(g, step, p, grad, m, v)
+    }
+}
+
+impl Backend for Cpu {
+    type Tensor = Vec<f32>;
+    type Index = Vec<u32>;
+
+    fn name(&self) -> String {
+        "cpu".into()
+    }
+    fn upload(&self, _name: &str, data: &[f32]) -> Result<Vec<f32>> {
+        let mut t = fast::buffers::take(data.len());
+        t.copy_from_slice(data);
+        Ok(t)
+    }
+    fn download(&self, t: &Vec<f32>) -> Result<Vec<f32>> {
+        Ok(t.clone())
+    }
+    fn recycle(&self, t: Vec<f32>) {
+        fast::buffers::give(t);
+    }
+    fn conv2d_fwd(&self, g: &Conv2d, x: &Vec<f32>, w: &Vec<f32>, b: Option<&Vec<f32>>) -> Result<Vec<f32>> {
+        fast::conv2d::forward(g, x, w, b.map(|b| b.as_slice()))
+    }
+    fn conv2d_bwd_data(&self, g: &Conv2d, dy: &Vec<f32>, w: &Vec<f32>) -> Result<Vec<f32>> {
+        fast::conv2d::backward_data(g, dy, w)
+    }
+    fn conv2d_bwd_weight(&self, g: &Conv2d, x: &Vec<f32>, dy: &Vec<f32>) -> Result<Vec<f32>> {
+        fast::conv2d::backward_weight(g, x, dy)
+    }
+    fn conv2d_bwd_bias(&self, g: &Conv2d, dy: &Vec<f32>) -> Result<Vec<f32>> {
+        fast::conv2d::backward_bias(g, dy)
+    }
+    fn conv_transpose2d_fwd(
+        &self,
+        g: &ConvTranspose2d,
+        x: &Vec<f32>,
+        w: &Vec<f32>,
+        b: Option<&Vec<f32>>,
+    ) -> Result<Vec<f32>> {
+        fast::conv_transpose2d::forward(g, x, w, b.map(|b| b.as_slice()))
+    }
+    fn conv_transpose2d_bwd_data(&self, g: &ConvTranspose2d, dy: &Vec<f32>, w: &Vec<f32>) -> Result<Vec<f32>> {
+        fast::conv_transpose2d::backward_data(g, dy, w)
+    }
+    fn conv_transpose2d_bwd_weight(&self, g: &ConvTranspose2d, x: &Vec<f32>, dy: &Vec<f32>) -> Result<Vec<f32>> {
+        fast::conv_transpose2d::backward_weight(g, x, dy)
+    }
+    fn conv_transpose2d_bwd_bias(&self, g: &ConvTranspose2d, dy: &Vec<f32>) -> Result<Vec<f32>> {
+        fast::conv_transpose2d::backward_bias(g, dy)
+    }
+    fn max_pool2d_fwd(&self, g: &Pool2d, x: &Vec<f32>) -> Result<(Vec<f32>, Vec<u32>)> {
+        fast::pool::forward(g, x)
+    }
+    fn max_pool2d_bwd(&self, g: &Pool2d, dy: &Vec<f32>, idx: &Vec<u32>) -> Result<Vec<f32>> {
+        fast::pool::backward(g, dy, idx)
+    }
+    fn reduce_mean_fwd(&self, g: &Reduce, x: &Vec<f32>) -> Result<Vec<f32>> {
+        fast::reduce::mean_forward(g, x)
+    }
+    fn reduce_mean_bwd(&self, g: &Reduce, dy: &Vec<f32>) -> Result<Vec<f32>> {
+        fast::reduce::mean_backward(g, dy)
+    }
+    fn reduce_max_fwd(&self, g: &Reduce, x: &Vec<f32>) -> Result<(Vec<f32>, Vec<u32>)> {
+        fast::reduce::max_forward(g, x)
+    }
+    fn reduce_max_bwd(&self, g: &Reduce, dy: &Vec<f32>, idx: &Vec<u32>) -> Result<Vec<f32>> {
+        fast::reduce::max_backward(g, dy, idx)
+    }
+    fn gate_fwd(&self, g: &Gate, x: &Vec<f32>, z: &Vec<f32>) -> Result<Vec<f32>> {
+        fast::gate::forward(g, x, z)
+    }
+    fn gate_bwd(&self, g: &Gate, x: &Vec<f32>, z: &Vec<f32>, dy: &Vec<f32>) -> Result<(Vec<f32>, Vec<f32>)> {
+        fast::gate::backward(g, x, z, dy)
+    }
+    fn batchnorm_train_fwd(
+        &self,
+        g: &BatchNorm,
+        x: &Vec<f32>,
+        gamma: &Vec<f32>,
+        beta: &Vec<f32>,
+        running_mean: &mut Vec<f32>,
+        running_var: &mut Vec<f32>,
+    ) -> Result<(Vec<f32>, Vec<f32>, Vec<f32>)> {
+        fast::batchnorm::train_forward(g, x, gamma, beta, running_mean, running_var)
+    }
+    fn batchnorm_train_bwd(
+        &self,
+        g: &BatchNorm,
+        x: &Vec<f32>,
+        gamma: &Vec<f32>,
+        mean: &Vec<f32>,
+        invstd: &Vec<f32>,
+        dy: &Vec<f32>,
+    ) -> Result<(Vec<f32>, Vec<f32>, Vec<f32>)> {
+        fast::batchnorm::train_backward(g, x, gamma, mean, invstd, dy)
+    }
+    fn batchnorm_eval_fwd(
+        &self,
+        g: &BatchNorm,
+        x: &Vec<f32>,
+        gamma: &Vec<f32>,
+        beta: &Vec<f32>,
+        running_mean: &Vec<f32>,
+        running_var: &Vec<f32>,
+    ) -> Result<Vec<f32>> {
+        fast::batchnorm::eval_forward(g, x, gamma, beta, running_mean, running_var)
+    }
+    fn batchnorm_eval_bwd(
+        &self,
+        g: &BatchNorm,
+        gamma: &Vec<f32>,
+        running_var: &Vec<f32>,
+        dy: &Vec<f32>,
+    ) -> Result<Vec<f32>> {
+        fast::batchnorm::eval_backward(g, gamma, running_var, dy)
+    }
+    fn act_fwd(&self, a: Act, x: &Vec<f32>) -> Result<Vec<f32>> {
+        fast::elementwise::act_forward(a, x)
+    }
+    fn act_bwd(&self, a: Act, x: &Vec<f32>, dy: &Vec<f32>) -> Result<Vec<f32>> {
+        fast::elementwise::act_backward(a, x, dy)
+    }
+    fn add(&self, a: &Vec<f32>, b: &Vec<f32>) -> Result<Vec<f32>> {
+        fast::elementwise::add(a, b)
+    }
+    fn concat(&self, g: &Concat, a: &Vec<f32>, b: &Vec<f32>) -> Result<Vec<f32>> {
+        fast::elementwise::concat(g, a, b)
+    }
+    fn split(&self, g: &Concat, y: &Vec<f32>) -> Result<(Vec<f32>, Vec<f32>)> {
+        fast::elementwise::split(g, y)
+    }
+    fn loss_fwd(&self, l: Loss, x: &Vec<f32>, t: &Vec<f32>) -> Result<Vec<f32>> {
+        fast::loss::forward(l, x, t)
+    }
+    fn loss_bwd(&self, l: Loss, x: &Vec<f32>, t: &Vec<f32>, dy: &Vec<f32>) -> Result<Vec<f32>> {
+        fast::loss::backward(l, x, t, dy)
+    }
+    fn adam_step(
+        &self,
+        g: &Adam,
+        step: u32,
+        p: &mut Vec<f32>,
+        grad: &Vec<f32>,
+        m: &mut Vec<f32>,
+        v: &mut Vec<f32>,
+    ) -> Result<()> {
+        fast::adam::step(g, step, p, grad, m, v)
     }
 }
 

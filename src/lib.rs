@@ -4,10 +4,12 @@
 pub mod app;
 pub mod backend;
 pub mod bench;
+pub mod bench_cpu;
 pub mod checkpoint;
 pub mod cpu;
 pub mod data;
 pub mod error;
+pub mod fast;
 pub mod golden;
 pub mod gpu;
 pub mod graph;
@@ -20,6 +22,6 @@ pub mod rng;
 pub mod seismic;
 pub mod train;
 
-pub use backend::{Backend, Cpu, Gpu};
+pub use backend::{Backend, Cpu, Gpu, Reference};
 pub use error::{Error, Result};
 pub use gpu::{Context, GpuTensor};

@@ -56,3 +56,33 @@ fn an_unknown_adapter_name_lists_the_available_ones() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("BRINE_ADAPTER") || err.contains("no GPU adapter"), "{err}");
 }
+
+/// A thread count of zero or garbage is an error naming where it came from; an absurd one
+/// is clamped with a note; a sane one is taken. (The printed acquisition needs no threads.)
+#[test]
+fn thread_counts_are_checked() {
+    let run = |args: &[&str], env: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_brine"));
+        c.args(args).args(["synth", "--print-acquisition", "--count", "1", "--out", "unused"]);
+        match env {
+            Some(v) => c.env("RAYON_NUM_THREADS", v),
+            None => c.env_remove("RAYON_NUM_THREADS"),
+        };
+        let out = c.output().unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    let (ok, err) = run(&["--threads", "0"], None);
+    assert!(!ok && err.contains("--threads") && err.contains("at least one"), "{err}");
+    let (ok, err) = run(&[], Some("0"));
+    assert!(!ok && err.contains("RAYON_NUM_THREADS = 0"), "{err}");
+    let (ok, err) = run(&[], Some("many"));
+    assert!(!ok && err.contains("RAYON_NUM_THREADS") && err.contains("many"), "{err}");
+    let (ok, err) = run(&[], Some("1000000"));
+    assert!(ok && err.contains("note:") && err.contains("1000000"), "{err}");
+    let (ok, err) = run(&["--threads", "1000000"], Some("2"));
+    assert!(ok && err.contains("--threads = 1000000"), "the flag wins over the variable: {err}");
+    let (ok, err) = run(&["--threads", "1"], Some("junk"));
+    assert!(ok, "the flag wins over a bad variable: {err}");
+    let (ok, err) = run(&["--threads", "abc"], None);
+    assert!(!ok && err.contains("--threads"), "{err}");
+}

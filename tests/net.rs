@@ -11,7 +11,7 @@ use brine::nn::train::{Inference, Optimizer, TrainStep, init_store, shapes};
 use brine::nn::{Attention, Config};
 use brine::ops::{Adam, Loss};
 use brine::rng::Rng;
-use brine::{Backend, Cpu, Gpu, checkpoint};
+use brine::{Backend, Cpu, Gpu, Reference, checkpoint};
 
 fn net_files() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/golden");
@@ -49,6 +49,66 @@ fn check_nets<B: Backend>(b: &B) {
 #[test]
 fn golden_training_steps_match_pytorch_on_cpu() {
     check_nets(&Cpu);
+    check_nets(&Reference);
+}
+
+/// One training step (forward, loss, backward, Adam) of `cfg` on a backend from a seeded
+/// start: the output, the loss, every gradient and every parameter after the update.
+fn one_step<B: Backend>(b: &B, cfg: &Config, x: [usize; 4]) -> (Vec<f32>, f32, Vec<Vec<f32>>, Vec<Vec<f32>>) {
+    let mut rng = Rng::new(9);
+    let n: usize = x.iter().product();
+    let input = b.upload("input", &rng.normal_vec(n, 1.0)).unwrap();
+    let target = b.upload("target", &rng.normal_vec(n / x[1] * cfg.out_channels, 0.5)).unwrap();
+    let mut store = init_store(b, cfg, 4).unwrap();
+    let step = TrainStep::new(cfg, x, Loss::Mse, false).unwrap();
+    let mut opt = Optimizer::new(b, Adam::default(), &shapes(cfg).unwrap().0).unwrap();
+    let out = step.run(b, &mut store, &input, &target).unwrap();
+    let output = b.download(&out[&step.output]).unwrap();
+    let loss = b.download(&out[&step.loss]).unwrap()[0];
+    let grads: Vec<(&str, &B::Tensor)> = step.param_grads.iter().map(|(n, v)| (n.as_str(), &*out[v])).collect();
+    let grad_values = grads.iter().map(|(_, t)| b.download(t).unwrap()).collect();
+    opt.apply(b, &mut store.params, &grads).unwrap();
+    let params = step.param_grads.iter().map(|(n, _)| b.download(&store.params[n]).unwrap()).collect();
+    (output, loss, grad_values, params)
+}
+
+/// The CPU backend's fast paths against the plain-loop twins on a whole training step of
+/// every attention variant, at odd channel counts and an image no block divides.
+#[test]
+fn cpu_fast_training_step_matches_the_reference() {
+    brine::fast::buffers::poison(true);
+    for (a, gates) in [(Attention::None, false), (Attention::Se, true), (Attention::Cbam, true), (Attention::Ca, true)]
+    {
+        let cfg = Config { in_channels: 5, out_channels: 1, widths: vec![6, 12, 20], attention: a, gates };
+        let x = [3, 5, 20, 28];
+        let (fo, fl, fg, fp) = one_step(&Cpu, &cfg, x);
+        let (ro, rl, rg, rp) = one_step(&Reference, &cfg, x);
+        let what = format!("{a:?} gates {gates}");
+        common::assert_close(&format!("{what} output"), &fo, &ro, 1e-5);
+        assert!((fl - rl).abs() <= 1e-5 * rl.abs(), "{what} loss {fl} vs {rl}");
+        for (i, (f, r)) in fg.iter().zip(&rg).enumerate() {
+            common::assert_close(&format!("{what} gradient {i}"), f, r, 1e-4);
+        }
+        for (f, r) in fp.iter().zip(&rp) {
+            let worst = f.iter().zip(r).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            assert!(worst <= 1e-4, "{what}: a parameter after Adam differs by {worst}");
+        }
+    }
+}
+
+/// The fast paths split work by shape, never by thread count: a step on 1, 2 or 3 threads
+/// gives the same bits.
+#[test]
+fn cpu_fast_training_step_does_not_depend_on_thread_count() {
+    let cfg = Config { in_channels: 5, out_channels: 1, widths: vec![8, 16, 32], attention: Attention::Cbam, gates: true };
+    let x = [4, 5, 24, 32];
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| one_step(&Cpu, &cfg, x))
+    };
+    let one = run(1);
+    assert_eq!(run(2), one, "2 threads vs 1");
+    assert_eq!(run(3), one, "3 threads vs 1");
 }
 
 #[test]

@@ -4,7 +4,7 @@ mod common;
 
 use brine::ops::Adam;
 use brine::rng::Rng;
-use brine::{Backend, Cpu, Error, Gpu};
+use brine::{Backend, Cpu, Error, Gpu, Reference};
 use common::assert_close;
 
 /// p, m, v after each step, in f64, written independently of the library:
@@ -76,7 +76,9 @@ fn five_steps_match_f64_reference_on_cpu_and_gpu() {
         grads[1][0] = 0.0; // a zero gradient somewhere
         for (name, h) in configs() {
             let want = reference(&h, &p0, &grads);
-            let cpu = run(&Cpu, &h, &p0, &grads);
+            let cpu = run(&Reference, &h, &p0, &grads);
+            // The CPU fast path runs the twin's operations in the twin's order.
+            assert_eq!(run(&Cpu, &h, &p0, &grads), cpu, "{name} n={n}: fast path vs twin");
             let what = |b: &str, t: usize| format!("{name} n={n} {b} step {}", t + 1);
             for (t, ((p, m, v), (wp, wm, wv))) in cpu.iter().zip(&want).enumerate() {
                 let e = max_scaled(p, wp);
@@ -136,9 +138,24 @@ fn check_misuse<B: Backend>(be: &B) {
     }
 }
 
+/// Parameters large enough that the fast path splits them over threads: still the twin's
+/// values, bit for bit.
+#[test]
+fn cpu_fast_path_matches_reference_on_large_parameters() {
+    let mut rng = Rng::new(22);
+    for n in [40_001, 300_000] {
+        let p0 = rng.normal_vec(n, 1.0);
+        let grads: Vec<Vec<f32>> = (0..3).map(|_| rng.normal_vec(n, 0.1)).collect();
+        for (name, h) in configs() {
+            assert_eq!(run(&Cpu, &h, &p0, &grads), run(&Reference, &h, &p0, &grads), "{name} n={n}");
+        }
+    }
+}
+
 #[test]
 fn misuse_is_an_error() {
     check_misuse(&Cpu);
+    check_misuse(&Reference);
     if let Some(ctx) = common::gpu() {
         check_misuse(&Gpu::new(ctx));
     }

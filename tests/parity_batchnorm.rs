@@ -6,7 +6,7 @@ use brine::cpu::batchnorm as cpu;
 use brine::kernels::batchnorm::chunking;
 use brine::ops::BatchNorm;
 use brine::rng::Rng;
-use brine::{Backend, Cpu, Gpu};
+use brine::{Backend, Cpu, Gpu, Reference};
 use common::{assert_close, check_vjp, check_vjp_elementwise, to64};
 
 fn randn(n: usize, seed: u64, scale: f64) -> Vec<f32> {
@@ -107,59 +107,65 @@ fn chunks_split_long_channels() {
     }
 }
 
+/// A backend's four BatchNorm entries against the reference twin's.
+fn parity<B: Backend>(be: &B, shape: [usize; 4], offset: f32, seed: u64) {
+    let g = BatchNorm::new(shape).unwrap();
+    let k = case(shape, seed, offset);
+    let what = format!("batchnorm {shape:?} offset {offset} on {}", be.name());
+    let up = |v: &[f32]| be.upload("t", v).unwrap();
+    let (x, gamma, beta, dy) = (up(&k.x), up(&k.gamma), up(&k.beta), up(&k.dy));
+
+    let (mut rm, mut rv) = (k.rm.clone(), k.rv.clone());
+    let (y, mean, invstd) = Reference.batchnorm_train_fwd(&g, &k.x, &k.gamma, &k.beta, &mut rm, &mut rv).unwrap();
+    let (mut grm, mut grv) = (up(&k.rm), up(&k.rv));
+    let (gy, gmean, ginvstd) = be.batchnorm_train_fwd(&g, &x, &gamma, &beta, &mut grm, &mut grv).unwrap();
+    let dl = |t: &B::Tensor| be.download(t).unwrap();
+    assert_close(&format!("{what} y"), &dl(&gy), &y, 1e-5);
+    assert_close(&format!("{what} mean"), &dl(&gmean), &mean, 1e-5);
+    assert_close(&format!("{what} invstd"), &dl(&ginvstd), &invstd, 1e-5);
+    assert_close(&format!("{what} running_mean"), &dl(&grm), &rm, 1e-5);
+    assert_close(&format!("{what} running_var"), &dl(&grv), &rv, 1e-5);
+
+    let (dx, dgamma, dbeta) = Reference.batchnorm_train_bwd(&g, &k.x, &k.gamma, &mean, &invstd, &k.dy).unwrap();
+    let (gdx, gdgamma, gdbeta) = be.batchnorm_train_bwd(&g, &x, &gamma, &gmean, &ginvstd, &dy).unwrap();
+    assert_close(&format!("{what} dx"), &dl(&gdx), &dx, 1e-5);
+    assert_close(&format!("{what} dgamma"), &dl(&gdgamma), &dgamma, 1e-5);
+    assert_close(&format!("{what} dbeta"), &dl(&gdbeta), &dbeta, 1e-5);
+
+    let ye = Reference.batchnorm_eval_fwd(&g, &k.x, &k.gamma, &k.beta, &rm, &rv).unwrap();
+    assert_close(&format!("{what} eval y"), &dl(&be.batchnorm_eval_fwd(&g, &x, &gamma, &beta, &grm, &grv).unwrap()), &ye, 1e-5);
+    let dxe = Reference.batchnorm_eval_bwd(&g, &k.gamma, &rv, &k.dy).unwrap();
+    assert_close(&format!("{what} eval dx"), &dl(&be.batchnorm_eval_bwd(&g, &gamma, &grv, &dy).unwrap()), &dxe, 1e-5);
+}
+
+/// m = 35, 1122, 8601 (2 chunks), 24576 (6 chunks), 4 (h·w = 1), 90300 (22 chunks), and
+/// data far from zero (a naive E[x²] − E[x]² would lose it).
+const SHAPES: [([usize; 4], f32); 7] = [
+    ([1, 3, 5, 7], 0.0),
+    ([2, 5, 33, 17], 0.0),
+    ([3, 7, 61, 47], 0.0),
+    ([2, 3, 128, 96], 0.0),
+    ([4, 3, 1, 1], 0.0),
+    ([1, 2, 300, 301], 0.0),
+    ([2, 3, 64, 65], 30.0),
+];
+
 #[test]
 fn gpu_matches_cpu() {
     let Some(ctx) = common::gpu() else { return };
     let gpu = Gpu::new(ctx);
-    // m = 35, 1122, 8601 (2 chunks), 24576 (6 chunks), 4 (h·w = 1), 90300 (22 chunks), and
-    // data far from zero (a naive E[x²] − E[x]² would lose it).
-    let shapes = [
-        ([1, 3, 5, 7], 0.0),
-        ([2, 5, 33, 17], 0.0),
-        ([3, 7, 61, 47], 0.0),
-        ([2, 3, 128, 96], 0.0),
-        ([4, 3, 1, 1], 0.0),
-        ([1, 2, 300, 301], 0.0),
-        ([2, 3, 64, 65], 30.0),
-    ];
-    for (t, (shape, offset)) in shapes.into_iter().enumerate() {
-        let g = BatchNorm::new(shape).unwrap();
-        let k = case(shape, 1000 + 10 * t as u64, offset);
-        let what = format!("batchnorm {shape:?} offset {offset}");
-        let up = |v: &[f32]| gpu.upload("t", v).unwrap();
-        let (x, gamma, beta, dy) = (up(&k.x), up(&k.gamma), up(&k.beta), up(&k.dy));
+    for (t, (shape, offset)) in SHAPES.into_iter().enumerate() {
+        parity(&gpu, shape, offset, 1000 + 10 * t as u64);
+    }
+}
 
-        let (mut rm, mut rv) = (k.rm.clone(), k.rv.clone());
-        let (y, mean, invstd) = Cpu.batchnorm_train_fwd(&g, &k.x, &k.gamma, &k.beta, &mut rm, &mut rv).unwrap();
-        let (mut grm, mut grv) = (up(&k.rm), up(&k.rv));
-        let (gy, gmean, ginvstd) = gpu.batchnorm_train_fwd(&g, &x, &gamma, &beta, &mut grm, &mut grv).unwrap();
-        let dl = |t: &brine::GpuTensor| gpu.download(t).unwrap();
-        assert_close(&format!("{what} y"), &dl(&gy), &y, 1e-5);
-        assert_close(&format!("{what} mean"), &dl(&gmean), &mean, 1e-5);
-        assert_close(&format!("{what} invstd"), &dl(&ginvstd), &invstd, 1e-5);
-        assert_close(&format!("{what} running_mean"), &dl(&grm), &rm, 1e-5);
-        assert_close(&format!("{what} running_var"), &dl(&grv), &rv, 1e-5);
-
-        let (dx, dgamma, dbeta) = Cpu.batchnorm_train_bwd(&g, &k.x, &k.gamma, &mean, &invstd, &k.dy).unwrap();
-        let (gdx, gdgamma, gdbeta) = gpu.batchnorm_train_bwd(&g, &x, &gamma, &gmean, &ginvstd, &dy).unwrap();
-        assert_close(&format!("{what} dx"), &dl(&gdx), &dx, 1e-5);
-        assert_close(&format!("{what} dgamma"), &dl(&gdgamma), &dgamma, 1e-5);
-        assert_close(&format!("{what} dbeta"), &dl(&gdbeta), &dbeta, 1e-5);
-
-        let ye = Cpu.batchnorm_eval_fwd(&g, &k.x, &k.gamma, &k.beta, &rm, &rv).unwrap();
-        assert_close(
-            &format!("{what} eval y"),
-            &dl(&gpu.batchnorm_eval_fwd(&g, &x, &gamma, &beta, &grm, &grv).unwrap()),
-            &ye,
-            1e-5,
-        );
-        let dxe = Cpu.batchnorm_eval_bwd(&g, &k.gamma, &rv, &k.dy).unwrap();
-        assert_close(
-            &format!("{what} eval dx"),
-            &dl(&gpu.batchnorm_eval_bwd(&g, &gamma, &grv, &dy).unwrap()),
-            &dxe,
-            1e-5,
-        );
+/// The CPU fast path (per-channel tasks, shifted two-pass statistics) on the same shapes,
+/// a channel count that is no multiple of anything, large offsets, and one channel.
+#[test]
+fn cpu_fast_path_matches_reference() {
+    let own = [([8, 33, 9, 9], 0.0), ([3, 5, 17, 19], 1000.0), ([8, 1, 72, 72], -3.0)];
+    for (t, (shape, offset)) in SHAPES.into_iter().chain(own).enumerate() {
+        parity(&Cpu, shape, offset, 2000 + 10 * t as u64);
     }
 }
 
@@ -190,37 +196,48 @@ fn assert_names(r: Result<impl std::fmt::Debug, brine::Error>, tensor: &str) {
     assert!(e.contains(&format!("`{tensor}`")), "error `{e}` does not name `{tensor}`");
 }
 
-#[test]
-fn bad_inputs_are_errors() {
+fn bad_inputs_cpu<B: Backend<Tensor = Vec<f32>>>(be: &B) {
     let shape = [2, 3, 2, 2];
     let g = BatchNorm::new(shape).unwrap();
     let k = case(shape, 1, 0.0);
     let (bx, bc) = (randn(23, 2, 1.0), randn(4, 3, 1.0));
     let (mut rm, mut rv) = (k.rm.clone(), k.rv.clone());
     let (mut brm, mut brv) = (bc.clone(), bc.clone());
-    assert_names(Cpu.batchnorm_train_fwd(&g, &bx, &k.gamma, &k.beta, &mut rm, &mut rv), "x");
-    assert_names(Cpu.batchnorm_train_fwd(&g, &k.x, &bc, &k.beta, &mut rm, &mut rv), "gamma");
-    assert_names(Cpu.batchnorm_train_fwd(&g, &k.x, &k.gamma, &bc, &mut rm, &mut rv), "beta");
-    assert_names(Cpu.batchnorm_train_fwd(&g, &k.x, &k.gamma, &k.beta, &mut brm, &mut rv), "running_mean");
-    assert_names(Cpu.batchnorm_train_fwd(&g, &k.x, &k.gamma, &k.beta, &mut rm, &mut brv), "running_var");
+    assert_names(be.batchnorm_train_fwd(&g, &bx, &k.gamma, &k.beta, &mut rm, &mut rv), "x");
+    assert_names(be.batchnorm_train_fwd(&g, &k.x, &bc, &k.beta, &mut rm, &mut rv), "gamma");
+    assert_names(be.batchnorm_train_fwd(&g, &k.x, &k.gamma, &bc, &mut rm, &mut rv), "beta");
+    assert_names(be.batchnorm_train_fwd(&g, &k.x, &k.gamma, &k.beta, &mut brm, &mut rv), "running_mean");
+    assert_names(be.batchnorm_train_fwd(&g, &k.x, &k.gamma, &k.beta, &mut rm, &mut brv), "running_var");
     let (c3, c3b) = (k.rm.clone(), k.rv.clone());
-    assert_names(Cpu.batchnorm_train_bwd(&g, &bx, &k.gamma, &c3, &c3b, &k.dy), "x");
-    assert_names(Cpu.batchnorm_train_bwd(&g, &k.x, &bc, &c3, &c3b, &k.dy), "gamma");
-    assert_names(Cpu.batchnorm_train_bwd(&g, &k.x, &k.gamma, &bc, &c3b, &k.dy), "mean");
-    assert_names(Cpu.batchnorm_train_bwd(&g, &k.x, &k.gamma, &c3, &bc, &k.dy), "invstd");
-    assert_names(Cpu.batchnorm_train_bwd(&g, &k.x, &k.gamma, &c3, &c3b, &bx), "dy");
-    assert_names(Cpu.batchnorm_eval_fwd(&g, &bx, &k.gamma, &k.beta, &rm, &rv), "x");
-    assert_names(Cpu.batchnorm_eval_fwd(&g, &k.x, &k.gamma, &k.beta, &rm, &bc), "running_var");
-    assert_names(Cpu.batchnorm_eval_bwd(&g, &bc, &rv, &k.dy), "gamma");
-    assert_names(Cpu.batchnorm_eval_bwd(&g, &k.gamma, &rv, &bx), "dy");
+    assert_names(be.batchnorm_train_bwd(&g, &bx, &k.gamma, &c3, &c3b, &k.dy), "x");
+    assert_names(be.batchnorm_train_bwd(&g, &k.x, &bc, &c3, &c3b, &k.dy), "gamma");
+    assert_names(be.batchnorm_train_bwd(&g, &k.x, &k.gamma, &bc, &c3b, &k.dy), "mean");
+    assert_names(be.batchnorm_train_bwd(&g, &k.x, &k.gamma, &c3, &bc, &k.dy), "invstd");
+    assert_names(be.batchnorm_train_bwd(&g, &k.x, &k.gamma, &c3, &c3b, &bx), "dy");
+    assert_names(be.batchnorm_eval_fwd(&g, &bx, &k.gamma, &k.beta, &rm, &rv), "x");
+    assert_names(be.batchnorm_eval_fwd(&g, &k.x, &k.gamma, &k.beta, &rm, &bc), "running_var");
+    assert_names(be.batchnorm_eval_bwd(&g, &bc, &rv, &k.dy), "gamma");
+    assert_names(be.batchnorm_eval_bwd(&g, &k.gamma, &rv, &bx), "dy");
     // Training with one value per channel is refused (as PyTorch does); eval is fine.
     let g1 = BatchNorm::new([1, 3, 1, 1]).unwrap();
     let x1 = randn(3, 4, 1.0);
-    let e = Cpu.batchnorm_train_fwd(&g1, &x1, &k.gamma, &k.beta, &mut rm, &mut rv).unwrap_err();
+    let e = be.batchnorm_train_fwd(&g1, &x1, &k.gamma, &k.beta, &mut rm, &mut rv).unwrap_err();
     assert!(matches!(e, brine::Error::Config { .. }), "{e}");
-    assert!(Cpu.batchnorm_train_bwd(&g1, &x1, &k.gamma, &c3, &c3b, &x1).is_err());
-    assert!(Cpu.batchnorm_eval_fwd(&g1, &x1, &k.gamma, &k.beta, &rm, &rv).is_ok());
+    assert!(be.batchnorm_train_bwd(&g1, &x1, &k.gamma, &c3, &c3b, &x1).is_err());
+    assert!(be.batchnorm_eval_fwd(&g1, &x1, &k.gamma, &k.beta, &rm, &rv).is_ok());
 
+}
+
+#[test]
+fn bad_inputs_are_errors() {
+    bad_inputs_cpu(&Cpu);
+    bad_inputs_cpu(&Reference);
+    let shape = [2, 3, 2, 2];
+    let g = BatchNorm::new(shape).unwrap();
+    let k = case(shape, 1, 0.0);
+    let (bx, bc) = (randn(23, 2, 1.0), randn(4, 3, 1.0));
+    let g1 = BatchNorm::new([1, 3, 1, 1]).unwrap();
+    let x1 = randn(3, 4, 1.0);
     let Some(ctx) = common::gpu() else { return };
     let gpu = Gpu::new(ctx);
     let up = |v: &[f32]| gpu.upload("t", v).unwrap();

@@ -7,7 +7,7 @@ use brine::kernels::conv2d::{
 };
 use brine::ops::Conv2d;
 use brine::rng::Rng;
-use brine::{Backend, Cpu, Gpu};
+use brine::{Backend, Cpu, Gpu, Reference};
 use std::collections::HashSet;
 
 fn conv(x: [usize; 4], co: usize, k: [usize; 2], stride: usize, pad: usize) -> Conv2d {
@@ -112,11 +112,11 @@ fn cpu_gradients_per_element() {
     }
 }
 
-// ------------------------------------------------------------------ GPU vs CPU
+// ------------------------------------------------------------------ GPU and CPU fast paths vs the reference
 
-/// Runs all four entries on both backends and compares. `exact` picks data whose sums are
-/// exact in f32 (for long reductions).
-fn parity(gpu: &Gpu, g: Conv2d, bias: bool, exact: bool, seed: u64) {
+/// Runs all four entries on a backend and on the reference twin and compares. `exact`
+/// picks data whose sums are exact in f32 (for long reductions).
+fn parity<B: Backend>(gpu: &B, g: Conv2d, bias: bool, exact: bool, seed: u64) {
     let mut rng = Rng::new(seed);
     let x = data(&mut rng, len(g.x_shape()), exact);
     let w = data(&mut rng, len(g.w_shape()), exact);
@@ -127,19 +127,19 @@ fn parity(gpu: &Gpu, g: Conv2d, bias: bool, exact: bool, seed: u64) {
     let what = format!("{g:?} bias={bias}");
     let tol = 1e-5;
 
-    let want = Cpu.conv2d_fwd(&g, &x, &w, bias.then_some(&b)).unwrap();
+    let want = Reference.conv2d_fwd(&g, &x, &w, bias.then_some(&b)).unwrap();
     let got = gpu.download(&gpu.conv2d_fwd(&g, &gx, &gw, bias.then_some(&gb)).unwrap()).unwrap();
     common::assert_close(&format!("y {what}"), &got, &want, tol);
 
-    let want = Cpu.conv2d_bwd_data(&g, &dy, &w).unwrap();
+    let want = Reference.conv2d_bwd_data(&g, &dy, &w).unwrap();
     let got = gpu.download(&gpu.conv2d_bwd_data(&g, &gdy, &gw).unwrap()).unwrap();
     common::assert_close(&format!("dx {what}"), &got, &want, tol);
 
-    let want = Cpu.conv2d_bwd_weight(&g, &x, &dy).unwrap();
+    let want = Reference.conv2d_bwd_weight(&g, &x, &dy).unwrap();
     let got = gpu.download(&gpu.conv2d_bwd_weight(&g, &gx, &gdy).unwrap()).unwrap();
     common::assert_close(&format!("dw {what}"), &got, &want, tol);
 
-    let want = Cpu.conv2d_bwd_bias(&g, &dy).unwrap();
+    let want = Reference.conv2d_bwd_bias(&g, &dy).unwrap();
     let got = gpu.download(&gpu.conv2d_bwd_bias(&g, &gdy).unwrap()).unwrap();
     common::assert_close(&format!("db {what}"), &got, &want, tol);
 }
@@ -219,6 +219,31 @@ fn gpu_matches_cpu_split_reductions() {
     assert!(bias_splits(g.n, g.co, g.ho() * g.wo()) > 1);
 }
 
+/// The CPU fast paths (im2col + GEMM, flipped backward-data, col2im, direct loops) on the
+/// GPU's cases and on shapes that reach each of their own paths: batch 1 and > 1, channel
+/// counts and images that are no multiple of a SIMD width or a block, several pixel blocks
+/// per image, one output channel, kernels that are not square.
+#[test]
+fn cpu_fast_paths_match_reference() {
+    let own = [
+        (conv([3, 9, 33, 35], 17, [3, 3], 1, 1), true),  // several im2col blocks per image
+        (conv([1, 40, 70, 70], 24, [3, 3], 1, 1), false), // one image: the product splits
+        (conv([2, 2, 20, 21], 1, [7, 7], 1, 3), true),    // one output channel: direct loops
+        (conv([5, 16, 1, 1], 12, [1, 1], 1, 0), true),    // a 1×1 MLP on pooled vectors
+        (conv([2, 8, 6, 7], 5, [5, 3], 1, 2), false),     // kh ≠ kw: flipped padding per axis
+        (conv([3, 7, 9, 9], 6, [3, 3], 1, 1), true),      // the deep levels' 9×9 images
+        (conv([2, 6, 10, 9], 4, [3, 3], 1, 0), false),    // no padding
+        (conv([1, 5, 12, 12], 9, [4, 4], 2, 1), true),    // even kernel, stride 2: col2im
+    ];
+    let cases = small_cases().into_iter().chain(multi_tile_cases()).chain(own);
+    for (i, (g, bias)) in cases.enumerate() {
+        parity(&Cpu, g, bias, false, 600 + i as u64);
+    }
+    for (i, (g, bias, exact)) in split_cases().into_iter().enumerate() {
+        parity(&Cpu, g, bias, exact, 700 + i as u64);
+    }
+}
+
 /// The shapes above reach every GEMM entry point of the shader, with both tile depths.
 #[test]
 fn gpu_cases_cover_every_entry() {
@@ -295,6 +320,7 @@ fn bad_inputs<B: Backend>(be: &B) {
 #[test]
 fn bad_input_is_an_error_cpu() {
     bad_inputs(&Cpu);
+    bad_inputs(&Reference);
 }
 
 #[test]

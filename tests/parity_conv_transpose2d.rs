@@ -4,7 +4,7 @@ use brine::cpu::conv_transpose2d as cpu;
 use brine::kernels::conv2d::{bias_splits, weight_splits};
 use brine::ops::ConvTranspose2d;
 use brine::rng::Rng;
-use brine::{Backend, Cpu, Gpu};
+use brine::{Backend, Cpu, Gpu, Reference};
 
 fn convt(x: [usize; 4], co: usize, k: usize, stride: usize, pad: usize) -> ConvTranspose2d {
     ConvTranspose2d::new(x, co, k, stride, pad).unwrap()
@@ -113,9 +113,9 @@ fn cpu_gradients_per_element() {
     }
 }
 
-// ------------------------------------------------------------------ GPU vs CPU
+// ------------------------------------------------------------------ GPU and CPU fast paths vs the reference
 
-fn parity(gpu: &Gpu, g: ConvTranspose2d, bias: bool, exact: bool, seed: u64) {
+fn parity<B: Backend>(gpu: &B, g: ConvTranspose2d, bias: bool, exact: bool, seed: u64) {
     let mut rng = Rng::new(seed);
     let x = data(&mut rng, len(g.x_shape()), exact);
     let w = data(&mut rng, len(g.w_shape()), exact);
@@ -126,35 +126,49 @@ fn parity(gpu: &Gpu, g: ConvTranspose2d, bias: bool, exact: bool, seed: u64) {
     let what = format!("{g:?} bias={bias}");
     let tol = 1e-5;
 
-    let want = Cpu.conv_transpose2d_fwd(&g, &x, &w, bias.then_some(&b)).unwrap();
+    let want = Reference.conv_transpose2d_fwd(&g, &x, &w, bias.then_some(&b)).unwrap();
     let got = gpu.download(&gpu.conv_transpose2d_fwd(&g, &gx, &gw, bias.then_some(&gb)).unwrap()).unwrap();
     common::assert_close(&format!("y {what}"), &got, &want, tol);
 
-    let want = Cpu.conv_transpose2d_bwd_data(&g, &dy, &w).unwrap();
+    let want = Reference.conv_transpose2d_bwd_data(&g, &dy, &w).unwrap();
     let got = gpu.download(&gpu.conv_transpose2d_bwd_data(&g, &gdy, &gw).unwrap()).unwrap();
     common::assert_close(&format!("dx {what}"), &got, &want, tol);
 
-    let want = Cpu.conv_transpose2d_bwd_weight(&g, &x, &dy).unwrap();
+    let want = Reference.conv_transpose2d_bwd_weight(&g, &x, &dy).unwrap();
     let got = gpu.download(&gpu.conv_transpose2d_bwd_weight(&g, &gx, &gdy).unwrap()).unwrap();
     common::assert_close(&format!("dw {what}"), &got, &want, tol);
 
-    let want = Cpu.conv_transpose2d_bwd_bias(&g, &dy).unwrap();
+    let want = Reference.conv_transpose2d_bwd_bias(&g, &dy).unwrap();
     let got = gpu.download(&gpu.conv_transpose2d_bwd_bias(&g, &gdy).unwrap()).unwrap();
     common::assert_close(&format!("db {what}"), &got, &want, tol);
+}
+
+/// The U-Net's upsampling: kernel 2, stride 2.
+fn unet_cases() -> Vec<(ConvTranspose2d, bool)> {
+    vec![
+        (convt([1, 1, 3, 3], 1, 2, 2, 0), true),
+        (convt([2, 3, 5, 7], 5, 2, 2, 0), true),
+        (convt([1, 13, 4, 4], 33, 2, 2, 0), false),
+        (convt([2, 8, 6, 4], 4, 2, 2, 0), true), // vec4 paths of the conv it runs on
+        (convt([2, 70, 6, 7], 70, 2, 2, 0), true), // > 1 tile in M, N (84 per phase), K of all GEMMs
+    ]
+}
+
+fn other_cases() -> Vec<(ConvTranspose2d, bool)> {
+    vec![
+        (convt([2, 5, 6, 5], 3, 3, 2, 1), true),
+        (convt([1, 4, 5, 6], 6, 4, 2, 1), false),
+        (convt([1, 3, 6, 6], 4, 3, 1, 1), true),
+        (convt([1, 3, 4, 5], 2, 1, 2, 0), true), // output pixels no tap reaches: bias only
+        (convt([2, 2, 3, 4], 3, 7, 2, 3), false),
+    ]
 }
 
 #[test]
 fn gpu_matches_cpu_unet_k2s2() {
     let Some(ctx) = common::gpu() else { return };
     let gpu = Gpu::new(ctx);
-    let cases = [
-        (convt([1, 1, 3, 3], 1, 2, 2, 0), true),
-        (convt([2, 3, 5, 7], 5, 2, 2, 0), true),
-        (convt([1, 13, 4, 4], 33, 2, 2, 0), false),
-        (convt([2, 8, 6, 4], 4, 2, 2, 0), true), // vec4 paths of the conv it runs on
-        (convt([2, 70, 6, 7], 70, 2, 2, 0), true), // > 1 tile in M, N (84 per phase), K of all GEMMs
-    ];
-    for (i, (g, bias)) in cases.into_iter().enumerate() {
+    for (i, (g, bias)) in unet_cases().into_iter().enumerate() {
         parity(&gpu, g, bias, false, 800 + i as u64);
     }
 }
@@ -163,16 +177,21 @@ fn gpu_matches_cpu_unet_k2s2() {
 fn gpu_matches_cpu_other_configs() {
     let Some(ctx) = common::gpu() else { return };
     let gpu = Gpu::new(ctx);
-    let cases = [
-        (convt([2, 5, 6, 5], 3, 3, 2, 1), true),
-        (convt([1, 4, 5, 6], 6, 4, 2, 1), false),
-        (convt([1, 3, 6, 6], 4, 3, 1, 1), true),
-        (convt([1, 3, 4, 5], 2, 1, 2, 0), true), // output pixels no tap reaches: bias only
-        (convt([2, 2, 3, 4], 3, 7, 2, 3), false),
-    ];
-    for (i, (g, bias)) in cases.into_iter().enumerate() {
+    for (i, (g, bias)) in other_cases().into_iter().enumerate() {
         parity(&gpu, g, bias, false, 900 + i as u64);
     }
+}
+
+/// The CPU fast paths (the conv2d fast paths through the adjoint mapping) on the GPU's
+/// cases and on the U-Net's own upsampling shapes at odd channel counts.
+#[test]
+fn cpu_fast_paths_match_reference() {
+    let own = [(convt([8, 64, 9, 9], 32, 2, 2, 0), true), (convt([3, 17, 18, 18], 9, 2, 2, 0), true)];
+    let cases = unet_cases().into_iter().chain(other_cases()).chain(own);
+    for (i, (g, bias)) in cases.enumerate() {
+        parity(&Cpu, g, bias, false, 1100 + i as u64);
+    }
+    parity(&Cpu, convt([2, 4, 32, 32], 4, 2, 2, 0), true, true, 1200);
 }
 
 #[test]
@@ -220,6 +239,7 @@ fn bad_inputs<B: Backend>(be: &B) {
 #[test]
 fn bad_input_is_an_error_cpu() {
     bad_inputs(&Cpu);
+    bad_inputs(&Reference);
 }
 
 #[test]

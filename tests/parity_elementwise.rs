@@ -7,7 +7,7 @@ use brine::cpu::elementwise as cpu;
 use brine::kernels::elementwise::PER_GROUP;
 use brine::ops::{Act, Concat};
 use brine::rng::Rng;
-use brine::{Backend, Cpu, Gpu};
+use brine::{Backend, Cpu, Gpu, Reference};
 use common::{assert_close, check_vjp, check_vjp_elementwise};
 
 const ACTS: [Act; 4] = [Act::Relu, Act::Relu6, Act::HSwish, Act::Sigmoid];
@@ -127,6 +127,7 @@ fn check_kinks<B: Backend>(be: &B) {
 #[test]
 fn kinks_follow_pytorch_on_cpu() {
     check_kinks(&Cpu);
+    check_kinks(&Reference);
     // And the f64 twin, at the exact kinks.
     for (a, x, _, dx) in kink_cases() {
         if x == 2.999_999_8 {
@@ -165,8 +166,8 @@ fn random(rng: &mut Rng, n: usize, scale: f64) -> Vec<f32> {
     rng.normal_vec(n, scale)
 }
 
-/// Tolerance of GPU against the CPU twin: exact ops bit for bit, hswish to a division's
-/// rounding, sigmoid to exp's.
+/// Tolerance of GPU and CPU fast paths against the twin: exact ops bit for bit, hswish to a
+/// division's rounding, sigmoid to exp's.
 fn tol(a: Act) -> f64 {
     match a {
         Act::Relu | Act::Relu6 => 0.0,
@@ -178,7 +179,18 @@ fn tol(a: Act) -> f64 {
 #[test]
 fn gpu_activations_match_cpu() {
     let Some(ctx) = common::gpu() else { return };
-    let g = Gpu::new(ctx);
+    activations_match_reference(&Gpu::new(ctx));
+}
+
+#[test]
+fn cpu_fast_elementwise_matches_reference() {
+    brine::fast::buffers::poison(true);
+    activations_match_reference(&Cpu);
+    add_matches_reference(&Cpu);
+    concat_split_match_reference(&Cpu);
+}
+
+fn activations_match_reference<B: Backend>(g: &B) {
     let mut rng = Rng::new(3);
     // Odd, tiny, vec4-aligned and not, a partial last workgroup, several workgroups.
     for n in [1, 3, 4, 7, 64, 255, 256, 257, 1000, 4097, 12_345, 70_001] {
@@ -187,9 +199,9 @@ fn gpu_activations_match_cpu() {
         let (xg, dyg) = (g.upload("x", &x).unwrap(), g.upload("dy", &dy).unwrap());
         for a in ACTS {
             let y = g.download(&g.act_fwd(a, &xg).unwrap()).unwrap();
-            assert_close(&format!("{a:?} forward n={n}"), &y, &Cpu.act_fwd(a, &x).unwrap(), tol(a));
+            assert_close(&format!("{a:?} forward n={n}"), &y, &Reference.act_fwd(a, &x).unwrap(), tol(a));
             let dx = g.download(&g.act_bwd(a, &xg, &dyg).unwrap()).unwrap();
-            assert_close(&format!("{a:?} backward n={n}"), &dx, &Cpu.act_bwd(a, &x, &dy).unwrap(), tol(a));
+            assert_close(&format!("{a:?} backward n={n}"), &dx, &Reference.act_bwd(a, &x, &dy).unwrap(), tol(a));
         }
     }
 }
@@ -197,12 +209,15 @@ fn gpu_activations_match_cpu() {
 #[test]
 fn gpu_add_matches_cpu() {
     let Some(ctx) = common::gpu() else { return };
-    let g = Gpu::new(ctx);
+    add_matches_reference(&Gpu::new(ctx));
+}
+
+fn add_matches_reference<B: Backend>(g: &B) {
     let mut rng = Rng::new(4);
     for n in [1, 2, 5, 8, 255, 1024, 9_999] {
         let (a, b) = (random(&mut rng, n, 1.0), random(&mut rng, n, 1.0));
         let y = g.add(&g.upload("a", &a).unwrap(), &g.upload("b", &b).unwrap()).unwrap();
-        assert_eq!(g.download(&y).unwrap(), Cpu.add(&a, &b).unwrap(), "add n={n}");
+        assert_eq!(g.download(&y).unwrap(), Reference.add(&a, &b).unwrap(), "add n={n}");
     }
 }
 
@@ -231,7 +246,10 @@ fn gpu_folded_grid_covers_every_element() {
 #[test]
 fn gpu_concat_split_match_cpu() {
     let Some(ctx) = common::gpu() else { return };
-    let g = Gpu::new(ctx);
+    concat_split_match_reference(&Gpu::new(ctx));
+}
+
+fn concat_split_match_reference<B: Backend>(g: &B) {
     let mut rng = Rng::new(5);
     // hw odd (scalar path), hw a multiple of 4 (vec4 path), channel counts that make only one
     // side aligned (scalar path), a single batch item, and a larger one.
@@ -247,14 +265,14 @@ fn gpu_concat_split_match_cpu() {
         let a = random(&mut rng, a_shape.iter().product(), 1.0);
         let b = random(&mut rng, b_shape.iter().product(), 1.0);
         let y = g.concat(&c, &g.upload("a", &a).unwrap(), &g.upload("b", &b).unwrap()).unwrap();
-        let want = Cpu.concat(&c, &a, &b).unwrap();
+        let want = Reference.concat(&c, &a, &b).unwrap();
         assert_eq!(g.download(&y).unwrap(), want, "concat {a_shape:?} {b_shape:?}");
         let (ga, gb) = g.split(&c, &y).unwrap();
         assert_eq!(g.download(&ga).unwrap(), a, "split a {a_shape:?} {b_shape:?}");
         assert_eq!(g.download(&gb).unwrap(), b, "split b {a_shape:?} {b_shape:?}");
         let ys = random(&mut rng, c.y_len(), 1.0);
         let (ga, gb) = g.split(&c, &g.upload("y", &ys).unwrap()).unwrap();
-        let (ca, cb) = Cpu.split(&c, &ys).unwrap();
+        let (ca, cb) = Reference.split(&c, &ys).unwrap();
         assert_eq!((g.download(&ga).unwrap(), g.download(&gb).unwrap()), (ca, cb), "split {a_shape:?} {b_shape:?}");
     }
 }
@@ -278,6 +296,7 @@ fn check_bad_input<B: Backend>(be: &B) {
 #[test]
 fn bad_lengths_are_errors_naming_the_tensor() {
     check_bad_input(&Cpu);
+    check_bad_input(&Reference);
     if let Some(ctx) = common::gpu() {
         check_bad_input(&Gpu::new(ctx));
     }
@@ -287,6 +306,7 @@ fn bad_lengths_are_errors_naming_the_tensor() {
 #[test]
 fn empty_tensors_are_fine() {
     assert!(Cpu.act_fwd(Act::Relu, &vec![]).unwrap().is_empty());
+    assert!(Cpu.add(&vec![], &vec![]).unwrap().is_empty());
     let Some(ctx) = common::gpu() else { return };
     let g = Gpu::new(ctx);
     let e = g.upload("x", &[]).unwrap();

@@ -4,7 +4,7 @@ mod common;
 use brine::cpu::gate as cpu;
 use brine::ops::{Broadcast, Gate};
 use brine::rng::Rng;
-use brine::{Backend, Cpu, Gpu};
+use brine::{Backend, Cpu, Gpu, Reference};
 use common::{assert_close, check_vjp, check_vjp_elementwise, to64};
 
 const MODES: [Broadcast; 4] = [Broadcast::Channel, Broadcast::Spatial, Broadcast::Row, Broadcast::Col];
@@ -56,12 +56,26 @@ fn broadcast_layout() {
     }
 }
 
+const SHAPES: [[usize; 4]; 6] = [[1, 3, 5, 7], [2, 5, 33, 17], [3, 1, 9, 1], [1, 16, 8, 8], [2, 3, 70, 60], [1, 2, 1, 3000]];
+
 #[test]
 fn gpu_matches_cpu() {
     let Some(ctx) = common::gpu() else { return };
-    let gpu = Gpu::new(ctx);
-    let shapes = [[1, 3, 5, 7], [2, 5, 33, 17], [3, 1, 9, 1], [1, 16, 8, 8], [2, 3, 70, 60], [1, 2, 1, 3000]];
-    for (t, shape) in shapes.into_iter().enumerate() {
+    parity(&Gpu::new(ctx), &SHAPES);
+}
+
+/// The CPU fast path (sigmoid once per z, per-plane tasks) on the same shapes and on the
+/// U-Net's: CBAM's channel and spatial gates, coordinate attention's rows and columns.
+#[test]
+fn cpu_fast_path_matches_reference() {
+    brine::fast::buffers::poison(true);
+    parity(&Cpu, &SHAPES);
+    parity(&Cpu, &[[8, 32, 72, 72], [8, 17, 9, 9]]);
+}
+
+/// Both directions of every broadcast on `gpu` against the reference twin.
+fn parity<B: Backend>(gpu: &B, shapes: &[[usize; 4]]) {
+    for (t, &shape) in shapes.iter().enumerate() {
         for (m, mode) in MODES.into_iter().enumerate() {
             let g = Gate::new(shape, mode).unwrap();
             let seed = 1000 + 10 * t as u64 + m as u64;
@@ -71,9 +85,9 @@ fn gpu_matches_cpu() {
             let what = format!("gate {mode:?} {shape:?}");
             let (xg, zg, dyg) =
                 (gpu.upload("x", &x).unwrap(), gpu.upload("z", &z).unwrap(), gpu.upload("dy", &dy).unwrap());
-            let y = Cpu.gate_fwd(&g, &x, &z).unwrap();
+            let y = Reference.gate_fwd(&g, &x, &z).unwrap();
             assert_close(&format!("{what} y"), &gpu.download(&gpu.gate_fwd(&g, &xg, &zg).unwrap()).unwrap(), &y, 1e-5);
-            let (dx, dz) = Cpu.gate_bwd(&g, &x, &z, &dy).unwrap();
+            let (dx, dz) = Reference.gate_bwd(&g, &x, &z, &dy).unwrap();
             let (gdx, gdz) = gpu.gate_bwd(&g, &xg, &zg, &dyg).unwrap();
             assert_close(&format!("{what} dx"), &gpu.download(&gdx).unwrap(), &dx, 1e-5);
             assert_close(&format!("{what} dz"), &gpu.download(&gdz).unwrap(), &dz, 1e-5);
@@ -98,6 +112,8 @@ fn bad_inputs_are_errors() {
     assert_names(Cpu.gate_bwd(&g, &bx, &z, &dy), "x");
     assert_names(Cpu.gate_bwd(&g, &x, &bz, &dy), "z");
     assert_names(Cpu.gate_bwd(&g, &x, &z, &bx), "dy");
+    assert_names(Reference.gate_fwd(&g, &bx, &z), "x");
+    assert_names(Reference.gate_bwd(&g, &x, &z, &bx), "dy");
     let Some(ctx) = common::gpu() else { return };
     let gpu = Gpu::new(ctx);
     let up = |v: &[f32]| gpu.upload("t", v).unwrap();

@@ -4,7 +4,7 @@ mod common;
 use brine::cpu::pool as cpu;
 use brine::ops::Pool2d;
 use brine::rng::Rng;
-use brine::{Backend, Cpu, Gpu};
+use brine::{Backend, Cpu, Gpu, Reference};
 use common::{check_vjp, check_vjp_elementwise, to64};
 
 fn randn(n: usize, seed: u64) -> Vec<f32> {
@@ -93,8 +93,10 @@ fn tie_rule_first_maximum() {
     assert_eq!(want[0], 0);
     let (_, idx) = Cpu.max_pool2d_fwd(&g, &x).unwrap();
     assert_eq!(idx, want);
+    assert_eq!(Reference.max_pool2d_fwd(&g, &x).unwrap().1, want);
     let dy = randn(want.len(), 6);
     let dx = Cpu.max_pool2d_bwd(&g, &dy, &idx).unwrap();
+    assert_eq!(Reference.max_pool2d_bwd(&g, &dy, &idx).unwrap(), dx);
     let mut dx_want = vec![0.0f32; n];
     for (o, &i) in want.iter().enumerate() {
         dx_want[i as usize] = dy[o];
@@ -108,23 +110,41 @@ fn tie_rule_first_maximum() {
     }
 }
 
+const SHAPES: [[usize; 4]; 6] = [[1, 1, 2, 2], [1, 3, 5, 7], [2, 5, 33, 17], [3, 7, 16, 12], [1, 2, 130, 67], [4, 1, 2, 301]];
+
+/// The CPU fast path (per-plane tasks) equals the twin exactly, ties included.
+#[test]
+fn cpu_fast_path_matches_reference() {
+    brine::fast::buffers::poison(true);
+    for (t, shape) in SHAPES.into_iter().chain([[8, 32, 72, 72], [8, 33, 9, 9]]).enumerate() {
+        let g = Pool2d::new(shape).unwrap();
+        let x = randn(shape.iter().product(), 500 + t as u64);
+        let dy = randn(g.y_shape().iter().product(), 600 + t as u64);
+        for (k, x) in [x.clone(), relu(x)].into_iter().enumerate() {
+            let (y, idx) = Reference.max_pool2d_fwd(&g, &x).unwrap();
+            assert_eq!(Cpu.max_pool2d_fwd(&g, &x).unwrap(), (y, idx.clone()), "fwd {shape:?} ({k})");
+            let want = Reference.max_pool2d_bwd(&g, &dy, &idx).unwrap();
+            assert_eq!(Cpu.max_pool2d_bwd(&g, &dy, &idx).unwrap(), want, "bwd {shape:?} ({k})");
+        }
+    }
+}
+
 #[test]
 fn gpu_matches_cpu() {
     let Some(ctx) = common::gpu() else { return };
     let gpu = Gpu::new(ctx);
-    let shapes = [[1, 1, 2, 2], [1, 3, 5, 7], [2, 5, 33, 17], [3, 7, 16, 12], [1, 2, 130, 67], [4, 1, 2, 301]];
-    for (t, shape) in shapes.into_iter().enumerate() {
+    for (t, shape) in SHAPES.into_iter().enumerate() {
         let g = Pool2d::new(shape).unwrap();
         let n: usize = shape.iter().product();
         let x = randn(n, 100 + t as u64);
         let dy = randn(g.y_shape().iter().product(), 200 + t as u64);
         let dyg = gpu.upload("dy", &dy).unwrap();
         for (k, x) in [x.clone(), relu(x)].into_iter().enumerate() {
-            let (y, idx) = Cpu.max_pool2d_fwd(&g, &x).unwrap();
+            let (y, idx) = Reference.max_pool2d_fwd(&g, &x).unwrap();
             let (gy, gidx) = gpu.max_pool2d_fwd(&g, &gpu.upload("x", &x).unwrap()).unwrap();
             assert_eq!(gpu.download(&gy).unwrap(), y, "y {shape:?} ({k})");
             assert_eq!(ctx.read::<u32>(&gidx).unwrap(), idx, "idx {shape:?} ({k})");
-            let dx = Cpu.max_pool2d_bwd(&g, &dy, &idx).unwrap();
+            let dx = Reference.max_pool2d_bwd(&g, &dy, &idx).unwrap();
             assert_eq!(gpu.download(&gpu.max_pool2d_bwd(&g, &dyg, &gidx).unwrap()).unwrap(), dx, "dx {shape:?} ({k})");
         }
     }
@@ -145,6 +165,8 @@ fn bad_inputs_are_errors() {
     assert_names(Cpu.max_pool2d_bwd(&g, &randn(8, 2), &vec![0; 9]), "idx");
     // An index outside its window.
     assert_names(Cpu.max_pool2d_bwd(&g, &randn(8, 2), &vec![0; 8]), "idx");
+    assert_names(Reference.max_pool2d_bwd(&g, &randn(8, 2), &vec![0; 8]), "idx");
+    assert_names(Reference.max_pool2d_fwd(&g, &x), "x");
     let Some(ctx) = common::gpu() else { return };
     let gpu = Gpu::new(ctx);
     assert_names(gpu.max_pool2d_fwd(&g, &gpu.upload("x", &x).unwrap()), "x");

@@ -5,7 +5,7 @@ use brine::cpu::reduce as cpu;
 use brine::kernels::reduce::plan;
 use brine::ops::Reduce;
 use brine::rng::Rng;
-use brine::{Backend, Cpu, Gpu};
+use brine::{Backend, Cpu, Gpu, Reference};
 use common::{assert_close, check_vjp, check_vjp_elementwise, to64};
 
 const DIMS: [&[usize]; 6] = [&[2, 3], &[3], &[2], &[1], &[1, 2], &[1, 2, 3]];
@@ -117,8 +117,10 @@ fn tie_rule_first_maximum() {
         let want = first_max(&g, &x);
         let (_, idx) = Cpu.reduce_max_fwd(&g, &x).unwrap();
         assert_eq!(idx, want, "cpu case {t}");
+        assert_eq!(Reference.reduce_max_fwd(&g, &x).unwrap().1, want, "reference case {t}");
         let dy = randn(g.y_len(), 50 + t as u64);
         let dx = Cpu.reduce_max_bwd(&g, &dy, &idx).unwrap();
+        assert_eq!(Reference.reduce_max_bwd(&g, &dy, &idx).unwrap(), dx, "reference case {t}");
         for o in 0..g.outer {
             for i in 0..g.inner {
                 let j = o * g.inner + i;
@@ -168,14 +170,14 @@ fn gpu_matches_cpu() {
         let xg = gpu.upload("x", &x).unwrap();
         let dyg = gpu.upload("dy", &dy).unwrap();
 
-        let y = Cpu.reduce_mean_fwd(&g, &x).unwrap();
+        let y = Reference.reduce_mean_fwd(&g, &x).unwrap();
         assert_close(
             &format!("mean fwd {what}"),
             &gpu.download(&gpu.reduce_mean_fwd(&g, &xg).unwrap()).unwrap(),
             &y,
             1e-5,
         );
-        let dx = Cpu.reduce_mean_bwd(&g, &dy).unwrap();
+        let dx = Reference.reduce_mean_bwd(&g, &dy).unwrap();
         let gdx = gpu.download(&gpu.reduce_mean_bwd(&g, &dyg).unwrap()).unwrap();
         assert_close(&format!("mean bwd {what}"), &gdx, &dx, 1e-5);
 
@@ -191,12 +193,36 @@ fn gpu_matches_cpu() {
         // Plain normals, then ReLU'd ones (ties at zero).
         for (k, x) in [x.clone(), relu(x)].into_iter().enumerate() {
             let xg = gpu.upload("x", &x).unwrap();
-            let (y, idx) = Cpu.reduce_max_fwd(&g, &x).unwrap();
+            let (y, idx) = Reference.reduce_max_fwd(&g, &x).unwrap();
             let (gy, gidx) = gpu.reduce_max_fwd(&g, &xg).unwrap();
             assert_eq!(gpu.download(&gy).unwrap(), y, "max fwd {what} ({k})");
             assert_eq!(ctx.read::<u32>(&gidx).unwrap(), idx, "max idx {what} ({k})");
-            let dx = Cpu.reduce_max_bwd(&g, &dy, &idx).unwrap();
+            let dx = Reference.reduce_max_bwd(&g, &dy, &idx).unwrap();
             assert_eq!(gpu.download(&gpu.reduce_max_bwd(&g, &dyg, &gidx).unwrap()).unwrap(), dx, "max bwd {what}");
+        }
+    }
+}
+
+/// The CPU fast paths (row reductions in 16 lanes, row-wise accumulation otherwise) on the
+/// same geometries and the U-Net's pooled shapes: maxima and their indices exactly, means
+/// to f32 rounding of the order of summation.
+#[test]
+fn cpu_fast_paths_match_reference() {
+    brine::fast::buffers::poison(true);
+    let unet = [[8, 32, 72, 72], [8, 256, 9, 9], [8, 64, 36, 36]].into_iter();
+    let geometries = parity_geometries()
+        .into_iter()
+        .chain(unet.flat_map(|s| DIMS.iter().map(move |d| Reduce::over_dims(s, d).unwrap())));
+    for (t, g) in geometries.enumerate() {
+        let what = format!("{g:?}");
+        let x = randn(g.x_len(), 300 + t as u64);
+        let dy = randn(g.y_len(), 400 + t as u64);
+        assert_close(&format!("mean fwd {what}"), &Cpu.reduce_mean_fwd(&g, &x).unwrap(), &Reference.reduce_mean_fwd(&g, &x).unwrap(), 1e-6);
+        assert_close(&format!("mean bwd {what}"), &Cpu.reduce_mean_bwd(&g, &dy).unwrap(), &Reference.reduce_mean_bwd(&g, &dy).unwrap(), 1e-6);
+        for (k, x) in [x.clone(), relu(x)].into_iter().enumerate() {
+            let (y, idx) = Reference.reduce_max_fwd(&g, &x).unwrap();
+            assert_eq!(Cpu.reduce_max_fwd(&g, &x).unwrap(), (y, idx.clone()), "max fwd {what} ({k})");
+            assert_eq!(Cpu.reduce_max_bwd(&g, &dy, &idx).unwrap(), Reference.reduce_max_bwd(&g, &dy, &idx).unwrap(), "max bwd {what} ({k})");
         }
     }
 }
@@ -227,18 +253,25 @@ fn assert_names(r: Result<impl std::fmt::Debug, brine::Error>, tensor: &str) {
     assert!(e.contains(&format!("`{tensor}`")), "error `{e}` does not name `{tensor}`");
 }
 
+fn bad_inputs_cpu<B: Backend<Tensor = Vec<f32>, Index = Vec<u32>>>(be: &B) {
+    let g = Reduce::new(2, 3, 4).unwrap();
+    let (x, dy) = (randn(23, 1), randn(7, 2));
+    assert_names(be.reduce_mean_fwd(&g, &x), "x");
+    assert_names(be.reduce_max_fwd(&g, &x), "x");
+    assert_names(be.reduce_mean_bwd(&g, &dy), "dy");
+    assert_names(be.reduce_max_bwd(&g, &dy, &vec![0; 8]), "dy");
+    assert_names(be.reduce_max_bwd(&g, &randn(8, 3), &vec![0; 9]), "idx");
+    assert_names(be.reduce_max_bwd(&g, &randn(8, 3), &vec![3; 8]), "idx");
+}
+
 #[test]
 fn bad_inputs_are_errors() {
+    bad_inputs_cpu(&Cpu);
+    bad_inputs_cpu(&Reference);
     let g = Reduce::new(2, 3, 4).unwrap();
     let x = randn(23, 1);
     let dy = randn(7, 2);
-    assert_names(Cpu.reduce_mean_fwd(&g, &x), "x");
-    assert_names(Cpu.reduce_max_fwd(&g, &x), "x");
     assert_names(cpu::sum(&g, &x, 1.0), "x");
-    assert_names(Cpu.reduce_mean_bwd(&g, &dy), "dy");
-    assert_names(Cpu.reduce_max_bwd(&g, &dy, &vec![0; 8]), "dy");
-    assert_names(Cpu.reduce_max_bwd(&g, &randn(8, 3), &vec![0; 9]), "idx");
-    assert_names(Cpu.reduce_max_bwd(&g, &randn(8, 3), &vec![3; 8]), "idx");
     assert!(Reduce::over_dims([1, 2, 3, 4], &[1, 3]).is_err());
     let Some(ctx) = common::gpu() else { return };
     let gpu = Gpu::new(ctx);

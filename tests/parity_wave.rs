@@ -1,5 +1,6 @@
-//! GPU = CPU for the wave kernel: whole simulations (a few hundred steps, several models and
-//! shots in one dispatch, absorbing layers, odd grid sizes) on both, traces compared.
+//! The wave kernel against its twin: whole simulations (a few hundred steps, several models
+//! and shots in one dispatch, absorbing layers, odd grid sizes) on the GPU and on the CPU
+//! fast path, traces compared.
 
 mod common;
 
@@ -48,12 +49,51 @@ fn check(what: &str, acq: &Acquisition, n: usize) {
     let (nz, nx) = (40, 50);
     let m = models(n, nz, nx, 3);
     let plan = Plan::new(acq, nz, nx, 1000.0, 4300.0).unwrap();
-    let want = plan.run_cpu(&m, n).unwrap();
+    let want = plan.run_reference(&m, n).unwrap();
     let got = plan.run_gpu(ctx, &m, n).unwrap();
     let e = rel_err(&got, &want);
     eprintln!("{what}: GPU vs CPU relative L2 error {e:.2e} over {} steps", plan.steps);
     assert!(want.iter().any(|v| *v != 0.0), "{what}: silent traces");
     assert_close(what, &got, &want, 1e-4);
+}
+
+/// The fast path on `n` models: without flushing subnormals, the twin's traces exactly;
+/// with it (what `run_cpu` does), within 1e-5 relative (rounding-level changes that spread).
+fn check_fast(what: &str, acq: &Acquisition, n: usize, nz: usize, nx: usize) {
+    let m = models(n, nz, nx, 5);
+    let plan = Plan::new(acq, nz, nx, 1000.0, 4300.0).unwrap();
+    let want = plan.run_reference(&m, n).unwrap();
+    assert!(want.iter().any(|v| *v != 0.0), "{what}: silent traces");
+    let exact = plan.run_cpu_exact(&m, n).unwrap();
+    let first = exact.iter().zip(&want).position(|(a, b)| a != b);
+    assert!(first.is_none(), "{what}: fast path differs from the twin at trace value {first:?}");
+    let flushed = plan.run_cpu(&m, n).unwrap();
+    let e = rel_err(&flushed, &want);
+    eprintln!("{what}: flushing subnormals changes the traces by {e:.2e} (relative L2)");
+    assert_close(what, &flushed, &want, 1e-5);
+}
+
+/// Every stencil order, with and without absorbing layers and a free surface, on grids that
+/// are no multiple of a vector width, with one plane (cut into bands on a machine with more
+/// than one thread) and with several (one task each).
+#[test]
+fn cpu_fast_path_equals_the_twin() {
+    if brine::fast::threads::count() < 2 {
+        eprintln!("note: one thread here, so the banded schedule is not exercised");
+    }
+    for (order, pml, free) in [(4, 12, false), (8, 9, true), (2, 0, false), (6, 5, false), (4, 3, true)] {
+        let mut acq = acquisition(order, pml, free, 160);
+        let what = format!("order {order}, pml {pml}, free surface {free}");
+        check_fast(&format!("{what}, 2 models × 3 shots"), &acq, 2, 40, 50);
+        acq.sources = Positions::List(vec![[3, 7]]);
+        acq.receivers = Positions::Range { z: 2, x_from: 1, x_to: 44, x_step: 2 };
+        check_fast(&format!("{what}, 1 plane"), &acq, 1, 37, 45);
+    }
+    // A grid narrower than two vector widths inside its layers.
+    let mut acq = acquisition(4, 3, false, 120);
+    acq.sources = Positions::List(vec![[1, 1], [5, 8]]);
+    acq.receivers = Positions::Range { z: 0, x_from: 0, x_to: 8, x_step: 1 };
+    check_fast("tiny grid", &acq, 3, 7, 9);
 }
 
 #[test]
@@ -132,4 +172,24 @@ fn wrong_buffer_lengths_are_refused() {
         "traces",
         "short traces",
     );
+}
+
+#[test]
+fn cpu_fast_path_refuses_wrong_buffers() {
+    let plan = Plan::new(&acquisition(4, 4, false, 4), 40, 50, 1000.0, 4000.0).unwrap();
+    let p = plan.params(1, 0);
+    let steps = [brine::fast::wave::Step { wavelet: 0.0, slot: 0 }];
+    let (vel, prof) = (vec![0.1; plan.plane()], plan.profiles(4000.0));
+    let sim = |vel: &[f32], prof: &[f32], pos: &[u32], steps: &[brine::fast::wave::Step]| {
+        brine::fast::wave::simulate(&p, steps, vel, prof, pos, true)
+    };
+    assert!(sim(&vel, &prof, &plan.pos, &steps).is_ok());
+    common::expect_shape_err(sim(&vel[1..], &prof, &plan.pos, &steps), "vel", "short vel");
+    common::expect_shape_err(sim(&vel, &prof[1..], &plan.pos, &steps), "prof", "short prof");
+    common::expect_shape_err(sim(&vel, &prof, &plan.pos[2..], &steps), "pos", "short pos");
+    let late = [brine::fast::wave::Step { wavelet: 0.0, slot: plan.samples as u32 }];
+    assert!(sim(&vel, &prof, &plan.pos, &late).is_err(), "a sample slot past the trace");
+    let mut far = plan.pos.clone();
+    far[1] = 10_000;
+    assert!(sim(&vel, &prof, &far, &steps).is_err(), "a source outside the grid");
 }

@@ -8,7 +8,7 @@ use brine::app::BackendChoice;
 use brine::golden::{self, FileKind, GoldenFile};
 use brine::nn::{Attention, Config};
 use brine::seismic::{Acquisition, Engine};
-use brine::{Backend, Context, Cpu, Gpu};
+use brine::{Backend, Context, Cpu, Gpu, Reference};
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
@@ -18,6 +18,10 @@ use clap::{Parser, Subcommand, ValueEnum};
     about = "Attention U-Net for seismic salt-body velocity inversion, on any GPU through wgpu"
 )]
 struct Cli {
+    /// Threads for the CPU backend and the CPU wave engine (default: RAYON_NUM_THREADS, else
+    /// one per core).
+    #[arg(long, global = true)]
+    threads: Option<usize>,
     #[command(subcommand)]
     command: Command,
 }
@@ -117,7 +121,8 @@ enum Command {
         /// Directory of golden files in the format of shared/golden/README.md.
         #[arg(long)]
         golden: PathBuf,
-        /// Which backend to check; `all` checks the CPU and, where an adapter exists, the GPU.
+        /// Which backend to check; `all` checks the CPU and, where an adapter exists, the GPU;
+        /// `reference` checks the plain-loop twins.
         #[arg(long, value_enum, default_value_t = Which::All)]
         backend: Which,
     },
@@ -208,9 +213,12 @@ enum BenchWhat {
         /// Timed runs; the median is reported.
         #[arg(long, default_value_t = 3)]
         iters: usize,
-        /// Also time the CPU twin (a few steps).
+        /// Also time the CPU engine (a few steps).
         #[arg(long)]
         cpu: bool,
+        /// Time only the CPU engine (no GPU needed).
+        #[arg(long)]
+        cpu_only: bool,
     },
     /// Every kernel at the shapes of the `bench` network (SPEC.md).
     Kernels {
@@ -226,8 +234,14 @@ enum BenchWhat {
     },
     /// The training step and inference of the `bench` network (SPEC.md).
     Step {
+        /// Where the network runs: auto (a hardware GPU, else the CPU), gpu or cpu.
+        #[arg(long, default_value = "auto")]
+        backend: String,
         #[arg(long, default_value_t = 8)]
         batch: usize,
+        /// Input channels (shots).
+        #[arg(long, default_value_t = 8)]
+        channels: usize,
         #[arg(long, default_value_t = 256)]
         height: usize,
         #[arg(long, default_value_t = 128)]
@@ -243,6 +257,20 @@ enum BenchWhat {
         no_gates: bool,
         #[arg(long, default_value_t = 5)]
         iters: usize,
+    },
+    /// The CPU backend and the CPU wave engine beside PyTorch's CPU step and deepwave's CPU
+    /// propagator (run through python when installed), on the same shapes and threads,
+    /// alternated round by round.
+    Anchors {
+        /// Rounds of brine then anchor; medians are reported.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Directory of torch_cpu_step.py and deepwave_cpu_step.py.
+        #[arg(long)]
+        reference: Option<PathBuf>,
+        /// Smaller problems (a quick look, not the figures).
+        #[arg(long)]
+        quick: bool,
     },
 }
 
@@ -303,6 +331,8 @@ enum EngineArg {
 enum Which {
     Gpu,
     Cpu,
+    /// The plain-loop reference twins that the CPU and GPU backends are checked against.
+    Reference,
     All,
 }
 
@@ -318,6 +348,11 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<bool> {
+    // Before anything starts rayon's pool: a bad count is an error, an absurd one is clamped.
+    let (_, note) = brine::fast::threads::init(cli.threads)?;
+    if let Some(note) = note {
+        eprintln!("note: {note}");
+    }
     match cli.command {
         Command::Demo { out, samples, seconds, seed, backend } => {
             let backend: BackendChoice = backend.parse()?;
@@ -432,9 +467,16 @@ fn run(cli: Cli) -> Result<bool> {
             }
             Ok(true)
         }
-        Command::Bench { what: BenchWhat::Wave { batch, steps, iters, cpu } } => {
+        Command::Bench { what: BenchWhat::Wave { batch, steps, iters, cpu, cpu_only } } => {
             if batch == 0 || steps == 0 || iters == 0 {
                 bail!("--batch, --steps and --iters must be at least 1");
+            }
+            if cpu_only {
+                println!("{}", brine::bench_cpu::Machine::measure().describe());
+                for (preset, b) in [("openfwi", batch), ("fcnvmb", (batch / 4).max(1))] {
+                    println!("{}", brine::seismic::bench::cpu(preset, b, steps)?.line());
+                }
+                return Ok(true);
             }
             let ctx = Context::new()?;
             println!("adapter: {}", ctx.adapter_name());
@@ -460,26 +502,37 @@ fn run(cli: Cli) -> Result<bool> {
             brine::bench::kernels(&ctx, &opts, |row| println!("{}", row.line()))?;
             Ok(true)
         }
-        Command::Bench { what: BenchWhat::Step { batch, height, width, widths, attention, no_gates, iters } } => {
-            if iters == 0 {
-                bail!("--iters must be at least 1");
+        Command::Bench {
+            what: BenchWhat::Step { backend, batch, channels, height, width, widths, attention, no_gates, iters },
+        } => {
+            if iters == 0 || batch == 0 || channels == 0 {
+                bail!("--iters, --batch and --channels must be at least 1");
             }
             let kinds: Vec<Attention> = if attention == "all" {
                 vec![Attention::None, Attention::Se, Attention::Cbam, Attention::Ca]
             } else {
                 vec![attention.parse()?]
             };
-            let ctx = Context::new()?;
+            let x = [batch, channels, height, width];
+            let config = |a| Config { in_channels: channels, out_channels: 1, widths: widths.clone(), attention: a, gates: !no_gates };
+            let choice: BackendChoice = backend.parse()?;
+            let Some(ctx) = choice.context()? else {
+                let machine = brine::bench_cpu::Machine::measure();
+                println!("cpu backend: {}", machine.describe());
+                println!("input {x:?}, widths {widths:?}, median of {iters} steps (wall clock, after 2 warm-up steps)");
+                for a in kinds {
+                    println!("{}", brine::bench_cpu::step(&config(a), x, iters)?.line(machine.peak_gflops));
+                }
+                return Ok(true);
+            };
             println!("adapter: {}", ctx.adapter_name());
-            println!("input {batch}x8x{height}x{width}, widths {widths:?}, median of {iters} steps (wall clock)");
+            println!("input {x:?}, widths {widths:?}, median of {iters} steps (wall clock)");
             for a in kinds {
-                let cfg =
-                    Config { in_channels: 8, out_channels: 1, widths: widths.clone(), attention: a, gates: !no_gates };
-                let row = brine::bench::step(&ctx, &cfg, [batch, 8, height, width], iters)?;
-                println!("{}", row.line());
+                println!("{}", brine::bench::step(&ctx, &config(a), x, iters)?.line());
             }
             Ok(true)
         }
+        Command::Bench { what: BenchWhat::Anchors { rounds, reference, quick } } => anchors(rounds, reference, quick),
     }
 }
 
@@ -534,6 +587,9 @@ fn check(dir: &Path, which: Which) -> Result<bool> {
     let files: Vec<GoldenFile> =
         golden::list_dir(dir)?.iter().map(|p| GoldenFile::open(p)).collect::<brine::Result<_>>()?;
     let mut ok = true;
+    if which == Which::Reference {
+        return Ok(check_backend(&Reference, &files));
+    }
     if which != Which::Gpu {
         ok &= check_backend(&Cpu, &files);
     }
@@ -633,6 +689,76 @@ fn train(a: TrainArgs) -> Result<bool> {
             dir.display()
         );
         return Ok(false);
+    }
+    Ok(true)
+}
+
+/// brine's CPU backend and wave engine against PyTorch's CPU step and deepwave's CPU
+/// propagator, alternated round by round on the same shapes and threads.
+fn anchors(rounds: usize, reference: Option<PathBuf>, quick: bool) -> Result<bool> {
+    use brine::bench_cpu::{self as b, Pair};
+    if rounds == 0 {
+        bail!("--rounds must be at least 1");
+    }
+    let dir = reference.unwrap_or_else(b::default_reference_dir);
+    let machine = b::Machine::measure();
+    let t = machine.threads;
+    println!("{}", machine.describe());
+    println!("anchors from {}; {rounds} round(s) of brine then anchor, medians; ratio < 1: brine is faster", dir.display());
+    let mut pairs: Vec<Pair> = vec![];
+    let (h, reps) = if quick { (24, 3) } else { (72, 10) };
+    for widths in [vec![32, 64, 128, 256], vec![8, 16, 32, 64]] {
+        let cfg = Config { in_channels: 5, out_channels: 1, widths, attention: Attention::Cbam, gates: true };
+        let x = [8, 5, h, h];
+        let name = b::config_name(&cfg);
+        let mut infer = (vec![], vec![]);
+        let train = b::alternate(
+            &format!("train step {name} {x:?}"),
+            "ms",
+            false,
+            rounds,
+            || {
+                let row = b::step(&cfg, x, reps)?;
+                infer.0.push(row.infer_ms);
+                Ok(row.train_ms)
+            },
+            || {
+                let (train, inf) = b::torch_step(&dir, &cfg, x, t)?;
+                infer.1.push(inf);
+                Ok(train)
+            },
+        )?;
+        println!("{}", train.line());
+        pairs.push(train);
+        let med = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v.get(v.len() / 2).copied()
+        };
+        let (bi, ai) = (med(&mut infer.0).unwrap_or(f64::NAN), med(&mut infer.1));
+        let inference = Pair {
+            what: format!("inference {name} {x:?}"),
+            brine: bi,
+            anchor: ai,
+            unit: "ms",
+            ratio: ai.map(|a| bi / a),
+            note: "see above".into(),
+        };
+        println!("{}", inference.line());
+        pairs.push(inference);
+    }
+    let scratch = std::env::temp_dir();
+    let waves: &[(usize, usize, usize)] = if quick { &[(70, 70, 200)] } else { &[(201, 301, 2000), (70, 70, 1000)] };
+    for &(nz, nx, nt) in waves {
+        let pair = b::alternate(
+            &format!("wave {nz}x{nx}, 5 shots, {nt} steps, cell-updates/s"),
+            "1/s",
+            true,
+            rounds,
+            || Ok(b::wave(nz, nx, 5, nt)?.1),
+            || Ok(b::deepwave(&dir, &scratch, nz, nx, 5, nt, t)?.1),
+        )?;
+        println!("{}", pair.line());
+        pairs.push(pair);
     }
     Ok(true)
 }

@@ -32,7 +32,7 @@
 //! fewest equal sub-steps that are stable (the wavelet is sampled at the sub-step, samples
 //! are kept at the requested dt·decimate).
 
-use crate::cpu;
+use crate::{cpu, fast};
 use crate::error::{Error, Result};
 use crate::gpu::Context;
 use crate::kernels::wave::{self, NO_SLOT, Params};
@@ -298,8 +298,32 @@ impl Plan {
         (budget / self.bytes_per_model()).min(by_binding).min(by_index).min(by_grid).max(1)
     }
 
-    /// Traces [n][shots][samples][receivers] of `n` models on the CPU twin.
+    /// Traces [n][shots][samples][receivers] of `n` models on the CPU (`fast::wave`, one
+    /// task per plane for the whole record).
     pub fn run_cpu(&self, models: &[f32], n: usize) -> Result<Vec<f32>> {
+        self.run_fast(models, n, true)
+    }
+
+    /// `run_cpu` without flushing subnormal values: the twin's traces exactly (slower).
+    pub fn run_cpu_exact(&self, models: &[f32], n: usize) -> Result<Vec<f32>> {
+        self.run_fast(models, n, false)
+    }
+
+    fn run_fast(&self, models: &[f32], n: usize, flush: bool) -> Result<Vec<f32>> {
+        crate::error::check_len("forward", "models", models.len(), &[n, self.nz, self.nx])?;
+        let (vel, prof) = self.inputs(models, n);
+        let steps: Vec<fast::wave::Step> = (0..self.steps)
+            .map(|step| {
+                let p = self.params(n, step);
+                fast::wave::Step { wavelet: p.wavelet, slot: p.slot }
+            })
+            .collect();
+        fast::wave::simulate(&self.params(n, 0), &steps, &vel, &prof, &self.pos, flush)
+    }
+
+    /// The same traces from the plain-loop twin `cpu::wave`, step by step: the reference
+    /// that `run_cpu` and `run_gpu` are checked against.
+    pub fn run_reference(&self, models: &[f32], n: usize) -> Result<Vec<f32>> {
         crate::error::check_len("forward", "models", models.len(), &[n, self.nz, self.nx])?;
         let (vel, prof) = self.inputs(models, n);
         let planes = n * self.shots;

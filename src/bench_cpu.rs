@@ -1,0 +1,421 @@
+//! Benchmarks of the CPU backend and the CPU wave engine, and their anchors.
+//!
+//! - `step`: the training step and inference exactly as `brine train` runs them on the CPU
+//!   (`train::engine::CpuEngine`: forward, loss, backward, Adam), with the convolutions'
+//!   GFLOP/s and their fraction of the machine's fp32 peak, measured by `fma_peak`.
+//! - `wave`: cell-updates per second of `Plan::run_cpu` on deepwave's benchmark acquisition.
+//! - `anchors`: PyTorch's CPU step (`torch_cpu_step.py`) and deepwave's CPU propagator
+//!   (`deepwave_cpu_step.py`) on the same shapes and thread count, alternated with brine
+//!   round by round, as brine / anchor ratios, where python has torch and deepwave.
+//!
+//! Timings are medians of wall-clock runs; nothing here is a test.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use crate::error::{Error, Result};
+use crate::fast::{simd, threads};
+use crate::graph::exec::Plan;
+use crate::graph::{Graph, Op};
+use crate::nn::Config;
+use crate::nn::train::{Inference, TrainStep};
+use crate::ops::{Adam, Loss};
+use crate::rng::Rng;
+use crate::seismic::{Acquisition, Plan as WavePlan, Positions};
+use crate::train::engine::{CpuEngine, Engine, LossKind, Predict};
+
+/// What the numbers were measured on.
+#[derive(Clone, Debug)]
+pub struct Machine {
+    pub cpu: String,
+    pub cores: usize,
+    pub threads: usize,
+    pub isa: &'static str,
+    /// f32 lanes per vector register.
+    pub lanes: usize,
+    /// Measured fp32 multiply-add throughput of all threads, GFLOP/s (see `fma_peak`).
+    pub peak_gflops: f64,
+}
+
+impl Machine {
+    pub fn measure() -> Machine {
+        let cpu = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+            .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+        let (isa, lanes) = simd::isa();
+        Machine { cpu, cores: threads::cores(), threads: threads::count(), isa, lanes, peak_gflops: fma_peak() }
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "{} ({} cores), {} thread(s), {} ({} f32 lanes); fp32 peak {:.0} GFLOP/s, measured: {} thread(s) × \
+             12 independent {}-lane fused multiply-add chains",
+            self.cpu, self.cores, self.threads, self.isa, self.lanes, self.peak_gflops, self.threads, self.lanes
+        )
+    }
+}
+
+/// The fp32 FMA throughput of every thread of the pool at once, GFLOP/s: each thread runs
+/// 12 independent chains of vector fused multiply-adds (enough to cover the latency of two
+/// FMA units), counted as 2 flops per lane.
+pub fn fma_peak() -> f64 {
+    let iters = 4_000_000usize;
+    let run = || {
+        let start = Instant::now();
+        let (flops, sink) = fma_chains(iters);
+        (flops / start.elapsed().as_secs_f64(), sink)
+    };
+    let _ = run(); // wake the cores up
+    let mut best = 0.0f64;
+    for _ in 0..3 {
+        let rates: Vec<(f64, f32)> = rayon::broadcast(|_| run());
+        let total: f64 = rates.iter().map(|r| r.0).sum();
+        std::hint::black_box(rates.iter().map(|r| r.1).sum::<f32>());
+        best = best.max(total);
+    }
+    best / 1e9
+}
+
+/// (flops done, a value that depends on them).
+fn fma_chains(iters: usize) -> (f64, f32) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the feature was detected.
+            return (iters as f64 * 12.0 * 16.0 * 2.0, unsafe { fma_avx512(iters) });
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            // SAFETY: the features were detected.
+            return (iters as f64 * 12.0 * 8.0 * 2.0, unsafe { fma_avx2(iters) });
+        }
+    }
+    let mut acc = [1.0f32; 12];
+    for _ in 0..iters / 16 {
+        for a in &mut acc {
+            *a = a.mul_add(1.000_000_1, 1e-7);
+        }
+    }
+    ((iters / 16) as f64 * 12.0 * 2.0, acc.iter().sum())
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn fma_avx512(iters: usize) -> f32 {
+    use std::arch::x86_64::*;
+    let (m, a) = (_mm512_set1_ps(1.000_000_1), _mm512_set1_ps(1e-7));
+    let mut acc = [_mm512_set1_ps(1.0); 12];
+    for _ in 0..iters {
+        for v in &mut acc {
+            *v = _mm512_fmadd_ps(*v, m, a);
+        }
+    }
+    acc.iter().map(|v| _mm512_reduce_add_ps(*v)).sum()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn fma_avx2(iters: usize) -> f32 {
+    use std::arch::x86_64::*;
+    let (m, a) = (_mm256_set1_ps(1.000_000_1), _mm256_set1_ps(1e-7));
+    let mut acc = [_mm256_set1_ps(1.0); 12];
+    for _ in 0..iters {
+        for v in &mut acc {
+            *v = _mm256_fmadd_ps(*v, m, a);
+        }
+    }
+    let mut lanes = [0.0f32; 8];
+    acc.iter()
+        .map(|v| {
+            // SAFETY: `lanes` holds the 8 floats the store writes.
+            unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), *v) };
+            lanes.iter().sum::<f32>()
+        })
+        .sum()
+}
+
+/// Multiply-adds ×2 of every convolution (forward, backward-data, backward-weight, and the
+/// transposed ones) a plan runs.
+pub fn conv_flops(g: &Graph, plan: &Plan) -> f64 {
+    plan.nodes
+        .iter()
+        .map(|&i| match &g.nodes[i].op {
+            Op::Conv2d { g: c, .. } | Op::Conv2dBwdData(c) | Op::Conv2dBwdWeight(c) => c.flops(),
+            Op::ConvTranspose2d { g: c, .. } | Op::ConvTranspose2dBwdData(c) | Op::ConvTranspose2dBwdWeight(c) => {
+                c.flops()
+            }
+            _ => 0.0,
+        })
+        .sum()
+}
+
+/// One measured network on the CPU.
+#[derive(Clone, Debug)]
+pub struct StepRow {
+    pub name: String,
+    pub train_ms: f64,
+    pub infer_ms: f64,
+    /// Convolution FLOP of one training step and of one inference.
+    pub train_gflop: f64,
+    pub infer_gflop: f64,
+    /// The plan's largest total of live intermediate values in a training step.
+    pub plan_peak_bytes: u64,
+    /// How much the process's peak resident set grew while this configuration ran.
+    pub rss_growth_bytes: u64,
+}
+
+impl StepRow {
+    pub fn line(&self, peak_gflops: f64) -> String {
+        let rate = |gflop: f64, ms: f64| gflop / (ms / 1e3);
+        let (tr, ir) = (rate(self.train_gflop, self.train_ms), rate(self.infer_gflop, self.infer_ms));
+        format!(
+            "{:<16} train {:>8.1} ms/step ({:.1} GFLOP conv, {:>5.0} GFLOP/s, {:>4.1} % of peak)  infer {:>7.1} ms \
+             ({:>5.0} GFLOP/s)  plan peak {:.0} MiB, resident +{:.0} MiB",
+            self.name,
+            self.train_ms,
+            self.train_gflop,
+            tr,
+            100.0 * tr / peak_gflops,
+            self.infer_ms,
+            ir,
+            self.plan_peak_bytes as f64 / (1 << 20) as f64,
+            self.rss_growth_bytes as f64 / (1 << 20) as f64
+        )
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// The process's peak resident set (Linux; 0 elsewhere).
+fn peak_rss() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .map_or(0, |kb: u64| kb * 1024)
+}
+
+/// A short name for a config: "cbam+gates 32-256".
+pub fn config_name(cfg: &Config) -> String {
+    let w = &cfg.widths;
+    let widths = format!("{}-{}", w[0], w[w.len() - 1]);
+    format!("{:?}{} {widths}", cfg.attention, if cfg.gates { "+gates" } else { "" }).to_lowercase()
+}
+
+/// Times `iters` training steps (MSE, Adam) and inferences of `cfg` on random data of shape
+/// `x`, through the CPU engine `brine train` uses, after two warm-up steps.
+pub fn step(cfg: &Config, x: [usize; 4], iters: usize) -> Result<StepRow> {
+    if iters == 0 {
+        return Err(Error::config("bench", "iters must be at least 1"));
+    }
+    let rss0 = peak_rss();
+    let mut engine = CpuEngine::new(cfg, x, LossKind { l1: false, mse: true }, Adam::default(), 1, None)?;
+    let mut rng = Rng::new(5);
+    let n: usize = x.iter().product();
+    let input = rng.normal_vec(n, 1.0);
+    let target = rng.normal_vec(n / x[1] * cfg.out_channels, 1.0);
+    let mut train = vec![];
+    for i in 0..iters + 2 {
+        let start = Instant::now();
+        engine.step(&input, &target, i as u64 + 1)?;
+        if i >= 2 {
+            train.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    let mut infer = vec![];
+    for i in 0..iters + 1 {
+        let start = Instant::now();
+        engine.predict(&input)?;
+        if i >= 1 {
+            infer.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    let ts = TrainStep::new(cfg, x, Loss::Mse, false)?;
+    let inf = Inference::new(cfg, x)?;
+    Ok(StepRow {
+        name: config_name(cfg),
+        train_ms: median(train),
+        infer_ms: median(infer),
+        train_gflop: conv_flops(&ts.graph, &ts.plan) / 1e9,
+        infer_gflop: conv_flops(&inf.graph, &inf.plan) / 1e9,
+        plan_peak_bytes: ts.plan.peak_bytes,
+        rss_growth_bytes: peak_rss().saturating_sub(rss0),
+    })
+}
+
+/// deepwave's benchmark acquisition (`deepwave_cpu_step.py`): `shots` sources on row 1 at
+/// round(linspace(0, nx − 1, shots)), a receiver at every column of row 1, `nt` steps of
+/// 1 ms at 10 m, a 15 Hz Ricker, 4th order, C-PML 20.
+pub fn deepwave_acquisition(nx: usize, shots: usize, nt: usize) -> Acquisition {
+    let cols = (0..shots)
+        .map(|i| if shots == 1 { 0 } else { (i as f64 * (nx - 1) as f64 / (shots - 1) as f64).round() as usize })
+        .collect();
+    Acquisition {
+        nz: None,
+        nx: None,
+        dx: 10.0,
+        dt: 1e-3,
+        nt,
+        f0: 15.0,
+        sources: Positions::Row { z: 1, x: cols },
+        receivers: Positions::Range { z: 1, x_from: 0, x_to: nx - 1, x_step: 1 },
+        pml: 20,
+        pml_r: 1e-3,
+        decimate: 1,
+        order: 4,
+        substep: false,
+        free_surface: false,
+    }
+}
+
+/// The benchmark's velocity model: 1500 m/s at the top to 4500 m/s at the bottom.
+pub fn gradient_model(nz: usize, nx: usize) -> Vec<f32> {
+    (0..nz * nx).map(|i| (1500.0 + 3000.0 * (i / nx) as f64 / (nz - 1).max(1) as f64) as f32).collect()
+}
+
+/// One timed simulation of the CPU wave engine on deepwave's acquisition: (seconds,
+/// cell-updates/s counted over the padded grid, as deepwave's script counts them).
+pub fn wave(nz: usize, nx: usize, shots: usize, nt: usize) -> Result<(f64, f64)> {
+    let acq = deepwave_acquisition(nx, shots, nt);
+    let plan = WavePlan::new(&acq, nz, nx, 1500.0, 4500.0)?;
+    let model = gradient_model(nz, nx);
+    let start = Instant::now();
+    std::hint::black_box(plan.run_cpu(&model, 1)?);
+    let s = start.elapsed().as_secs_f64();
+    let cells = (shots * plan.steps * plan.pnz * plan.pnx) as f64;
+    Ok((s, cells / s))
+}
+
+// ------------------------------------------------------------------ anchors
+
+/// Where the anchors' scripts are: `../shared/reference` beside the crate.
+pub fn default_reference_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference")
+}
+
+/// Runs a python script and parses the JSON line it prints, or says why not.
+fn python_json(script: &Path, args: &[String]) -> std::result::Result<serde_json::Value, String> {
+    let out = Command::new("python3").arg(script).args(args).output().map_err(|e| format!("python3: {e}"))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(err.lines().last().unwrap_or("failed").to_string());
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().rev().find(|l| l.trim_start().starts_with('{')).ok_or("no JSON line")?;
+    serde_json::from_str(line).map_err(|e| format!("{e}: {line}"))
+}
+
+/// PyTorch's CPU training step and inference of `cfg` on `x` with `threads` threads:
+/// (train ms, infer ms), medians of its 10 runs.
+pub fn torch_step(dir: &Path, cfg: &Config, x: [usize; 4], threads: usize) -> std::result::Result<(f64, f64), String> {
+    let widths: Vec<String> = cfg.widths.iter().map(|w| w.to_string()).collect();
+    let mut args: Vec<String> = vec![
+        "--in".into(),
+        x[1].to_string(),
+        "--h".into(),
+        x[2].to_string(),
+        "--w".into(),
+        x[3].to_string(),
+        "--widths".into(),
+        widths.join(","),
+        "--attention".into(),
+        format!("{:?}", cfg.attention).to_lowercase(),
+        "--batch".into(),
+        x[0].to_string(),
+        "--threads".into(),
+        threads.to_string(),
+    ];
+    if cfg.gates {
+        args.push("--gates".into());
+    }
+    let v = python_json(&dir.join("torch_cpu_step.py"), &args)?;
+    let f = |k: &str| v[k].as_f64().ok_or_else(|| format!("no `{k}` in {v}"));
+    Ok((f("train_step_ms")?, f("infer_ms")?))
+}
+
+/// deepwave's CPU propagator on the gradient model of nz × nx (written to `scratch`):
+/// (seconds, cell-updates/s) of its one timed run.
+pub fn deepwave(
+    dir: &Path,
+    scratch: &Path,
+    nz: usize,
+    nx: usize,
+    shots: usize,
+    nt: usize,
+    threads: usize,
+) -> std::result::Result<(f64, f64), String> {
+    let model = scratch.join(format!("brine-anchor-model-{nz}x{nx}.npy"));
+    crate::data::npy::write_atomic(&model, &[1, 1, nz, nx], &gradient_model(nz, nx)).map_err(|e| e.to_string())?;
+    let args = [
+        model.to_string_lossy().to_string(),
+        "--shots".into(),
+        shots.to_string(),
+        "--nt".into(),
+        nt.to_string(),
+        "--threads".into(),
+        threads.to_string(),
+    ];
+    let v = python_json(&dir.join("deepwave_cpu_step.py"), &args)?;
+    let _ = std::fs::remove_file(&model);
+    let f = |k: &str| v[k].as_f64().ok_or_else(|| format!("no `{k}` in {v}"));
+    Ok((f("seconds")?, f("cell_updates_per_s")?))
+}
+
+/// A brine figure beside its anchor's, median over rounds, with the median of the per-round
+/// ratios.
+#[derive(Clone, Debug)]
+pub struct Pair {
+    pub what: String,
+    pub brine: f64,
+    pub anchor: Option<f64>,
+    pub unit: &'static str,
+    /// brine / anchor for times (lower is better for brine), anchor / brine for rates, so
+    /// that below 1 always means brine is faster.
+    pub ratio: Option<f64>,
+    pub note: String,
+}
+
+impl Pair {
+    pub fn line(&self) -> String {
+        match (self.anchor, self.ratio) {
+            (Some(a), Some(r)) => format!(
+                "{:<44} brine {:>10.4e} {}   anchor {:>10.4e}   brine time / anchor time {:.2}",
+                self.what, self.brine, self.unit, a, r
+            ),
+            _ => format!("{:<44} brine {:>10.4e} {}   anchor: {}", self.what, self.brine, self.unit, self.note),
+        }
+    }
+}
+
+/// Alternates `brine()` and `anchor()` for `rounds` rounds; each returns a time (`is_rate`
+/// false) or a rate.
+pub fn alternate(
+    what: &str,
+    unit: &'static str,
+    is_rate: bool,
+    rounds: usize,
+    mut brine: impl FnMut() -> Result<f64>,
+    mut anchor: impl FnMut() -> std::result::Result<f64, String>,
+) -> Result<Pair> {
+    let (mut b, mut a, mut ratios, mut note) = (vec![], vec![], vec![], String::new());
+    for _ in 0..rounds.max(1) {
+        let bv = brine()?;
+        b.push(bv);
+        match anchor() {
+            Ok(av) => {
+                a.push(av);
+                ratios.push(if is_rate { av / bv } else { bv / av });
+            }
+            Err(e) => {
+                note = e;
+                break;
+            }
+        }
+    }
+    let anchor = (!a.is_empty()).then(|| median(a));
+    let ratio = (!ratios.is_empty()).then(|| median(ratios));
+    Ok(Pair { what: what.to_string(), brine: median(b), anchor, unit, ratio, note })
+}

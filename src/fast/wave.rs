@@ -1,0 +1,641 @@
+//! Fast path of `cpu::wave`: whole simulations of the acoustic wave equation with C-PML.
+//!
+//! Planes (model, shot) never interact, so each runs all its time steps as one task: the
+//! threads never wait for each other and a plane's arrays stay in its core's cache. Planes
+//! left over once every thread has one (5 shots on 2 threads) are cut into bands of rows,
+//! one per thread, that meet at a barrier twice a step.
+//!
+//! Each plane lives with a halo of `h` cells (the stencil's half-width) around it: zero
+//! outside the grid, and under a free surface the mirrored rows −p above row 0, so rows are
+//! straight loops without bounds tests. The interior rows' middle columns take the plain
+//! Laplacian; the absorbing frame and the `h` cells next to it take the C-PML form in a few
+//! passes (second derivatives, the ∂ψ terms, ζ, the update). ψ and ζ are whole planes, zero
+//! outside their layers (only the layers are touched). Every cell runs the twin's
+//! operations in the twin's order: with `flush` off the traces equal the twin's exactly;
+//! with it on (the default of `Plan::run_cpu`) values below f32's normal range are flushed
+//! to zero (`simd::FlushSubnormals`), which changes traces by rounding-level amounts
+//! (`tests/parity_wave.rs` holds both).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rayon::prelude::*;
+
+use super::{simd, threads};
+use crate::error::{Error, Result, check_len};
+use crate::kernels::wave::{NO_SLOT, Params};
+
+/// What changes from step to step: the source wavelet and the trace sample to record.
+#[derive(Clone, Copy, Debug)]
+pub struct Step {
+    pub wavelet: f32,
+    /// Trace sample p^n goes to, or `NO_SLOT`.
+    pub slot: u32,
+}
+
+/// The padded grid with its halo.
+#[derive(Clone, Copy)]
+struct Grid {
+    nz: usize,
+    nx: usize,
+    h: usize,
+    /// Row stride: nx + 2h.
+    s: usize,
+    wt: usize,
+    wb: usize,
+    wl: usize,
+    wr: usize,
+}
+
+impl Grid {
+    fn len(&self) -> usize {
+        (self.nz + 2 * self.h) * self.s
+    }
+    /// Offset of cell (z, 0).
+    fn row(&self, z: usize) -> usize {
+        (z + self.h) * self.s + self.h
+    }
+    fn in_zpml(&self, z: usize) -> bool {
+        z < self.wt || z + self.wb >= self.nz
+    }
+    /// Rows whose z-terms take the C-PML form: the layers and `h` rows inside them.
+    fn z_margin(&self, z: usize) -> bool {
+        z < self.wt + self.h || z + self.wb + self.h >= self.nz
+    }
+    /// The elements of grid rows `rows` (halo columns included) in a plane array.
+    fn band(&self, rows: std::ops::Range<usize>) -> std::ops::Range<usize> {
+        (rows.start + self.h) * self.s..(rows.end + self.h) * self.s
+    }
+    /// Columns [lo, hi) of the plain Laplacian; the rest take the C-PML form.
+    fn x_inner(&self) -> (usize, usize) {
+        let lo = (self.wl + self.h).min(self.nx);
+        let hi = self.nx.saturating_sub(self.wr + self.h).max(lo);
+        (lo, hi)
+    }
+}
+
+/// The twin's coefficients: c2 = a2(0..=h), c1[k−1] = a1(k).
+#[derive(Clone, Copy)]
+struct Coef {
+    c2: [f32; 5],
+    c1: [f32; 5],
+}
+
+/// What one plane is simulated with.
+#[derive(Clone, Copy)]
+struct Setup<'a> {
+    g: Grid,
+    c: Coef,
+    free: bool,
+    /// (v·dt)² of the plane's model.
+    vel: &'a [f32],
+    /// a_x, b_x, a_z, b_z.
+    ax: &'a [f32],
+    bx: &'a [f32],
+    az: &'a [f32],
+    bz: &'a [f32],
+    /// Source cell.
+    src: (usize, usize),
+    /// Receiver cells, (z, x) pairs.
+    receivers: &'a [u32],
+}
+
+/// One plane's arrays, all `Grid::len` long: p at even and odd steps, ψ and ζ.
+struct State {
+    p: [Vec<f32>; 2],
+    psix: Vec<f32>,
+    psiz: Vec<f32>,
+    zetax: Vec<f32>,
+    zetaz: Vec<f32>,
+}
+
+impl State {
+    fn new(g: &Grid) -> Self {
+        let z = || vec![0.0f32; g.len()];
+        State { p: [z(), z()], psix: z(), psiz: z(), zetax: z(), zetaz: z() }
+    }
+}
+
+/// Per-row scratch: the x and z terms of the Laplacian and a derivative or result row.
+struct Scratch {
+    tx: Vec<f32>,
+    tz: Vec<f32>,
+    dp: Vec<f32>,
+}
+
+impl Scratch {
+    fn new(g: &Grid) -> Self {
+        Scratch { tx: vec![0.0; g.nx], tz: vec![0.0; g.nx], dp: vec![0.0; g.nx] }
+    }
+}
+
+/// Runs every step of `steps` on every plane and returns the traces [planes][nt_out][nrec].
+/// Buffers as in `kernels::wave` (`vel` [models][plane], `prof` [models][prof_stride],
+/// `pos` the sources then the receivers); `p` gives the geometry (its `wavelet` and `slot`
+/// are ignored: `steps` has them). `flush` flushes subnormal values to zero (module docs).
+pub fn simulate(p: &Params, steps: &[Step], vel: &[f32], prof: &[f32], pos: &[u32], flush: bool) -> Result<Vec<f32>> {
+    let op = "wave";
+    let (nz, nx, nbs, shots) = (p.nz as usize, p.nx as usize, p.nbs as usize, p.shots.max(1) as usize);
+    let (nrec, nt_out, h) = (p.nrec as usize, p.nt_out as usize, p.half as usize);
+    if nbs % shots != 0 {
+        return Err(Error::config(op, format!("{nbs} planes is not a whole number of {shots}-shot models")));
+    }
+    if !(1..=4).contains(&h) {
+        return Err(Error::config(op, format!("stencil half-width {h} is not 1, 2, 3 or 4")));
+    }
+    let models = nbs / shots;
+    let plane = nz * nx;
+    check_len(op, "vel", vel.len(), &[models, plane])?;
+    check_len(op, "prof", prof.len(), &[models, p.prof_stride as usize])?;
+    check_len(op, "pos", pos.len(), &[shots + nrec, 2])?;
+    if p.prof_stride as usize != 2 * (nx + nz) {
+        return Err(Error::config(op, format!("prof_stride {} is not 2·(nx + nz)", p.prof_stride)));
+    }
+    let [wt, wb, wl, wr] = [p.wt, p.wb, p.wl, p.wr].map(|v| v as usize);
+    if wt + wb > nz || wl + wr > nx {
+        return Err(Error::config(op, format!("absorbing widths {:?} exceed the {nz}×{nx} grid", [wt, wb, wl, wr])));
+    }
+    if let Some(i) = pos.chunks(2).position(|c| c[0] as usize >= nz || c[1] as usize >= nx) {
+        let (z, x) = (pos[2 * i], pos[2 * i + 1]);
+        return Err(Error::config(op, format!("position {i} ({z}, {x}) is outside the {nz}×{nx} grid")));
+    }
+    if let Some(s) = steps.iter().find(|s| s.slot != NO_SLOT && s.slot as usize >= nt_out) {
+        return Err(Error::config(op, format!("sample slot {} past the {nt_out} samples", s.slot)));
+    }
+    let g = Grid { nz, nx, h, s: nx + 2 * h, wt, wb, wl, wr };
+    let mut c = Coef { c2: [0.0; 5], c1: [0.0; 5] };
+    c.c2[..=h].copy_from_slice(&p.c2[..=h]);
+    c.c1[..h].copy_from_slice(&p.c1[..h]);
+    let stride = 2 * (nx + nz);
+    let setup = |bs: usize| {
+        let (b, s) = (bs / shots, bs % shots);
+        let prof = &prof[b * stride..][..stride];
+        Setup {
+            g,
+            c,
+            free: p.free_surface != 0,
+            vel: &vel[b * plane..][..plane],
+            ax: &prof[..nx],
+            bx: &prof[nx..2 * nx],
+            az: &prof[2 * nx..2 * nx + nz],
+            bz: &prof[2 * nx + nz..],
+            src: (pos[2 * s] as usize, pos[2 * s + 1] as usize),
+            receivers: &pos[2 * shots..],
+        }
+    };
+    let trace_len = nt_out * nrec;
+    let mut traces = vec![0.0f32; nbs * trace_len];
+    // Whole planes while every thread has one; the rest in bands. With many planes per
+    // thread the last round's imbalance is small: all whole.
+    let t = threads::count();
+    let whole = if nbs >= 4 * t { nbs } else { nbs - nbs % t };
+    let (first, rest) = traces.split_at_mut(whole * trace_len);
+    first.par_chunks_mut(trace_len.max(1)).enumerate().for_each(|(bs, tr)| {
+        let _flush = flush.then(simd::FlushSubnormals::new);
+        run_plane(&setup(bs), steps, tr)
+    });
+    if !rest.is_empty() {
+        let setups: Vec<Setup> = (whole..nbs).map(setup).collect();
+        run_banded(&setups, steps, rest, trace_len, t.min(nz / (2 * h)).max(1), flush);
+    }
+    Ok(traces)
+}
+
+/// All steps of one plane on this thread.
+fn run_plane(su: &Setup, steps: &[Step], traces: &mut [f32]) {
+    let g = &su.g;
+    let mut st = State::new(g);
+    let mut scratch = Scratch::new(g);
+    let band = g.band(0..g.nz);
+    for (n, step) in steps.iter().enumerate() {
+        let (pa, pb) = st.p.split_at_mut(1);
+        let (cur, nxt) = if n % 2 == 0 { (&mut pa[0], &mut pb[0]) } else { (&mut pb[0], &mut pa[0]) };
+        if su.free {
+            let (halo, rest) = cur.split_at_mut(g.h * g.s);
+            mirror(g, halo, rest);
+        }
+        record(su, step, cur, traces);
+        psi_rows(su, 0..g.nz, cur, &mut st.psix[band.clone()], &mut st.psiz[band.clone()]);
+        let rows = Rows { nxt: &mut nxt[band.clone()], zetax: &mut st.zetax[band.clone()], zetaz: &mut st.zetaz[band.clone()] };
+        step_rows(su, 0..g.nz, step.wavelet, cur, &st.psix, &st.psiz, rows, &mut scratch);
+    }
+}
+
+/// Copies p^n at the receivers into the step's trace sample.
+fn record(su: &Setup, step: &Step, cur: &[f32], traces: &mut [f32]) {
+    if step.slot != NO_SLOT {
+        let nrec = su.receivers.len() / 2;
+        let row = &mut traces[step.slot as usize * nrec..][..nrec];
+        for (t, zx) in row.iter_mut().zip(su.receivers.chunks(2)) {
+            *t = cur[su.g.row(zx[0] as usize) + zx[1] as usize];
+        }
+    }
+}
+
+/// Under a free surface p is antisymmetric about row 0: the halo rows above (`halo`, the
+/// array's first h rows) hold −p of the rows below (`below`, from grid row 0 on; zero
+/// where the grid has no such row).
+fn mirror(g: &Grid, halo: &mut [f32], below: &[f32]) {
+    for k in 1..=g.h {
+        let above = &mut halo[(g.h - k) * g.s + g.h..][..g.nx];
+        if k < g.nz {
+            above.iter_mut().zip(&below[k * g.s + g.h..][..g.nx]).for_each(|(a, &b)| *a = -b);
+        } else {
+            above.fill(0.0);
+        }
+    }
+}
+
+/// Planes cut into bands of rows, one band per thread. Each step runs in two phases
+/// between barriers, and in each phase a band writes only its own rows of the arrays it
+/// writes, while the arrays it reads across bands are written by no one:
+/// 1. ψ^n (writes ψ rows; reads p^n), and band 0 records the traces;
+/// 2. p^{n+1} and ζ (writes their rows; reads p^n and ψ^n), and band 0 writes the mirror
+///    rows of p^{n+1} under a free surface.
+fn run_banded(setups: &[Setup], steps: &[Step], traces: &mut [f32], trace_len: usize, bands: usize, flush: bool) {
+    let g = setups[0].g;
+    let mut states: Vec<State> = setups.iter().map(|_| State::new(&g)).collect();
+    let views: Vec<Shared> = states.iter_mut().map(Shared::of).collect();
+    let trace_views: Vec<Shared1> = traces.chunks_mut(trace_len.max(1)).map(Shared1::of).collect();
+    let barrier = SpinBarrier::new(bands);
+    std::thread::scope(|scope| {
+        for b in 0..bands {
+            let (views, trace_views, barrier) = (&views, &trace_views, &barrier);
+            let rows = (b * g.nz / bands)..((b + 1) * g.nz / bands);
+            let band = g.band(rows.clone());
+            scope.spawn(move || {
+                let _flush = flush.then(simd::FlushSubnormals::new);
+                let mut scratch = Scratch::new(&g);
+                for (n, step) in steps.iter().enumerate() {
+                    let (c, o) = (n % 2, 1 - n % 2);
+                    for (i, (su, v)) in setups.iter().zip(views).enumerate() {
+                        // SAFETY: phase 1 — see above: p^n is read by all, ψ rows `band`
+                        // are this band's, the traces are band 0's.
+                        unsafe {
+                            let cur = v.p[c].all();
+                            if b == 0 {
+                                record(su, step, cur, trace_views[i].all_mut());
+                            }
+                            psi_rows(su, rows.clone(), cur, v.psix.part(band.clone()), v.psiz.part(band.clone()));
+                        }
+                    }
+                    barrier.wait();
+                    for (su, v) in setups.iter().zip(views) {
+                        // SAFETY: phase 2 — p^n and ψ are read by all, the rows `band` of
+                        // p^{n+1} and ζ are this band's, the mirror rows band 0's.
+                        unsafe {
+                            let rows_mut =
+                                Rows { nxt: v.p[o].part(band.clone()), zetax: v.zetax.part(band.clone()), zetaz: v.zetaz.part(band.clone()) };
+                            step_rows(su, rows.clone(), step.wavelet, v.p[c].all(), v.psix.all(), v.psiz.all(), rows_mut, &mut scratch);
+                            if b == 0 && su.free {
+                                let below = g.row(0) - g.h;
+                                mirror(&g, v.p[o].part(0..g.h * g.s), &v.p[o].part(below..band.end)[..]);
+                            }
+                        }
+                    }
+                    barrier.wait();
+                }
+            });
+        }
+    });
+}
+
+/// A barrier for the bands' few microseconds per phase: waiting threads spin (then yield),
+/// where a sleeping barrier's wake-up would cost as much as the phase itself.
+struct SpinBarrier {
+    threads: usize,
+    arrived: AtomicUsize,
+    generation: AtomicUsize,
+}
+
+impl SpinBarrier {
+    fn new(threads: usize) -> Self {
+        SpinBarrier { threads, arrived: AtomicUsize::new(0), generation: AtomicUsize::new(0) }
+    }
+    fn wait(&self) {
+        let generation = self.generation.load(Ordering::Acquire);
+        if self.arrived.fetch_add(1, Ordering::AcqRel) + 1 == self.threads {
+            self.arrived.store(0, Ordering::Relaxed);
+            self.generation.fetch_add(1, Ordering::Release);
+            return;
+        }
+        let mut spins = 0u32;
+        while self.generation.load(Ordering::Acquire) == generation {
+            if spins < 1 << 14 {
+                std::hint::spin_loop();
+                spins += 1;
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+}
+
+/// A raw view of one array that bands share (see `run_banded` for who touches what when).
+#[derive(Clone, Copy)]
+struct Shared1 {
+    ptr: *mut f32,
+    len: usize,
+}
+
+// SAFETY: the bands write disjoint rows within a phase and meet at a barrier between phases.
+unsafe impl Send for Shared1 {}
+unsafe impl Sync for Shared1 {}
+
+impl Shared1 {
+    fn of(v: &mut [f32]) -> Self {
+        Shared1 { ptr: v.as_mut_ptr(), len: v.len() }
+    }
+    /// The whole array, to read.
+    ///
+    /// # Safety
+    /// No one may write the array while the slice lives.
+    unsafe fn all<'a>(self) -> &'a [f32] {
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+    /// The whole array, to write.
+    ///
+    /// # Safety
+    /// No one else may touch the array while the slice lives.
+    unsafe fn all_mut<'a>(self) -> &'a mut [f32] {
+        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
+    }
+    /// Elements `range`, to write.
+    ///
+    /// # Safety
+    /// No one else may touch these elements while the slice lives.
+    unsafe fn part<'a>(self, range: std::ops::Range<usize>) -> &'a mut [f32] {
+        assert!(range.start <= range.end && range.end <= self.len, "band outside its array");
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(range.start), range.len()) }
+    }
+}
+
+/// Raw views of one plane's state for the banded run.
+struct Shared {
+    p: [Shared1; 2],
+    psix: Shared1,
+    psiz: Shared1,
+    zetax: Shared1,
+    zetaz: Shared1,
+}
+
+impl Shared {
+    fn of(st: &mut State) -> Shared {
+        let [a, b] = &mut st.p;
+        Shared {
+            p: [Shared1::of(a), Shared1::of(b)],
+            psix: Shared1::of(&mut st.psix),
+            psiz: Shared1::of(&mut st.psiz),
+            zetax: Shared1::of(&mut st.zetax),
+            zetaz: Shared1::of(&mut st.zetaz),
+        }
+    }
+}
+
+/// The rows of a band that `step_rows` writes, each slice starting at the band's first row
+/// (`Grid::band`).
+struct Rows<'a> {
+    nxt: &'a mut [f32],
+    zetax: &'a mut [f32],
+    zetaz: &'a mut [f32],
+}
+
+/// `len` values of `v` from `start + off` (off may be negative).
+#[inline(always)]
+fn at(v: &[f32], start: usize, off: isize, len: usize) -> &[f32] {
+    &v[(start as isize + off) as usize..][..len]
+}
+
+/// d = Σ_k c1[k−1]·(v[+k·step] − v[−k·step]) over [start, start + len), summed from 0 in
+/// order of k (the twin's ∂ of ψ and of p).
+#[inline(always)]
+fn first_derivative<const H: usize>(d: &mut [f32], v: &[f32], start: usize, step: usize, c1: &[f32; 5]) {
+    let len = d.len();
+    let plus: [&[f32]; H] = std::array::from_fn(|k| at(v, start, ((k + 1) * step) as isize, len));
+    let minus: [&[f32]; H] = std::array::from_fn(|k| at(v, start, -(((k + 1) * step) as isize), len));
+    for x in 0..len {
+        let mut acc = 0.0f32;
+        for k in 0..H {
+            acc += c1[k] * (plus[k][x] - minus[k][x]);
+        }
+        d[x] = acc;
+    }
+}
+
+/// The columns to compute for span [x0, x1) of a row of `nx`: widened to whole 16-lane
+/// vectors where the row has room, so that no loop ends in scalar leftovers. The extra
+/// columns' results land in scratch and are dropped, or, for ψ and ζ, leave them unchanged
+/// (a = 0 and b = 1 outside the layers keep them at zero).
+#[inline(always)]
+fn widen(x0: usize, x1: usize, nx: usize) -> (usize, usize) {
+    let wide = (x1 - x0).div_ceil(16) * 16;
+    if x0 + wide <= nx {
+        (x0, x0 + wide)
+    } else if x1 >= wide {
+        (x1 - wide, x1)
+    } else {
+        (x0, x1)
+    }
+}
+
+/// Two disjoint column ranges widened, unless widening would make them overlap.
+#[inline(always)]
+fn widen_pair(a: (usize, usize), b: (usize, usize), nx: usize) -> [(usize, usize); 2] {
+    let empty = |r: (usize, usize)| r.0 >= r.1;
+    let wa = if empty(a) { a } else { widen(a.0, a.1, nx) };
+    let wb = if empty(b) { b } else { widen(b.0, b.1, nx) };
+    if empty(a) || empty(b) || wa.1 <= wb.0 { [wa, wb] } else { [a, b] }
+}
+
+/// ψ^n = b ψ^{n−1} + a ∂p^n on the layers' cells of `rows`.
+#[pulp::with_simd(psi_rows = simd::arch())]
+#[inline(always)]
+fn psi_rows_simd<S: pulp::Simd>(
+    _simd: S,
+    su: &Setup<'_>,
+    rows: std::ops::Range<usize>,
+    cur: &[f32],
+    psix: &mut [f32],
+    psiz: &mut [f32],
+) {
+    match su.g.h {
+        1 => psi_h::<1>(su, rows, cur, psix, psiz),
+        2 => psi_h::<2>(su, rows, cur, psix, psiz),
+        3 => psi_h::<3>(su, rows, cur, psix, psiz),
+        _ => psi_h::<4>(su, rows, cur, psix, psiz),
+    }
+}
+
+/// `psix` and `psiz` are the band's rows (`Grid::band`).
+#[inline(always)]
+fn psi_h<const H: usize>(su: &Setup, rows: std::ops::Range<usize>, cur: &[f32], psix: &mut [f32], psiz: &mut [f32]) {
+    let (g, c) = (&su.g, &su.c);
+    let nx = g.nx;
+    let base = g.band(rows.clone()).start;
+    let mut d = vec![0.0f32; nx];
+    let layers = widen_pair((0, g.wl), (nx - g.wr, nx), nx);
+    for z in rows {
+        let (r, l) = (g.row(z), g.row(z) - base);
+        for (x0, x1) in layers {
+            if x0 < x1 {
+                first_derivative::<H>(&mut d[x0..x1], cur, r + x0, 1, &c.c1);
+                let (p, a, b) = (&mut psix[l + x0..l + x1], &su.ax[x0..x1], &su.bx[x0..x1]);
+                for (((p, &d), &a), &b) in p.iter_mut().zip(&d[x0..x1]).zip(a).zip(b) {
+                    *p = b * *p + a * d;
+                }
+            }
+        }
+        if g.in_zpml(z) {
+            let (a, b) = (su.az[z], su.bz[z]);
+            first_derivative::<H>(&mut d, cur, r, g.s, &c.c1);
+            for (p, &d) in psiz[l..l + nx].iter_mut().zip(&d) {
+                *p = b * *p + a * d;
+            }
+        }
+    }
+}
+
+/// p^{n+1} and ζ on `rows`, from p^n (`cur`), ψ^n and p^{n−1} (in `out.nxt`); `cur`,
+/// `psix` and `psiz` are whole arrays, `out` the band's rows.
+#[pulp::with_simd(step_rows = simd::arch())]
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn step_rows_simd<S: pulp::Simd>(
+    _simd: S,
+    su: &Setup<'_>,
+    rows: std::ops::Range<usize>,
+    wavelet: f32,
+    cur: &[f32],
+    psix: &[f32],
+    psiz: &[f32],
+    out: Rows<'_>,
+    scratch: &mut Scratch,
+) {
+    match su.g.h {
+        1 => step_h::<1>(su, rows, wavelet, cur, psix, psiz, out, scratch),
+        2 => step_h::<2>(su, rows, wavelet, cur, psix, psiz, out, scratch),
+        3 => step_h::<3>(su, rows, wavelet, cur, psix, psiz, out, scratch),
+        _ => step_h::<4>(su, rows, wavelet, cur, psix, psiz, out, scratch),
+    }
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn step_h<const H: usize>(
+    su: &Setup,
+    rows: std::ops::Range<usize>,
+    wavelet: f32,
+    cur: &[f32],
+    psix: &[f32],
+    psiz: &[f32],
+    out: Rows,
+    scratch: &mut Scratch,
+) {
+    let (g, c) = (&su.g, &su.c);
+    let (nx, s) = (g.nx, g.s);
+    let Rows { nxt, zetax, zetaz } = out;
+    let Scratch { tx, tz, dp } = scratch;
+    let (lo, hi) = g.x_inner();
+    let c0x2 = 2.0 * c.c2[0];
+    let base = g.band(rows.clone()).start;
+    for z in rows {
+        // r: the row in the whole arrays (p^n, ψ); l: in the band's rows (p^{n+1}, ζ).
+        let r = g.row(z);
+        let l = r - base;
+        let v2 = &su.vel[z * nx..(z + 1) * nx];
+        let zm = g.z_margin(z);
+        // The plain Laplacian on the middle columns of rows away from the top and bottom.
+        if !zm && lo < hi {
+            let len = hi - lo;
+            let i0 = r + lo;
+            let p0 = at(cur, i0, 0, len);
+            let left: [&[f32]; H] = std::array::from_fn(|k| at(cur, i0, -(k as isize + 1), len));
+            let right: [&[f32]; H] = std::array::from_fn(|k| at(cur, i0, k as isize + 1, len));
+            let up: [&[f32]; H] = std::array::from_fn(|k| at(cur, i0, -(((k + 1) * s) as isize), len));
+            let down: [&[f32]; H] = std::array::from_fn(|k| at(cur, i0, ((k + 1) * s) as isize, len));
+            let (out, v2) = (&mut nxt[l + lo..l + hi], &v2[lo..hi]);
+            for x in 0..len {
+                let mut acc = c0x2 * p0[x];
+                for k in 0..H {
+                    acc += c.c2[k + 1] * ((left[k][x] + right[k][x]) + (up[k][x] + down[k][x]));
+                }
+                out[x] = 2.0 * p0[x] - out[x] + v2[x] * acc;
+            }
+        }
+        // The C-PML form everywhere else on the row: x-terms, then z-terms, then the sum.
+        let spans: [(usize, usize); 2] = if zm || lo >= hi { [(0, nx), (nx, nx)] } else { [(0, lo), (hi, nx)] };
+        for (x0, x1) in spans {
+            if x0 >= x1 {
+                continue;
+            }
+            let (c0, c1) = widen(x0, x1, nx);
+            let (len, i0) = (c1 - c0, r + c0);
+            let p0 = at(cur, i0, 0, len);
+            {
+                let (txs, tzs) = (&mut tx[c0..c1], &mut tz[c0..c1]);
+                let xp: [&[f32]; H] = std::array::from_fn(|k| at(cur, i0, k as isize + 1, len));
+                let xm: [&[f32]; H] = std::array::from_fn(|k| at(cur, i0, -(k as isize + 1), len));
+                let zp: [&[f32]; H] = std::array::from_fn(|k| at(cur, i0, ((k + 1) * s) as isize, len));
+                let zn: [&[f32]; H] = std::array::from_fn(|k| at(cur, i0, -(((k + 1) * s) as isize), len));
+                for x in 0..len {
+                    let mut d2x = c.c2[0] * p0[x];
+                    let mut d2z = c.c2[0] * p0[x];
+                    for k in 0..H {
+                        d2x += c.c2[k + 1] * (xp[k][x] + xm[k][x]);
+                        d2z += c.c2[k + 1] * (zp[k][x] + zn[k][x]);
+                    }
+                    txs[x] = d2x;
+                    tzs[x] = d2z;
+                }
+            }
+            // x-terms on the columns near the left and right layers: + ∂ψx, then ζx inside
+            // the layers (a = 0, b = 1 elsewhere leave ζx and the term unchanged).
+            let left_end = x1.min(g.wl + H).max(x0);
+            let near = [(x0, left_end), (x0.max(nx.saturating_sub(g.wr + H)).max(left_end), x1)];
+            for (n0, n1) in widen_pair(near[0], near[1], nx) {
+                if n0 >= n1 {
+                    continue;
+                }
+                first_derivative::<H>(&mut dp[n0..n1], psix, r + n0, 1, &c.c1);
+                let (t, d, zeta) = (&mut tx[n0..n1], &dp[n0..n1], &mut zetax[l + n0..l + n1]);
+                let (a, b) = (&su.ax[n0..n1], &su.bx[n0..n1]);
+                for ((((t, &d), z), &a), &b) in t.iter_mut().zip(d).zip(zeta.iter_mut()).zip(a).zip(b) {
+                    let v = *t + d;
+                    let zt = b * *z + a * v;
+                    *z = zt;
+                    *t = v + zt;
+                }
+            }
+            // z-terms on the rows near the top and bottom layers: + ∂ψz, then ζz inside them.
+            if zm {
+                first_derivative::<H>(&mut dp[c0..c1], psiz, i0, s, &c.c1);
+                let (t, d) = (&mut tz[c0..c1], &dp[c0..c1]);
+                if g.in_zpml(z) {
+                    let (a, b) = (su.az[z], su.bz[z]);
+                    for ((t, &d), z) in t.iter_mut().zip(d).zip(zetaz[l + c0..l + c1].iter_mut()) {
+                        let v = *t + d;
+                        let zt = b * *z + a * v;
+                        *z = zt;
+                        *t = v + zt;
+                    }
+                } else {
+                    t.iter_mut().zip(d).for_each(|(t, &d)| *t += d);
+                }
+            }
+            // p^{n+1} over the widened columns into scratch, kept on the span only.
+            {
+                let old = at(nxt, l + c0, 0, len);
+                let (res, v2, txs, tzs) = (&mut dp[c0..c1], &v2[c0..c1], &tx[c0..c1], &tz[c0..c1]);
+                for x in 0..len {
+                    res[x] = 2.0 * p0[x] - old[x] + v2[x] * (txs[x] + tzs[x]);
+                }
+            }
+            nxt[l + x0..l + x1].copy_from_slice(&dp[x0..x1]);
+        }
+        if z == su.src.0 {
+            nxt[l + su.src.1] += v2[su.src.1] * wavelet;
+        }
+        if su.free && z == 0 {
+            nxt[l..l + nx].fill(0.0);
+        }
+    }
+}
