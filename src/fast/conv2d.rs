@@ -346,8 +346,10 @@ fn forward_batched(g: &Geo, x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f3
     buffers::give(t);
 }
 
-/// dw = Dy · panelᵀ for small images, Dy [co, n·p] gathered from dy: one product whose
-/// inner dimension runs over every pixel of the batch.
+/// dw = Dy · panelᵀ for small images, Dy [co, n·p] gathered from dy. The inner dimension
+/// runs over every pixel of the batch, split by images into groups fixed by the shape (a
+/// single product's own threads cost more than they save on so small a result); each
+/// group's partial is added in group order.
 fn backward_weight_batched(g: &Geo, x: &[f32], dy: &[f32], dw: &mut [f32]) {
     let (k, p, np) = (g.k(), g.p(), g.n * g.p());
     let mut col = buffers::take(k * np);
@@ -358,7 +360,21 @@ fn backward_weight_batched(g: &Geo, x: &[f32], dy: &[f32], dw: &mut [f32]) {
             d[o * np + i * p..][..p].copy_from_slice(row);
         }
     }
-    matmul(dw, View::rows(g.co, k, k), &d, View::rows(g.co, np, np), &col, View::rows(k, np, np).t(), false, true);
+    let len = g.co * k;
+    let groups = g.n.min(4).min(((64 << 20) / (4 * len)).max(1));
+    let run_group = |j: usize, part: &mut [f32]| {
+        let (c0, c1) = (j * g.n / groups * p, (j + 1) * g.n / groups * p);
+        let av = View::rows(g.co, c1 - c0, np);
+        let bv = View::rows(k, c1 - c0, np).t();
+        matmul(part, View::rows(g.co, k, k), &d[c0..], av, &col[c0..], bv, false, groups == 1);
+    };
+    let mut partials: Vec<Vec<f32>> = (1..groups).map(|_| buffers::take(len)).collect();
+    let mut all: Vec<&mut [f32]> = std::iter::once(&mut *dw).chain(partials.iter_mut().map(|v| &mut v[..])).collect();
+    all.par_iter_mut().enumerate().for_each(|(j, part)| run_group(j, part));
+    for part in &partials {
+        simd::add_assign(dw, part);
+    }
+    partials.into_iter().for_each(buffers::give);
     buffers::give(col);
     buffers::give(d);
 }

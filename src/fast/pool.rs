@@ -44,32 +44,50 @@ pub fn forward(g: &Pool2d, x: &[f32]) -> Result<(Vec<f32>, Vec<u32>)> {
     Ok((y, idx))
 }
 
-/// dx[argmax[o]] = dy[o]; every other element is zero. An index outside its window is an
-/// error, as in the twin.
+/// dx[argmax[o]] = dy[o]; every other element is zero. Each window is written whole (its
+/// maximum's gradient and three zeros), so dx needs no separate zeroing pass. An index
+/// outside its window is an error, as in the twin.
 pub fn backward(g: &Pool2d, dy: &[f32], idx: &[u32]) -> Result<Vec<f32>> {
     let op = "max_pool2d_bwd";
     check_len(op, "dy", dy.len(), &g.y_shape())?;
     check_len(op, "idx", idx.len(), &g.y_shape())?;
     let [_, _, h, w] = g.x_shape();
     let (ho, wo) = (h / 2, w / 2);
-    let mut dx = buffers::zeros(g.x_shape().iter().product());
+    let mut dx = buffers::take(g.x_shape().iter().product());
     let plane = |(pl, dx): (usize, &mut [f32])| -> Result<()> {
         let base = pl * h * w;
         for oh in 0..ho {
+            let (top, bottom) = dx[2 * oh * w..(2 * oh + 2) * w].split_at_mut(w);
             for ow in 0..wo {
                 let o = (pl * ho + oh) * wo + ow;
                 let corner = 2 * oh * w + 2 * ow;
-                let i = (idx[o] as usize).wrapping_sub(base);
-                if ![corner, corner + 1, corner + w, corner + w + 1].contains(&i) {
-                    return Err(Error::shape(
-                        op,
-                        "idx",
-                        format!("holds {} at element {o}, which is not in that output's 2x2 window of x", idx[o]),
-                    ));
-                }
-                dx[i] = dy[o];
+                let at = (idx[o] as usize).wrapping_sub(base).wrapping_sub(corner);
+                let cell = match at {
+                    0 => 0,
+                    1 => 1,
+                    _ if at == w => 2,
+                    _ if at == w + 1 => 3,
+                    _ => {
+                        return Err(Error::shape(
+                            op,
+                            "idx",
+                            format!("holds {} at element {o}, which is not in that output's 2x2 window of x", idx[o]),
+                        ));
+                    }
+                };
+                let mut win = [0.0f32; 4];
+                win[cell] = dy[o];
+                top[2 * ow..2 * ow + 2].copy_from_slice(&win[..2]);
+                bottom[2 * ow..2 * ow + 2].copy_from_slice(&win[2..]);
+            }
+            // An odd trailing column is in no window.
+            if w % 2 == 1 {
+                top[w - 1] = 0.0;
+                bottom[w - 1] = 0.0;
             }
         }
+        // An odd trailing row is in no window.
+        dx[2 * ho * w..].fill(0.0);
         Ok(())
     };
     if dx.len() <= 2 * CHUNK {

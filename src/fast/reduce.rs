@@ -47,8 +47,12 @@ pub fn mean_backward(g: &Reduce, dy: &[f32]) -> Result<Vec<f32>> {
     let mut dx = buffers::take(g.x_len());
     super::for_planes(&mut dx, r * inner, |o, dx| {
         let d = &dy[o * inner..][..inner];
-        for row in dx.chunks_exact_mut(inner) {
-            simd::scale(row, d, scale);
+        if inner == 1 {
+            dx.fill(d[0] * scale);
+        } else {
+            for row in dx.chunks_exact_mut(inner) {
+                simd::scale(row, d, scale);
+            }
         }
     });
     Ok(dx)
