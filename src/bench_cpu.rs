@@ -419,3 +419,59 @@ pub fn alternate(
     let ratio = (!ratios.is_empty()).then(|| median(ratios));
     Ok(Pair { what: what.to_string(), brine: median(b), anchor, unit, ratio, note })
 }
+
+/// The anchors of issue-level targets, each alternated with brine for `rounds` rounds:
+/// PyTorch's CPU training step and inference of the U-Net (CBAM + gates, widths 32…256
+/// and 8…64, batch 8, OpenFWI's 5 × 72 × 72 input; 24 × 24 when `quick`), and deepwave's
+/// CPU propagator on 201 × 301 (2000 steps) and 70 × 70 (1000 steps) models, 5 shots.
+/// `report` sees each pair as it is measured.
+pub fn anchors(dir: &Path, rounds: usize, quick: bool, threads: usize, mut report: impl FnMut(&Pair)) -> Result<Vec<Pair>> {
+    let mut pairs: Vec<Pair> = vec![];
+    let mut keep = |p: Pair, pairs: &mut Vec<Pair>| {
+        report(&p);
+        pairs.push(p);
+    };
+    let (h, reps) = if quick { (24, 3) } else { (72, 10) };
+    for widths in [vec![32, 64, 128, 256], vec![8, 16, 32, 64]] {
+        let cfg = Config { in_channels: 5, out_channels: 1, widths, attention: crate::nn::Attention::Cbam, gates: true };
+        let x = [8, 5, h, h];
+        let name = config_name(&cfg);
+        let (mut b_infer, mut a_infer) = (vec![], vec![]);
+        let train = alternate(
+            &format!("train step {name} {x:?}"),
+            "ms",
+            false,
+            rounds,
+            || {
+                let row = step(&cfg, x, reps)?;
+                b_infer.push(row.infer_ms);
+                Ok(row.train_ms)
+            },
+            || {
+                let (train, infer) = torch_step(dir, &cfg, x, threads)?;
+                a_infer.push(infer);
+                Ok(train)
+            },
+        )?;
+        let note = train.note.clone();
+        keep(train, &mut pairs);
+        let brine = median(b_infer);
+        let anchor = (!a_infer.is_empty()).then(|| median(a_infer));
+        let ratio = anchor.map(|a| brine / a);
+        keep(Pair { what: format!("inference {name} {x:?}"), brine, anchor, unit: "ms", ratio, note }, &mut pairs);
+    }
+    let scratch = std::env::temp_dir();
+    let waves: &[(usize, usize, usize)] = if quick { &[(70, 70, 200)] } else { &[(201, 301, 2000), (70, 70, 1000)] };
+    for &(nz, nx, nt) in waves {
+        let pair = alternate(
+            &format!("wave {nz}x{nx}, 5 shots, {nt} steps, cell-updates/s"),
+            "1/s",
+            true,
+            rounds,
+            || Ok(wave(nz, nx, 5, nt)?.1),
+            || Ok(deepwave(dir, &scratch, nz, nx, 5, nt, threads)?.1),
+        )?;
+        keep(pair, &mut pairs);
+    }
+    Ok(pairs)
+}

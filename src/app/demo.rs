@@ -27,6 +27,7 @@ pub struct Options {
     pub test_samples: usize,
     /// Training time budget in seconds (the run stops after the epoch that passes it).
     pub budget_s: f64,
+    /// At most this many epochs; the default is high enough that the budget decides.
     pub epochs: usize,
     pub seed: u64,
     pub backend: BackendChoice,
@@ -40,7 +41,7 @@ impl Default for Options {
             samples: 160,
             test_samples: 16,
             budget_s: 60.0,
-            epochs: 40,
+            epochs: 2000,
             seed: 1,
             backend: BackendChoice::Auto,
             progress: true,

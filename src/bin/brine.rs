@@ -696,70 +696,14 @@ fn train(a: TrainArgs) -> Result<bool> {
 /// brine's CPU backend and wave engine against PyTorch's CPU step and deepwave's CPU
 /// propagator, alternated round by round on the same shapes and threads.
 fn anchors(rounds: usize, reference: Option<PathBuf>, quick: bool) -> Result<bool> {
-    use brine::bench_cpu::{self as b, Pair};
     if rounds == 0 {
         bail!("--rounds must be at least 1");
     }
-    let dir = reference.unwrap_or_else(b::default_reference_dir);
-    let machine = b::Machine::measure();
-    let t = machine.threads;
+    let dir = reference.unwrap_or_else(brine::bench_cpu::default_reference_dir);
+    let machine = brine::bench_cpu::Machine::measure();
     println!("{}", machine.describe());
     println!("anchors from {}; {rounds} round(s) of brine then anchor, medians; ratio < 1: brine is faster", dir.display());
-    let mut pairs: Vec<Pair> = vec![];
-    let (h, reps) = if quick { (24, 3) } else { (72, 10) };
-    for widths in [vec![32, 64, 128, 256], vec![8, 16, 32, 64]] {
-        let cfg = Config { in_channels: 5, out_channels: 1, widths, attention: Attention::Cbam, gates: true };
-        let x = [8, 5, h, h];
-        let name = b::config_name(&cfg);
-        let mut infer = (vec![], vec![]);
-        let train = b::alternate(
-            &format!("train step {name} {x:?}"),
-            "ms",
-            false,
-            rounds,
-            || {
-                let row = b::step(&cfg, x, reps)?;
-                infer.0.push(row.infer_ms);
-                Ok(row.train_ms)
-            },
-            || {
-                let (train, inf) = b::torch_step(&dir, &cfg, x, t)?;
-                infer.1.push(inf);
-                Ok(train)
-            },
-        )?;
-        println!("{}", train.line());
-        pairs.push(train);
-        let med = |v: &mut Vec<f64>| {
-            v.sort_by(f64::total_cmp);
-            v.get(v.len() / 2).copied()
-        };
-        let (bi, ai) = (med(&mut infer.0).unwrap_or(f64::NAN), med(&mut infer.1));
-        let inference = Pair {
-            what: format!("inference {name} {x:?}"),
-            brine: bi,
-            anchor: ai,
-            unit: "ms",
-            ratio: ai.map(|a| bi / a),
-            note: "see above".into(),
-        };
-        println!("{}", inference.line());
-        pairs.push(inference);
-    }
-    let scratch = std::env::temp_dir();
-    let waves: &[(usize, usize, usize)] = if quick { &[(70, 70, 200)] } else { &[(201, 301, 2000), (70, 70, 1000)] };
-    for &(nz, nx, nt) in waves {
-        let pair = b::alternate(
-            &format!("wave {nz}x{nx}, 5 shots, {nt} steps, cell-updates/s"),
-            "1/s",
-            true,
-            rounds,
-            || Ok(b::wave(nz, nx, 5, nt)?.1),
-            || Ok(b::deepwave(&dir, &scratch, nz, nx, 5, nt, t)?.1),
-        )?;
-        println!("{}", pair.line());
-        pairs.push(pair);
-    }
+    brine::bench_cpu::anchors(&dir, rounds, quick, machine.threads, |pair| println!("{}", pair.line()))?;
     Ok(true)
 }
 

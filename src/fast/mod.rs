@@ -1,10 +1,11 @@
 //! The CPU backend's fast paths: the ops of `cpu/` (the plain-loop reference twins; same
 //! module names) rebuilt for speed — convolutions through a tuned GEMM (the `gemm` crate)
 //! on im2col panels sized for L2, loops that vectorise to the machine's widest SIMD
-//! (`simd::vectorized`), rayon threads over images, planes and channels, and output buffers
-//! reused from step to step (`buffers`). Each is tested against its twin on odd shapes in
-//! `tests/parity_<name>.rs`; parallel reductions split work by shape, never by thread
-//! count, so results do not depend on how many threads ran them.
+//! (`simd`), rayon threads over images, planes and channels (`threads`), and output buffers
+//! reused from step to step (`buffers`); and the wave propagator (`wave`). Each is tested
+//! against its twin on odd shapes in `tests/parity_<name>.rs`; parallel reductions split
+//! work by shape, never by thread count, so results do not depend on how many threads ran
+//! them (`tests/net.rs` holds a whole training step to that).
 
 pub mod buffers;
 pub mod conv2d;

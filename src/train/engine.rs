@@ -222,7 +222,8 @@ impl Engine for CpuEngine {
     }
 
     fn describe(&self) -> String {
-        "cpu (reference twins)".into()
+        let (isa, _) = crate::fast::simd::isa();
+        format!("cpu ({} threads, {isa})", crate::fast::threads::count())
     }
 }
 
