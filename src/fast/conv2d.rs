@@ -1,12 +1,15 @@
-//! Fast path of `cpu::conv2d`: convolutions as matrix products through the `gemm` crate.
+//! Fast path of `cpu::conv2d`.
 //!
-//! Forward, per image and block of output pixels: im2col gathers the block's receptive
-//! fields into a panel `col` [ci·kh·kw, pixels] (sized to stay in L2), then y = W · col.
-//! Backward-weight sums dy · colᵀ over the same blocks. Backward-data of a stride-1
-//! convolution is itself a stride-1 convolution of dy with the flipped, transposed filter
-//! (padding k−1−p), so it runs on the forward path; other strides compute W ᵀ· dy per image
-//! and scatter it back (col2im). Convolutions too narrow for a product to pay (one output
-//! channel, the 1×1 MLPs on pooled vectors) run direct loops that vectorise along rows.
+//! Forward: stride-1 convolutions of images of 256 pixels and more run the register-tiled
+//! direct kernel of `conv_tiles`; the rest are matrix products through the `gemm` crate —
+//! per image and block of output pixels, im2col gathers the block's receptive fields into
+//! a panel `col` [ci·kh·kw, pixels] (sized to stay in L2), then y = W · col; images under
+//! 512 pixels share one panel and one product for the whole batch. Backward-weight sums
+//! dy · colᵀ over the same blocks. Backward-data of a stride-1 convolution is itself a
+//! stride-1 convolution of dy with the flipped, transposed filter (padding k−1−p), so it
+//! runs on the forward path; other strides compute Wᵀ · dy per image and scatter it back
+//! (col2im). Convolutions too narrow for either (one output channel, the 1×1 MLPs on
+//! pooled vectors) run direct loops that vectorise along rows.
 //!
 //! Work is split by image and pixel block; the weight gradient's partial sums are grouped by
 //! shape alone and added in a fixed order, so the result does not depend on thread count.
@@ -16,7 +19,7 @@ use std::cell::RefCell;
 use rayon::prelude::*;
 
 use super::gemm::{View, matmul, matmul_into};
-use super::{Disjoint, buffers, simd, threads};
+use super::{Disjoint, buffers, conv_tiles, simd, threads};
 use crate::error::{Result, check_len};
 use crate::ops::Conv2d;
 
@@ -100,6 +103,24 @@ impl Geo {
     /// into one panel [k, n·ho·wo] and one product.
     fn batched(&self) -> bool {
         self.p() < 512
+    }
+    /// Stride-1 convolutions of images of 256 pixels and more run the register-tiled direct
+    /// kernel (`conv_tiles`), which outruns a product over an im2col panel.
+    fn tiled(&self) -> Option<conv_tiles::Shape> {
+        let ok = self.stride == 1 && self.wants_gemm() && self.p() >= 256 && self.kw <= 16;
+        ok.then_some(conv_tiles::Shape {
+            n: self.n,
+            ci: self.ci,
+            co: self.co,
+            h: self.h,
+            w: self.w,
+            kh: self.kh,
+            kw: self.kw,
+            ph: self.ph,
+            pw: self.pw,
+            ho: self.ho,
+            wo: self.wo,
+        })
     }
     /// Output pixels per im2col panel: about 160 K floats (640 KB, inside L2), a multiple of 16.
     fn block(&self) -> usize {
@@ -203,7 +224,7 @@ thread_local! {
 
 /// Runs `f` on this thread's scratch panel of at least `len` floats. The panel is taken out
 /// while `f` runs, so a nested call (rayon may run another task here) gets a fresh one.
-fn with_panel<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+pub(crate) fn with_panel<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     let mut panel = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
     if panel.len() < len {
         panel = vec![0.0; len];
@@ -536,7 +557,9 @@ pub fn forward(g: &Conv2d, x: &[f32], w: &[f32], b: Option<&[f32]>) -> Result<Ve
 
 fn forward_geo(g: &Geo, x: &[f32], w: &[f32], b: Option<&[f32]>) -> Vec<f32> {
     let mut y = buffers::take(g.n * g.y_img());
-    if (g.wants_gemm() || g.stride != 1) && g.batched() {
+    if let Some(shape) = g.tiled() {
+        conv_tiles::forward(&shape, x, w, b, &mut y);
+    } else if (g.wants_gemm() || g.stride != 1) && g.batched() {
         forward_batched(g, x, w, b, &mut y);
     } else if g.wants_gemm() || g.stride != 1 {
         forward_gemm(g, x, w, b, &mut y);

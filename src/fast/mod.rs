@@ -9,6 +9,7 @@
 
 pub mod buffers;
 pub mod conv2d;
+mod conv_tiles;
 pub mod conv_transpose2d;
 pub mod elementwise;
 pub mod gate;
