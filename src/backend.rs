@@ -225,296 +225,172 @@ impl<'a> Gpu<'a> {
     }
 }
 
-impl Backend for Reference {
-    type Tensor = Vec<f32>;
-    type Index = Vec<u32>;
+/// The two host backends are the same calls into modules of the same names: `cpu/` (the
+/// reference twins, plain allocations) and `fast/` (the fast paths, pooled buffers).
+macro_rules! host_backend {
+    ($ty:ty, $name:expr, $m:ident, $take:path, $give:path) => {
+        impl Backend for $ty {
+            type Tensor = Vec<f32>;
+            type Index = Vec<u32>;
 
-    fn name(&self) -> String {
-        "cpu reference".into()
-    }
-    fn upload(&self, _name: &str, data: &[f32]) -> Result<Vec<f32>> {
-        Ok(data.to_vec())
-    }
-    fn download(&self, t: &Vec<f32>) -> Result<Vec<f32>> {
-        Ok(t.clone())
-    }
-    fn conv2d_fwd(&self, g: &Conv2d, x: &Vec<f32>, w: &Vec<f32>, b: Option<&Vec<f32>>) -> Result<Vec<f32>> {
-        cpu::conv2d::forward(g, x, w, b.map(|b| b.as_slice()))
-    }
-    fn conv2d_bwd_data(&self, g: &Conv2d, dy: &Vec<f32>, w: &Vec<f32>) -> Result<Vec<f32>> {
-        cpu::conv2d::backward_data(g, dy, w)
-    }
-    fn conv2d_bwd_weight(&self, g: &Conv2d, x: &Vec<f32>, dy: &Vec<f32>) -> Result<Vec<f32>> {
-        cpu::conv2d::backward_weight(g, x, dy)
-    }
-    fn conv2d_bwd_bias(&self, g: &Conv2d, dy: &Vec<f32>) -> Result<Vec<f32>> {
-        cpu::conv2d::backward_bias(g, dy)
-    }
-    fn conv_transpose2d_fwd(
-        &self,
-        g: &ConvTranspose2d,
-        x: &Vec<f32>,
-        w: &Vec<f32>,
-        b: Option<&Vec<f32>>,
-    ) -> Result<Vec<f32>> {
-        cpu::conv_transpose2d::forward(g, x, w, b.map(|b| b.as_slice()))
-    }
-    fn conv_transpose2d_bwd_data(&self, g: &ConvTranspose2d, dy: &Vec<f32>, w: &Vec<f32>) -> Result<Vec<f32>> {
-        cpu::conv_transpose2d::backward_data(g, dy, w)
-    }
-    fn conv_transpose2d_bwd_weight(&self, g: &ConvTranspose2d, x: &Vec<f32>, dy: &Vec<f32>) -> Result<Vec<f32>> {
-        cpu::conv_transpose2d::backward_weight(g, x, dy)
-    }
-    fn conv_transpose2d_bwd_bias(&self, g: &ConvTranspose2d, dy: &Vec<f32>) -> Result<Vec<f32>> {
-        cpu::conv_transpose2d::backward_bias(g, dy)
-    }
-    fn max_pool2d_fwd(&self, g: &Pool2d, x: &Vec<f32>) -> Result<(Vec<f32>, Vec<u32>)> {
-        cpu::pool::forward(g, x)
-    }
-    fn max_pool2d_bwd(&self, g: &Pool2d, dy: &Vec<f32>, idx: &Vec<u32>) -> Result<Vec<f32>> {
-        cpu::pool::backward(g, dy, idx)
-    }
-    fn reduce_mean_fwd(&self, g: &Reduce, x: &Vec<f32>) -> Result<Vec<f32>> {
-        cpu::reduce::mean_forward(g, x)
-    }
-    fn reduce_mean_bwd(&self, g: &Reduce, dy: &Vec<f32>) -> Result<Vec<f32>> {
-        cpu::reduce::mean_backward(g, dy)
-    }
-    fn reduce_max_fwd(&self, g: &Reduce, x: &Vec<f32>) -> Result<(Vec<f32>, Vec<u32>)> {
-        cpu::reduce::max_forward(g, x)
-    }
-    fn reduce_max_bwd(&self, g: &Reduce, dy: &Vec<f32>, idx: &Vec<u32>) -> Result<Vec<f32>> {
-        cpu::reduce::max_backward(g, dy, idx)
-    }
-    fn gate_fwd(&self, g: &Gate, x: &Vec<f32>, z: &Vec<f32>) -> Result<Vec<f32>> {
-        cpu::gate::forward(g, x, z)
-    }
-    fn gate_bwd(&self, g: &Gate, x: &Vec<f32>, z: &Vec<f32>, dy: &Vec<f32>) -> Result<(Vec<f32>, Vec<f32>)> {
-        cpu::gate::backward(g, x, z, dy)
-    }
-    fn batchnorm_train_fwd(
-        &self,
-        g: &BatchNorm,
-        x: &Vec<f32>,
-        gamma: &Vec<f32>,
-        beta: &Vec<f32>,
-        running_mean: &mut Vec<f32>,
-        running_var: &mut Vec<f32>,
-    ) -> Result<(Vec<f32>, Vec<f32>, Vec<f32>)> {
-        cpu::batchnorm::train_forward(g, x, gamma, beta, running_mean, running_var)
-    }
-    fn batchnorm_train_bwd(
-        &self,
-        g: &BatchNorm,
-        x: &Vec<f32>,
-        gamma: &Vec<f32>,
-        mean: &Vec<f32>,
-        invstd: &Vec<f32>,
-        dy: &Vec<f32>,
-    ) -> Result<(Vec<f32>, Vec<f32>, Vec<f32>)> {
-        cpu::batchnorm::train_backward(g, x, gamma, mean, invstd, dy)
-    }
-    fn batchnorm_eval_fwd(
-        &self,
-        g: &BatchNorm,
-        x: &Vec<f32>,
-        gamma: &Vec<f32>,
-        beta: &Vec<f32>,
-        running_mean: &Vec<f32>,
-        running_var: &Vec<f32>,
-    ) -> Result<Vec<f32>> {
-        cpu::batchnorm::eval_forward(g, x, gamma, beta, running_mean, running_var)
-    }
-    fn batchnorm_eval_bwd(
-        &self,
-        g: &BatchNorm,
-        gamma: &Vec<f32>,
-        running_var: &Vec<f32>,
-        dy: &Vec<f32>,
-    ) -> Result<Vec<f32>> {
-        cpu::batchnorm::eval_backward(g, gamma, running_var, dy)
-    }
-    fn act_fwd(&self, a: Act, x: &Vec<f32>) -> Result<Vec<f32>> {
-        cpu::elementwise::act_forward(a, x)
-    }
-    fn act_bwd(&self, a: Act, x: &Vec<f32>, dy: &Vec<f32>) -> Result<Vec<f32>> {
-        cpu::elementwise::act_backward(a, x, dy)
-    }
-    fn add(&self, a: &Vec<f32>, b: &Vec<f32>) -> Result<Vec<f32>> {
-        cpu::elementwise::add(a, b)
-    }
-    fn concat(&self, g: &Concat, a: &Vec<f32>, b: &Vec<f32>) -> Result<Vec<f32>> {
-        cpu::elementwise::concat(g, a, b)
-    }
-    fn split(&self, g: &Concat, y: &Vec<f32>) -> Result<(Vec<f32>, Vec<f32>)> {
-        cpu::elementwise::split(g, y)
-    }
-    fn loss_fwd(&self, l: Loss, x: &Vec<f32>, t: &Vec<f32>) -> Result<Vec<f32>> {
-        cpu::loss::forward(l, x, t)
-    }
-    fn loss_bwd(&self, l: Loss, x: &Vec<f32>, t: &Vec<f32>, dy: &Vec<f32>) -> Result<Vec<f32>> {
-        cpu::loss::backward(l, x, t, dy)
-    }
-    fn adam_step(
-        &self,
-        g: &Adam,
-        step: u32,
-        p: &mut Vec<f32>,
-        grad: &Vec<f32>,
-        m: &mut Vec<f32>,
-        v: &mut Vec<f32>,
-    ) -> Result<()> {
-        cpu::adam::step(g, step, p, grad, m, v)
-    }
+            fn name(&self) -> String {
+                $name.into()
+            }
+            fn upload(&self, _name: &str, data: &[f32]) -> Result<Vec<f32>> {
+                let mut t = $take(data.len());
+                t.copy_from_slice(data);
+                Ok(t)
+            }
+            fn download(&self, t: &Vec<f32>) -> Result<Vec<f32>> {
+                Ok(t.clone())
+            }
+            fn recycle(&self, t: Vec<f32>) {
+                $give(t);
+            }
+            fn conv2d_fwd(&self, g: &Conv2d, x: &Vec<f32>, w: &Vec<f32>, b: Option<&Vec<f32>>) -> Result<Vec<f32>> {
+                $m::conv2d::forward(g, x, w, b.map(|b| b.as_slice()))
+            }
+            fn conv2d_bwd_data(&self, g: &Conv2d, dy: &Vec<f32>, w: &Vec<f32>) -> Result<Vec<f32>> {
+                $m::conv2d::backward_data(g, dy, w)
+            }
+            fn conv2d_bwd_weight(&self, g: &Conv2d, x: &Vec<f32>, dy: &Vec<f32>) -> Result<Vec<f32>> {
+                $m::conv2d::backward_weight(g, x, dy)
+            }
+            fn conv2d_bwd_bias(&self, g: &Conv2d, dy: &Vec<f32>) -> Result<Vec<f32>> {
+                $m::conv2d::backward_bias(g, dy)
+            }
+            fn conv_transpose2d_fwd(
+                &self,
+                g: &ConvTranspose2d,
+                x: &Vec<f32>,
+                w: &Vec<f32>,
+                b: Option<&Vec<f32>>,
+            ) -> Result<Vec<f32>> {
+                $m::conv_transpose2d::forward(g, x, w, b.map(|b| b.as_slice()))
+            }
+            fn conv_transpose2d_bwd_data(&self, g: &ConvTranspose2d, dy: &Vec<f32>, w: &Vec<f32>) -> Result<Vec<f32>> {
+                $m::conv_transpose2d::backward_data(g, dy, w)
+            }
+            fn conv_transpose2d_bwd_weight(
+                &self,
+                g: &ConvTranspose2d,
+                x: &Vec<f32>,
+                dy: &Vec<f32>,
+            ) -> Result<Vec<f32>> {
+                $m::conv_transpose2d::backward_weight(g, x, dy)
+            }
+            fn conv_transpose2d_bwd_bias(&self, g: &ConvTranspose2d, dy: &Vec<f32>) -> Result<Vec<f32>> {
+                $m::conv_transpose2d::backward_bias(g, dy)
+            }
+            fn max_pool2d_fwd(&self, g: &Pool2d, x: &Vec<f32>) -> Result<(Vec<f32>, Vec<u32>)> {
+                $m::pool::forward(g, x)
+            }
+            fn max_pool2d_bwd(&self, g: &Pool2d, dy: &Vec<f32>, idx: &Vec<u32>) -> Result<Vec<f32>> {
+                $m::pool::backward(g, dy, idx)
+            }
+            fn reduce_mean_fwd(&self, g: &Reduce, x: &Vec<f32>) -> Result<Vec<f32>> {
+                $m::reduce::mean_forward(g, x)
+            }
+            fn reduce_mean_bwd(&self, g: &Reduce, dy: &Vec<f32>) -> Result<Vec<f32>> {
+                $m::reduce::mean_backward(g, dy)
+            }
+            fn reduce_max_fwd(&self, g: &Reduce, x: &Vec<f32>) -> Result<(Vec<f32>, Vec<u32>)> {
+                $m::reduce::max_forward(g, x)
+            }
+            fn reduce_max_bwd(&self, g: &Reduce, dy: &Vec<f32>, idx: &Vec<u32>) -> Result<Vec<f32>> {
+                $m::reduce::max_backward(g, dy, idx)
+            }
+            fn gate_fwd(&self, g: &Gate, x: &Vec<f32>, z: &Vec<f32>) -> Result<Vec<f32>> {
+                $m::gate::forward(g, x, z)
+            }
+            fn gate_bwd(&self, g: &Gate, x: &Vec<f32>, z: &Vec<f32>, dy: &Vec<f32>) -> Result<(Vec<f32>, Vec<f32>)> {
+                $m::gate::backward(g, x, z, dy)
+            }
+            fn batchnorm_train_fwd(
+                &self,
+                g: &BatchNorm,
+                x: &Vec<f32>,
+                gamma: &Vec<f32>,
+                beta: &Vec<f32>,
+                running_mean: &mut Vec<f32>,
+                running_var: &mut Vec<f32>,
+            ) -> Result<(Vec<f32>, Vec<f32>, Vec<f32>)> {
+                $m::batchnorm::train_forward(g, x, gamma, beta, running_mean, running_var)
+            }
+            fn batchnorm_train_bwd(
+                &self,
+                g: &BatchNorm,
+                x: &Vec<f32>,
+                gamma: &Vec<f32>,
+                mean: &Vec<f32>,
+                invstd: &Vec<f32>,
+                dy: &Vec<f32>,
+            ) -> Result<(Vec<f32>, Vec<f32>, Vec<f32>)> {
+                $m::batchnorm::train_backward(g, x, gamma, mean, invstd, dy)
+            }
+            fn batchnorm_eval_fwd(
+                &self,
+                g: &BatchNorm,
+                x: &Vec<f32>,
+                gamma: &Vec<f32>,
+                beta: &Vec<f32>,
+                running_mean: &Vec<f32>,
+                running_var: &Vec<f32>,
+            ) -> Result<Vec<f32>> {
+                $m::batchnorm::eval_forward(g, x, gamma, beta, running_mean, running_var)
+            }
+            fn batchnorm_eval_bwd(
+                &self,
+                g: &BatchNorm,
+                gamma: &Vec<f32>,
+                running_var: &Vec<f32>,
+                dy: &Vec<f32>,
+            ) -> Result<Vec<f32>> {
+                $m::batchnorm::eval_backward(g, gamma, running_var, dy)
+            }
+            fn act_fwd(&self, a: Act, x: &Vec<f32>) -> Result<Vec<f32>> {
+                $m::elementwise::act_forward(a, x)
+            }
+            fn act_bwd(&self, a: Act, x: &Vec<f32>, dy: &Vec<f32>) -> Result<Vec<f32>> {
+                $m::elementwise::act_backward(a, x, dy)
+            }
+            fn add(&self, a: &Vec<f32>, b: &Vec<f32>) -> Result<Vec<f32>> {
+                $m::elementwise::add(a, b)
+            }
+            fn concat(&self, g: &Concat, a: &Vec<f32>, b: &Vec<f32>) -> Result<Vec<f32>> {
+                $m::elementwise::concat(g, a, b)
+            }
+            fn split(&self, g: &Concat, y: &Vec<f32>) -> Result<(Vec<f32>, Vec<f32>)> {
+                $m::elementwise::split(g, y)
+            }
+            fn loss_fwd(&self, l: Loss, x: &Vec<f32>, t: &Vec<f32>) -> Result<Vec<f32>> {
+                $m::loss::forward(l, x, t)
+            }
+            fn loss_bwd(&self, l: Loss, x: &Vec<f32>, t: &Vec<f32>, dy: &Vec<f32>) -> Result<Vec<f32>> {
+                $m::loss::backward(l, x, t, dy)
+            }
+            fn adam_step(
+                &self,
+                g: &Adam,
+                step: u32,
+                p: &mut Vec<f32>,
+                grad: &Vec<f32>,
+                m: &mut Vec<f32>,
+                v: &mut Vec<f32>,
+            ) -> Result<()> {
+                $m::adam::step(g, step, p, grad, m, v)
+            }
+        }
+    };
 }
 
-impl Backend for Cpu {
-    type Tensor = Vec<f32>;
-    type Index = Vec<u32>;
-
-    fn name(&self) -> String {
-        "cpu".into()
-    }
-    fn upload(&self, _name: &str, data: &[f32]) -> Result<Vec<f32>> {
-        let mut t = fast::buffers::take(data.len());
-        t.copy_from_slice(data);
-        Ok(t)
-    }
-    fn download(&self, t: &Vec<f32>) -> Result<Vec<f32>> {
-        Ok(t.clone())
-    }
-    fn recycle(&self, t: Vec<f32>) {
-        fast::buffers::give(t);
-    }
-    fn conv2d_fwd(&self, g: &Conv2d, x: &Vec<f32>, w: &Vec<f32>, b: Option<&Vec<f32>>) -> Result<Vec<f32>> {
-        fast::conv2d::forward(g, x, w, b.map(|b| b.as_slice()))
-    }
-    fn conv2d_bwd_data(&self, g: &Conv2d, dy: &Vec<f32>, w: &Vec<f32>) -> Result<Vec<f32>> {
-        fast::conv2d::backward_data(g, dy, w)
-    }
-    fn conv2d_bwd_weight(&self, g: &Conv2d, x: &Vec<f32>, dy: &Vec<f32>) -> Result<Vec<f32>> {
-        fast::conv2d::backward_weight(g, x, dy)
-    }
-    fn conv2d_bwd_bias(&self, g: &Conv2d, dy: &Vec<f32>) -> Result<Vec<f32>> {
-        fast::conv2d::backward_bias(g, dy)
-    }
-    fn conv_transpose2d_fwd(
-        &self,
-        g: &ConvTranspose2d,
-        x: &Vec<f32>,
-        w: &Vec<f32>,
-        b: Option<&Vec<f32>>,
-    ) -> Result<Vec<f32>> {
-        fast::conv_transpose2d::forward(g, x, w, b.map(|b| b.as_slice()))
-    }
-    fn conv_transpose2d_bwd_data(&self, g: &ConvTranspose2d, dy: &Vec<f32>, w: &Vec<f32>) -> Result<Vec<f32>> {
-        fast::conv_transpose2d::backward_data(g, dy, w)
-    }
-    fn conv_transpose2d_bwd_weight(&self, g: &ConvTranspose2d, x: &Vec<f32>, dy: &Vec<f32>) -> Result<Vec<f32>> {
-        fast::conv_transpose2d::backward_weight(g, x, dy)
-    }
-    fn conv_transpose2d_bwd_bias(&self, g: &ConvTranspose2d, dy: &Vec<f32>) -> Result<Vec<f32>> {
-        fast::conv_transpose2d::backward_bias(g, dy)
-    }
-    fn max_pool2d_fwd(&self, g: &Pool2d, x: &Vec<f32>) -> Result<(Vec<f32>, Vec<u32>)> {
-        fast::pool::forward(g, x)
-    }
-    fn max_pool2d_bwd(&self, g: &Pool2d, dy: &Vec<f32>, idx: &Vec<u32>) -> Result<Vec<f32>> {
-        fast::pool::backward(g, dy, idx)
-    }
-    fn reduce_mean_fwd(&self, g: &Reduce, x: &Vec<f32>) -> Result<Vec<f32>> {
-        fast::reduce::mean_forward(g, x)
-    }
-    fn reduce_mean_bwd(&self, g: &Reduce, dy: &Vec<f32>) -> Result<Vec<f32>> {
-        fast::reduce::mean_backward(g, dy)
-    }
-    fn reduce_max_fwd(&self, g: &Reduce, x: &Vec<f32>) -> Result<(Vec<f32>, Vec<u32>)> {
-        fast::reduce::max_forward(g, x)
-    }
-    fn reduce_max_bwd(&self, g: &Reduce, dy: &Vec<f32>, idx: &Vec<u32>) -> Result<Vec<f32>> {
-        fast::reduce::max_backward(g, dy, idx)
-    }
-    fn gate_fwd(&self, g: &Gate, x: &Vec<f32>, z: &Vec<f32>) -> Result<Vec<f32>> {
-        fast::gate::forward(g, x, z)
-    }
-    fn gate_bwd(&self, g: &Gate, x: &Vec<f32>, z: &Vec<f32>, dy: &Vec<f32>) -> Result<(Vec<f32>, Vec<f32>)> {
-        fast::gate::backward(g, x, z, dy)
-    }
-    fn batchnorm_train_fwd(
-        &self,
-        g: &BatchNorm,
-        x: &Vec<f32>,
-        gamma: &Vec<f32>,
-        beta: &Vec<f32>,
-        running_mean: &mut Vec<f32>,
-        running_var: &mut Vec<f32>,
-    ) -> Result<(Vec<f32>, Vec<f32>, Vec<f32>)> {
-        fast::batchnorm::train_forward(g, x, gamma, beta, running_mean, running_var)
-    }
-    fn batchnorm_train_bwd(
-        &self,
-        g: &BatchNorm,
-        x: &Vec<f32>,
-        gamma: &Vec<f32>,
-        mean: &Vec<f32>,
-        invstd: &Vec<f32>,
-        dy: &Vec<f32>,
-    ) -> Result<(Vec<f32>, Vec<f32>, Vec<f32>)> {
-        fast::batchnorm::train_backward(g, x, gamma, mean, invstd, dy)
-    }
-    fn batchnorm_eval_fwd(
-        &self,
-        g: &BatchNorm,
-        x: &Vec<f32>,
-        gamma: &Vec<f32>,
-        beta: &Vec<f32>,
-        running_mean: &Vec<f32>,
-        running_var: &Vec<f32>,
-    ) -> Result<Vec<f32>> {
-        fast::batchnorm::eval_forward(g, x, gamma, beta, running_mean, running_var)
-    }
-    fn batchnorm_eval_bwd(
-        &self,
-        g: &BatchNorm,
-        gamma: &Vec<f32>,
-        running_var: &Vec<f32>,
-        dy: &Vec<f32>,
-    ) -> Result<Vec<f32>> {
-        fast::batchnorm::eval_backward(g, gamma, running_var, dy)
-    }
-    fn act_fwd(&self, a: Act, x: &Vec<f32>) -> Result<Vec<f32>> {
-        fast::elementwise::act_forward(a, x)
-    }
-    fn act_bwd(&self, a: Act, x: &Vec<f32>, dy: &Vec<f32>) -> Result<Vec<f32>> {
-        fast::elementwise::act_backward(a, x, dy)
-    }
-    fn add(&self, a: &Vec<f32>, b: &Vec<f32>) -> Result<Vec<f32>> {
-        fast::elementwise::add(a, b)
-    }
-    fn concat(&self, g: &Concat, a: &Vec<f32>, b: &Vec<f32>) -> Result<Vec<f32>> {
-        fast::elementwise::concat(g, a, b)
-    }
-    fn split(&self, g: &Concat, y: &Vec<f32>) -> Result<(Vec<f32>, Vec<f32>)> {
-        fast::elementwise::split(g, y)
-    }
-    fn loss_fwd(&self, l: Loss, x: &Vec<f32>, t: &Vec<f32>) -> Result<Vec<f32>> {
-        fast::loss::forward(l, x, t)
-    }
-    fn loss_bwd(&self, l: Loss, x: &Vec<f32>, t: &Vec<f32>, dy: &Vec<f32>) -> Result<Vec<f32>> {
-        fast::loss::backward(l, x, t, dy)
-    }
-    fn adam_step(
-        &self,
-        g: &Adam,
-        step: u32,
-        p: &mut Vec<f32>,
-        grad: &Vec<f32>,
-        m: &mut Vec<f32>,
-        v: &mut Vec<f32>,
-    ) -> Result<()> {
-        fast::adam::step(g, step, p, grad, m, v)
-    }
+/// A buffer the reference twins allocate plainly.
+fn plain(len: usize) -> Vec<f32> {
+    vec![0.0; len]
 }
+
+host_backend!(Reference, "cpu reference", cpu, plain, drop);
+host_backend!(Cpu, "cpu", fast, fast::buffers::take, fast::buffers::give);
 
 impl Backend for Gpu<'_> {
     type Tensor = GpuTensor;

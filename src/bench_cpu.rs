@@ -42,7 +42,11 @@ impl Machine {
     pub fn measure() -> Machine {
         let cpu = std::fs::read_to_string("/proc/cpuinfo")
             .ok()
-            .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+            })
             .unwrap_or_else(|| std::env::consts::ARCH.to_string());
         let (isa, lanes) = simd::isa();
         Machine { cpu, cores: threads::cores(), threads: threads::count(), isa, lanes, peak_gflops: fma_peak() }
@@ -194,7 +198,9 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn peak_rss() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .map_or(0, |kb: u64| kb * 1024)
 }
 
@@ -425,7 +431,13 @@ pub fn alternate(
 /// and 8…64, batch 8, OpenFWI's 5 × 72 × 72 input; 24 × 24 when `quick`), and deepwave's
 /// CPU propagator on 201 × 301 (2000 steps) and 70 × 70 (1000 steps) models, 5 shots.
 /// `report` sees each pair as it is measured.
-pub fn anchors(dir: &Path, rounds: usize, quick: bool, threads: usize, mut report: impl FnMut(&Pair)) -> Result<Vec<Pair>> {
+pub fn anchors(
+    dir: &Path,
+    rounds: usize,
+    quick: bool,
+    threads: usize,
+    mut report: impl FnMut(&Pair),
+) -> Result<Vec<Pair>> {
     let mut pairs: Vec<Pair> = vec![];
     let mut keep = |p: Pair, pairs: &mut Vec<Pair>| {
         report(&p);
@@ -433,7 +445,8 @@ pub fn anchors(dir: &Path, rounds: usize, quick: bool, threads: usize, mut repor
     };
     let (h, reps) = if quick { (24, 3) } else { (72, 10) };
     for widths in [vec![32, 64, 128, 256], vec![8, 16, 32, 64]] {
-        let cfg = Config { in_channels: 5, out_channels: 1, widths, attention: crate::nn::Attention::Cbam, gates: true };
+        let cfg =
+            Config { in_channels: 5, out_channels: 1, widths, attention: crate::nn::Attention::Cbam, gates: true };
         let x = [8, 5, h, h];
         let name = config_name(&cfg);
         let (mut b_infer, mut a_infer) = (vec![], vec![]);

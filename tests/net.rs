@@ -52,9 +52,12 @@ fn golden_training_steps_match_pytorch_on_cpu() {
     check_nets(&Reference);
 }
 
+/// The output, the loss, every gradient and every parameter after the update.
+type StepResult = (Vec<f32>, f32, Vec<Vec<f32>>, Vec<Vec<f32>>);
+
 /// One training step (forward, loss, backward, Adam) of `cfg` on a backend from a seeded
-/// start: the output, the loss, every gradient and every parameter after the update.
-fn one_step<B: Backend>(b: &B, cfg: &Config, x: [usize; 4]) -> (Vec<f32>, f32, Vec<Vec<f32>>, Vec<Vec<f32>>) {
+/// start.
+fn one_step<B: Backend>(b: &B, cfg: &Config, x: [usize; 4]) -> StepResult {
     let mut rng = Rng::new(9);
     let n: usize = x.iter().product();
     let input = b.upload("input", &rng.normal_vec(n, 1.0)).unwrap();
@@ -100,7 +103,8 @@ fn cpu_fast_training_step_matches_the_reference() {
 /// gives the same bits.
 #[test]
 fn cpu_fast_training_step_does_not_depend_on_thread_count() {
-    let cfg = Config { in_channels: 5, out_channels: 1, widths: vec![8, 16, 32], attention: Attention::Cbam, gates: true };
+    let cfg =
+        Config { in_channels: 5, out_channels: 1, widths: vec![8, 16, 32], attention: Attention::Cbam, gates: true };
     let x = [4, 5, 24, 32];
     let run = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();

@@ -133,7 +133,12 @@ fn parity<B: Backend>(be: &B, shape: [usize; 4], offset: f32, seed: u64) {
     assert_close(&format!("{what} dbeta"), &dl(&gdbeta), &dbeta, 1e-5);
 
     let ye = Reference.batchnorm_eval_fwd(&g, &k.x, &k.gamma, &k.beta, &rm, &rv).unwrap();
-    assert_close(&format!("{what} eval y"), &dl(&be.batchnorm_eval_fwd(&g, &x, &gamma, &beta, &grm, &grv).unwrap()), &ye, 1e-5);
+    assert_close(
+        &format!("{what} eval y"),
+        &dl(&be.batchnorm_eval_fwd(&g, &x, &gamma, &beta, &grm, &grv).unwrap()),
+        &ye,
+        1e-5,
+    );
     let dxe = Reference.batchnorm_eval_bwd(&g, &k.gamma, &rv, &k.dy).unwrap();
     assert_close(&format!("{what} eval dx"), &dl(&be.batchnorm_eval_bwd(&g, &gamma, &grv, &dy).unwrap()), &dxe, 1e-5);
 }
@@ -225,7 +230,6 @@ fn bad_inputs_cpu<B: Backend<Tensor = Vec<f32>>>(be: &B) {
     assert!(matches!(e, brine::Error::Config { .. }), "{e}");
     assert!(be.batchnorm_train_bwd(&g1, &x1, &k.gamma, &c3, &c3b, &x1).is_err());
     assert!(be.batchnorm_eval_fwd(&g1, &x1, &k.gamma, &k.beta, &rm, &rv).is_ok());
-
 }
 
 #[test]

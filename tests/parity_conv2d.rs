@@ -226,14 +226,14 @@ fn gpu_matches_cpu_split_reductions() {
 #[test]
 fn cpu_fast_paths_match_reference() {
     let own = [
-        (conv([3, 9, 33, 35], 17, [3, 3], 1, 1), true),  // several im2col blocks per image
+        (conv([3, 9, 33, 35], 17, [3, 3], 1, 1), true), // several im2col blocks per image
         (conv([1, 40, 70, 70], 24, [3, 3], 1, 1), false), // one image: the product splits
-        (conv([2, 2, 20, 21], 1, [7, 7], 1, 3), true),    // one output channel: direct loops
-        (conv([5, 16, 1, 1], 12, [1, 1], 1, 0), true),    // a 1×1 MLP on pooled vectors
-        (conv([2, 8, 6, 7], 5, [5, 3], 1, 2), false),     // kh ≠ kw: flipped padding per axis
-        (conv([3, 7, 9, 9], 6, [3, 3], 1, 1), true),      // the deep levels' 9×9 images
-        (conv([2, 6, 10, 9], 4, [3, 3], 1, 0), false),    // no padding
-        (conv([1, 5, 12, 12], 9, [4, 4], 2, 1), true),    // even kernel, stride 2: col2im
+        (conv([2, 2, 20, 21], 1, [7, 7], 1, 3), true),  // one output channel: direct loops
+        (conv([5, 16, 1, 1], 12, [1, 1], 1, 0), true),  // a 1×1 MLP on pooled vectors
+        (conv([2, 8, 6, 7], 5, [5, 3], 1, 2), false),   // kh ≠ kw: flipped padding per axis
+        (conv([3, 7, 9, 9], 6, [3, 3], 1, 1), true),    // the deep levels' 9×9 images
+        (conv([2, 6, 10, 9], 4, [3, 3], 1, 0), false),  // no padding
+        (conv([1, 5, 12, 12], 9, [4, 4], 2, 1), true),  // even kernel, stride 2: col2im
     ];
     let cases = small_cases().into_iter().chain(multi_tile_cases()).chain(own);
     for (i, (g, bias)) in cases.enumerate() {

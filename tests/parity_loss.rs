@@ -153,7 +153,11 @@ fn cpu_fast_path_matches_reference() {
             let got = Cpu.loss_fwd(l, &x, &t).unwrap()[0] as f64;
             let want = f64_loss(l, &x, &t);
             assert!((got - want).abs() <= 1e-6 * want.abs(), "{l:?} n={n}: fast {got} vs f64 {want}");
-            assert_eq!(Cpu.loss_bwd(l, &x, &t, &dy).unwrap(), Reference.loss_bwd(l, &x, &t, &dy).unwrap(), "{l:?} n={n}");
+            assert_eq!(
+                Cpu.loss_bwd(l, &x, &t, &dy).unwrap(),
+                Reference.loss_bwd(l, &x, &t, &dy).unwrap(),
+                "{l:?} n={n}"
+            );
         }
     }
 }

@@ -110,7 +110,8 @@ fn tie_rule_first_maximum() {
     }
 }
 
-const SHAPES: [[usize; 4]; 6] = [[1, 1, 2, 2], [1, 3, 5, 7], [2, 5, 33, 17], [3, 7, 16, 12], [1, 2, 130, 67], [4, 1, 2, 301]];
+const SHAPES: [[usize; 4]; 6] =
+    [[1, 1, 2, 2], [1, 3, 5, 7], [2, 5, 33, 17], [3, 7, 16, 12], [1, 2, 130, 67], [4, 1, 2, 301]];
 
 /// The CPU fast path (per-plane tasks) equals the twin exactly, ties included.
 #[test]

@@ -217,12 +217,26 @@ fn cpu_fast_paths_match_reference() {
         let what = format!("{g:?}");
         let x = randn(g.x_len(), 300 + t as u64);
         let dy = randn(g.y_len(), 400 + t as u64);
-        assert_close(&format!("mean fwd {what}"), &Cpu.reduce_mean_fwd(&g, &x).unwrap(), &Reference.reduce_mean_fwd(&g, &x).unwrap(), 1e-6);
-        assert_close(&format!("mean bwd {what}"), &Cpu.reduce_mean_bwd(&g, &dy).unwrap(), &Reference.reduce_mean_bwd(&g, &dy).unwrap(), 1e-6);
+        assert_close(
+            &format!("mean fwd {what}"),
+            &Cpu.reduce_mean_fwd(&g, &x).unwrap(),
+            &Reference.reduce_mean_fwd(&g, &x).unwrap(),
+            1e-6,
+        );
+        assert_close(
+            &format!("mean bwd {what}"),
+            &Cpu.reduce_mean_bwd(&g, &dy).unwrap(),
+            &Reference.reduce_mean_bwd(&g, &dy).unwrap(),
+            1e-6,
+        );
         for (k, x) in [x.clone(), relu(x)].into_iter().enumerate() {
             let (y, idx) = Reference.reduce_max_fwd(&g, &x).unwrap();
             assert_eq!(Cpu.reduce_max_fwd(&g, &x).unwrap(), (y, idx.clone()), "max fwd {what} ({k})");
-            assert_eq!(Cpu.reduce_max_bwd(&g, &dy, &idx).unwrap(), Reference.reduce_max_bwd(&g, &dy, &idx).unwrap(), "max bwd {what} ({k})");
+            assert_eq!(
+                Cpu.reduce_max_bwd(&g, &dy, &idx).unwrap(),
+                Reference.reduce_max_bwd(&g, &dy, &idx).unwrap(),
+                "max bwd {what} ({k})"
+            );
         }
     }
 }

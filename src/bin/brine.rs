@@ -514,7 +514,13 @@ fn run(cli: Cli) -> Result<bool> {
                 vec![attention.parse()?]
             };
             let x = [batch, channels, height, width];
-            let config = |a| Config { in_channels: channels, out_channels: 1, widths: widths.clone(), attention: a, gates: !no_gates };
+            let config = |a| Config {
+                in_channels: channels,
+                out_channels: 1,
+                widths: widths.clone(),
+                attention: a,
+                gates: !no_gates,
+            };
             let choice: BackendChoice = backend.parse()?;
             let Some(ctx) = choice.context()? else {
                 let machine = brine::bench_cpu::Machine::measure();
@@ -702,7 +708,10 @@ fn anchors(rounds: usize, reference: Option<PathBuf>, quick: bool) -> Result<boo
     let dir = reference.unwrap_or_else(brine::bench_cpu::default_reference_dir);
     let machine = brine::bench_cpu::Machine::measure();
     println!("{}", machine.describe());
-    println!("anchors from {}; {rounds} round(s) of brine then anchor, medians; ratio < 1: brine is faster", dir.display());
+    println!(
+        "anchors from {}; {rounds} round(s) of brine then anchor, medians; ratio < 1: brine is faster",
+        dir.display()
+    );
     brine::bench_cpu::anchors(&dir, rounds, quick, machine.threads, |pair| println!("{}", pair.line()))?;
     Ok(true)
 }

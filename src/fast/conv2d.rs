@@ -320,7 +320,8 @@ fn backward_weight_gemm(g: &Geo, x: &[f32], dy: &[f32], dw: &mut [f32]) {
             run_group(j + 1, part);
         }
     } else {
-        let mut all: Vec<&mut [f32]> = std::iter::once(&mut *dw).chain(partials.iter_mut().map(|v| &mut v[..])).collect();
+        let mut all: Vec<&mut [f32]> =
+            std::iter::once(&mut *dw).chain(partials.iter_mut().map(|v| &mut v[..])).collect();
         all.par_iter_mut().enumerate().for_each(|(j, part)| run_group(j, part));
     }
     for part in &partials {
@@ -427,7 +428,8 @@ fn flip(g: &Geo, w: &[f32]) -> Vec<f32> {
         for c in 0..g.ci {
             for ky in 0..kh {
                 for kx in 0..kw {
-                    wf[((c * g.co + o) * kh + ky) * kw + kx] = w[((o * g.ci + c) * kh + kh - 1 - ky) * kw + kw - 1 - kx];
+                    wf[((c * g.co + o) * kh + ky) * kw + kx] =
+                        w[((o * g.ci + c) * kh + kh - 1 - ky) * kw + kw - 1 - kx];
                 }
             }
         }

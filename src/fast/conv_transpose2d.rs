@@ -53,4 +53,3 @@ pub fn backward_bias(g: &ConvTranspose2d, dy: &[f32]) -> Result<Vec<f32>> {
     check_len(OP, "dy", dy.len(), &g.y_shape())?;
     Ok(conv2d::plane_sums(g.n, g.co, g.ho() * g.wo(), dy))
 }
-

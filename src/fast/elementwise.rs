@@ -5,6 +5,8 @@ use super::{buffers, for_chunks, simd};
 use crate::error::{Result, check_len};
 use crate::ops::{Act, Concat};
 
+// `max(lo).min(hi)`, not `clamp`: the twin's (and WGSL's) handling of NaN.
+#[allow(clippy::manual_clamp)]
 #[pulp::with_simd(act_rows = simd::arch())]
 #[inline(always)]
 fn act_rows_simd<S: pulp::Simd>(_simd: S, a: Act, x: &[f32], y: &mut [f32]) {
@@ -17,6 +19,7 @@ fn act_rows_simd<S: pulp::Simd>(_simd: S, a: Act, x: &[f32], y: &mut [f32]) {
     }
 }
 
+#[allow(clippy::manual_clamp)]
 #[pulp::with_simd(act_grad_rows = simd::arch())]
 #[inline(always)]
 fn act_grad_rows_simd<S: pulp::Simd>(_simd: S, a: Act, x: &[f32], dy: &[f32], dx: &mut [f32]) {

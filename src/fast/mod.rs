@@ -7,21 +7,21 @@
 //! work by shape, never by thread count, so results do not depend on how many threads ran
 //! them (`tests/net.rs` holds a whole training step to that).
 
+pub mod adam;
+pub mod batchnorm;
 pub mod buffers;
 pub mod conv2d;
 mod conv_tiles;
 pub mod conv_transpose2d;
 pub mod elementwise;
 pub mod gate;
+mod gemm;
+pub mod loss;
 pub mod pool;
 pub mod reduce;
-pub mod batchnorm;
-pub mod loss;
-pub mod adam;
-pub mod wave;
-mod gemm;
 pub mod simd;
 pub mod threads;
+pub mod wave;
 
 /// Elements per task of an element-wise op; a tensor of at most two chunks runs on the
 /// calling thread, where handing it to rayon would cost more than it saves.

@@ -66,7 +66,6 @@ pub fn sum_lanes(a: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-
 // Small kernels the element-wise fast paths share.
 
 #[pulp::with_simd(dot = arch())]

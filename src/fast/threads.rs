@@ -31,7 +31,8 @@ pub fn choose(flag: Option<usize>, env: Option<&str>) -> Result<(usize, Option<S
     }
     let cores = cores();
     if n > MAX_PER_CORE * cores {
-        let note = format!("{from} = {n} is more than {MAX_PER_CORE} threads per core on {cores} core(s); using {cores}");
+        let note =
+            format!("{from} = {n} is more than {MAX_PER_CORE} threads per core on {cores} core(s); using {cores}");
         return Ok((cores, Some(note)));
     }
     Ok((n, None))

@@ -215,7 +215,11 @@ fn run_plane(su: &Setup, steps: &[Step], traces: &mut [f32]) {
         }
         record(su, step, cur, traces);
         psi_rows(su, 0..g.nz, cur, &mut st.psix[band.clone()], &mut st.psiz[band.clone()]);
-        let rows = Rows { nxt: &mut nxt[band.clone()], zetax: &mut st.zetax[band.clone()], zetaz: &mut st.zetaz[band.clone()] };
+        let rows = Rows {
+            nxt: &mut nxt[band.clone()],
+            zetax: &mut st.zetax[band.clone()],
+            zetaz: &mut st.zetaz[band.clone()],
+        };
         step_rows(su, 0..g.nz, step.wavelet, cur, &st.psix, &st.psiz, rows, &mut scratch);
     }
 }
@@ -283,9 +287,21 @@ fn run_banded(setups: &[Setup], steps: &[Step], traces: &mut [f32], trace_len: u
                         // SAFETY: phase 2 — p^n and ψ are read by all, the rows `band` of
                         // p^{n+1} and ζ are this band's, the mirror rows band 0's.
                         unsafe {
-                            let rows_mut =
-                                Rows { nxt: v.p[o].part(band.clone()), zetax: v.zetax.part(band.clone()), zetaz: v.zetaz.part(band.clone()) };
-                            step_rows(su, rows.clone(), step.wavelet, v.p[c].all(), v.psix.all(), v.psiz.all(), rows_mut, &mut scratch);
+                            let rows_mut = Rows {
+                                nxt: v.p[o].part(band.clone()),
+                                zetax: v.zetax.part(band.clone()),
+                                zetaz: v.zetaz.part(band.clone()),
+                            };
+                            step_rows(
+                                su,
+                                rows.clone(),
+                                step.wavelet,
+                                v.p[c].all(),
+                                v.psix.all(),
+                                v.psiz.all(),
+                                rows_mut,
+                                &mut scratch,
+                            );
                             if b == 0 && su.free {
                                 let below = g.row(0) - g.h;
                                 mirror(&g, v.p[o].part(0..g.h * g.s), &v.p[o].part(below..band.end)[..]);

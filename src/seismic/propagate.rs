@@ -32,10 +32,10 @@
 //! fewest equal sub-steps that are stable (the wavelet is sampled at the sub-step, samples
 //! are kept at the requested dt·decimate).
 
-use crate::{cpu, fast};
 use crate::error::{Error, Result};
 use crate::gpu::Context;
 use crate::kernels::wave::{self, NO_SLOT, Params};
+use crate::{cpu, fast};
 
 use super::acquisition::Acquisition;
 use super::stencil;
