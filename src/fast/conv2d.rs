@@ -1,7 +1,7 @@
 //! Fast path of `cpu::conv2d`.
 //!
 //! Forward: stride-1 convolutions of images of 256 pixels and more run the register-tiled
-//! direct kernel of `conv_tiles`; the rest are matrix products through the `gemm` crate —
+//! direct kernel of `tiles`; the rest are matrix products through the `gemm` crate —
 //! per image and block of output pixels, im2col gathers the block's receptive fields into
 //! a panel `col` [ci·kh·kw, pixels] (sized to stay in L2), then y = W · col; images under
 //! 512 pixels share one panel and one product for the whole batch. Backward-weight sums
@@ -15,13 +15,14 @@
 //! shape alone and added in a fixed order, so the result does not depend on thread count.
 
 mod direct;
+mod tiles;
 
 use std::cell::RefCell;
 
 use rayon::prelude::*;
 
 use super::gemm::{View, matmul, matmul_into};
-use super::{Disjoint, buffers, conv_tiles, simd, threads};
+use super::{Disjoint, buffers, simd, threads};
 use crate::error::{Result, check_len};
 use crate::ops::Conv2d;
 
@@ -101,28 +102,20 @@ impl Geo {
     fn wants_gemm(&self) -> bool {
         self.co >= 4 && self.k() >= 4
     }
+    /// Runs as a matrix product over im2col panels: wide enough for one, or strided (the
+    /// direct loops take stride 1 only).
+    fn product(&self) -> bool {
+        self.wants_gemm() || self.stride != 1
+    }
     /// Images small enough that a product per image would be too narrow: all of them go
     /// into one panel [k, n·ho·wo] and one product.
     fn batched(&self) -> bool {
         self.p() < 512
     }
     /// Stride-1 convolutions of images of 256 pixels and more run the register-tiled direct
-    /// kernel (`conv_tiles`), which outruns a product over an im2col panel.
-    fn tiled(&self) -> Option<conv_tiles::Shape> {
-        let ok = self.stride == 1 && self.wants_gemm() && self.p() >= 256 && self.kw <= 16;
-        ok.then_some(conv_tiles::Shape {
-            n: self.n,
-            ci: self.ci,
-            co: self.co,
-            h: self.h,
-            w: self.w,
-            kh: self.kh,
-            kw: self.kw,
-            ph: self.ph,
-            pw: self.pw,
-            ho: self.ho,
-            wo: self.wo,
-        })
+    /// kernel (`tiles`), which outruns a product over an im2col panel.
+    fn tiled(&self) -> bool {
+        self.stride == 1 && self.wants_gemm() && self.p() >= 256 && self.kw <= 16
     }
     /// Output pixels per im2col panel: about 160 K floats (640 KB, inside L2), a multiple of 16.
     fn block(&self) -> usize {
@@ -292,9 +285,7 @@ fn backward_weight_gemm(g: &Geo, x: &[f32], dy: &[f32], dw: &mut [f32]) {
     let pb = g.block();
     let blocks = p.div_ceil(pb);
     let tasks = g.n * blocks;
-    let len = g.co * k;
-    // At most 8 partials and 64 MB of them.
-    let groups = tasks.min(8).min(((64 << 20) / (4 * len)).max(1));
+    let groups = partial_groups(tasks.min(8), g.co * k);
     let inner = groups < threads::count();
     let run_group = |j: usize, part: &mut [f32]| {
         let (t0, t1) = (j * tasks / groups, (j + 1) * tasks / groups);
@@ -315,16 +306,28 @@ fn backward_weight_gemm(g: &Geo, x: &[f32], dy: &[f32], dw: &mut [f32]) {
             }
         }
     };
-    let mut partials: Vec<Vec<f32>> = (1..groups).map(|_| buffers::take(len)).collect();
-    if inner {
+    grouped_sum(dw, groups, !inner, run_group);
+}
+
+/// Groups of weight-gradient partials: `want`, or fewer so that they stay within 64 MB.
+fn partial_groups(want: usize, len: usize) -> usize {
+    want.min(((64 << 20) / (4 * len)).max(1))
+}
+
+/// dw = Σ_j (group j's partial): `run_group(j, part)` writes group j's sum into `part`
+/// (group 0 straight into dw), the groups run in parallel or in turn, and the partials are
+/// added in group order, so the sum does not depend on which.
+fn grouped_sum(dw: &mut [f32], groups: usize, parallel: bool, run_group: impl Fn(usize, &mut [f32]) + Sync) {
+    let mut partials: Vec<Vec<f32>> = (1..groups).map(|_| buffers::take(dw.len())).collect();
+    if parallel {
+        let mut all: Vec<&mut [f32]> =
+            std::iter::once(&mut *dw).chain(partials.iter_mut().map(|v| &mut v[..])).collect();
+        all.par_iter_mut().enumerate().for_each(|(j, part)| run_group(j, part));
+    } else {
         run_group(0, dw);
         for (j, part) in partials.iter_mut().enumerate() {
             run_group(j + 1, part);
         }
-    } else {
-        let mut all: Vec<&mut [f32]> =
-            std::iter::once(&mut *dw).chain(partials.iter_mut().map(|v| &mut v[..])).collect();
-        all.par_iter_mut().enumerate().for_each(|(j, part)| run_group(j, part));
     }
     for part in &partials {
         simd::add_assign(dw, part);
@@ -384,21 +387,14 @@ fn backward_weight_batched(g: &Geo, x: &[f32], dy: &[f32], dw: &mut [f32]) {
             d[o * np + i * p..][..p].copy_from_slice(row);
         }
     }
-    let len = g.co * k;
-    let groups = g.n.min(4).min(((64 << 20) / (4 * len)).max(1));
+    let groups = partial_groups(g.n.min(4), g.co * k);
     let run_group = |j: usize, part: &mut [f32]| {
         let (c0, c1) = (j * g.n / groups * p, (j + 1) * g.n / groups * p);
         let av = View::rows(g.co, c1 - c0, np);
         let bv = View::rows(k, c1 - c0, np).t();
         matmul(part, View::rows(g.co, k, k), &d[c0..], av, &col[c0..], bv, false, groups == 1);
     };
-    let mut partials: Vec<Vec<f32>> = (1..groups).map(|_| buffers::take(len)).collect();
-    let mut all: Vec<&mut [f32]> = std::iter::once(&mut *dw).chain(partials.iter_mut().map(|v| &mut v[..])).collect();
-    all.par_iter_mut().enumerate().for_each(|(j, part)| run_group(j, part));
-    for part in &partials {
-        simd::add_assign(dw, part);
-    }
-    partials.into_iter().for_each(buffers::give);
+    grouped_sum(dw, groups, true, run_group);
     buffers::give(col);
     buffers::give(d);
 }
@@ -460,11 +456,11 @@ pub fn forward(g: &Conv2d, x: &[f32], w: &[f32], b: Option<&[f32]>) -> Result<Ve
 
 fn forward_geo(g: &Geo, x: &[f32], w: &[f32], b: Option<&[f32]>) -> Vec<f32> {
     let mut y = buffers::take(g.n * g.y_img());
-    if let Some(shape) = g.tiled() {
-        conv_tiles::forward(&shape, x, w, b, &mut y);
-    } else if (g.wants_gemm() || g.stride != 1) && g.batched() {
+    if g.tiled() {
+        tiles::forward(g, x, w, b, &mut y);
+    } else if g.product() && g.batched() {
         forward_batched(g, x, w, b, &mut y);
-    } else if g.wants_gemm() || g.stride != 1 {
+    } else if g.product() {
         forward_gemm(g, x, w, b, &mut y);
     } else {
         direct::forward(g, x, w, b, &mut y);
@@ -510,9 +506,9 @@ pub fn backward_weight(g: &Conv2d, x: &[f32], dy: &[f32]) -> Result<Vec<f32>> {
     check_len(OP, "dy", dy.len(), &g.y_shape())?;
     let geo = Geo::of(g);
     let mut dw = buffers::take(g.co * geo.k());
-    if (geo.wants_gemm() || geo.stride != 1) && geo.batched() {
+    if geo.product() && geo.batched() {
         backward_weight_batched(&geo, x, dy, &mut dw);
-    } else if geo.wants_gemm() || geo.stride != 1 {
+    } else if geo.product() {
         backward_weight_gemm(&geo, x, dy, &mut dw);
     } else {
         direct::backward_weight(&geo, x, dy, &mut dw);

@@ -11,7 +11,6 @@ pub mod adam;
 pub mod batchnorm;
 pub mod buffers;
 pub mod conv2d;
-mod conv_tiles;
 pub mod conv_transpose2d;
 pub mod elementwise;
 pub mod gate;

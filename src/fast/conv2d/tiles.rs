@@ -14,34 +14,19 @@
 use pulp::Simd;
 use rayon::prelude::*;
 
-use super::{Disjoint, buffers, simd, threads};
-
-/// A stride-1 convolution's geometry.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Shape {
-    pub n: usize,
-    pub ci: usize,
-    pub co: usize,
-    pub h: usize,
-    pub w: usize,
-    pub kh: usize,
-    pub kw: usize,
-    pub ph: usize,
-    pub pw: usize,
-    pub ho: usize,
-    pub wo: usize,
-}
+use super::super::{Disjoint, buffers, simd, threads};
+use super::{Geo, with_panel};
 
 /// Vectors of outputs per tile.
 const V: usize = 3;
 /// Floats read past a padded image or written past a tile row: a tile, and a kernel row.
 const SLACK: usize = V * 16 + 16;
 
-impl Shape {
-    fn padded(&self) -> (usize, usize, usize) {
-        let (hp, wp) = (self.h + 2 * self.ph, self.w + 2 * self.pw);
-        (hp, wp, self.ho * wp)
-    }
+/// The padded image: its plane (hp·wp), its width wp, and the outputs computed on the
+/// padded width (ho·wp).
+fn padded(g: &Geo) -> (usize, usize, usize) {
+    let wp = g.w + 2 * g.pw;
+    ((g.h + 2 * g.ph) * wp, wp, g.ho * wp)
 }
 
 /// Output channels per tile for this machine's vectors (as many as its registers hold).
@@ -50,34 +35,33 @@ fn channels_per_tile() -> usize {
 }
 
 /// y = conv(x, w) (+ b), x [n, ci, h, w], w [co, ci, kh, kw], y [n, co, ho, wo].
-pub(crate) fn forward(s: &Shape, x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32]) {
-    let (hp, wp, q) = s.padded();
-    let plane = hp * wp;
-    let xp_len = s.ci * plane + SLACK;
-    let (x_img, y_img) = (s.ci * s.h * s.w, s.co * s.ho * s.wo);
+pub(super) fn forward(g: &Geo, x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32]) {
+    let (plane, wp, q) = padded(g);
+    let xp_len = g.ci * plane + SLACK;
+    let (x_img, y_img, p) = (g.x_img(), g.y_img(), g.p());
     // Every image padded once, in parallel.
-    let mut xp = buffers::take(s.n * xp_len);
+    let mut xp = buffers::take(g.n * xp_len);
     let pad = |(i, xpi): (usize, &mut [f32])| {
         xpi.fill(0.0);
         let xi = &x[i * x_img..][..x_img];
-        for c in 0..s.ci {
-            for r in 0..s.h {
-                let dst = &mut xpi[c * plane + (r + s.ph) * wp + s.pw..][..s.w];
-                dst.copy_from_slice(&xi[(c * s.h + r) * s.w..][..s.w]);
+        for c in 0..g.ci {
+            for r in 0..g.h {
+                let dst = &mut xpi[c * plane + (r + g.ph) * wp + g.pw..][..g.w];
+                dst.copy_from_slice(&xi[(c * g.h + r) * g.w..][..g.w]);
             }
         }
     };
-    if s.n * x_img <= 1 << 15 {
+    if g.n * x_img <= 1 << 15 {
         xp.chunks_mut(xp_len).enumerate().for_each(pad);
     } else {
         xp.par_chunks_mut(xp_len).enumerate().for_each(pad);
     }
     // Weights packed as [block][ci][kh][kw][ob], zero past the last channel.
     let ob = channels_per_tile();
-    let blocks = s.co.div_ceil(ob);
-    let taps = s.ci * s.kh * s.kw;
+    let blocks = g.co.div_ceil(ob);
+    let taps = g.k();
     let mut wk = buffers::zeros(blocks * taps * ob);
-    for o in 0..s.co {
+    for o in 0..g.co {
         for t in 0..taps {
             wk[((o / ob) * taps + t) * ob + o % ob] = w[o * taps + t];
         }
@@ -88,15 +72,15 @@ pub(crate) fn forward(s: &Shape, x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mu
         let (i, blk) = (t / blocks, t % blocks);
         let xpi = &xp[i * xp_len..][..xp_len];
         let wb = &wk[blk * taps * ob..][..taps * ob];
-        super::conv2d::with_panel(ob * ld, |acc| {
-            run_tiles(ob, xpi, plane, wp, wb, [s.ci, s.kh, s.kw], q, acc, ld);
-            for j in 0..ob.min(s.co - blk * ob) {
+        with_panel(ob * ld, |acc| {
+            run_tiles(ob, g, xpi, wb, acc);
+            for j in 0..ob.min(g.co - blk * ob) {
                 let o = blk * ob + j;
                 // SAFETY: task (i, blk) writes the planes of image i and channels of block
                 // blk only.
-                let yo = unsafe { out.slice(i * y_img + o * s.ho * s.wo, s.ho * s.wo) };
-                for (r, row) in yo.chunks_mut(s.wo).enumerate() {
-                    row.copy_from_slice(&acc[j * ld + r * wp..][..s.wo]);
+                let yo = unsafe { out.slice(i * y_img + o * p, p) };
+                for (r, row) in yo.chunks_mut(g.wo).enumerate() {
+                    row.copy_from_slice(&acc[j * ld + r * wp..][..g.wo]);
                 }
                 if let Some(b) = b {
                     simd::add_scalar(yo, b[o]);
@@ -104,7 +88,7 @@ pub(crate) fn forward(s: &Shape, x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mu
             }
         });
     };
-    let tasks = s.n * blocks;
+    let tasks = g.n * blocks;
     if tasks == 1 || threads::count() == 1 {
         (0..tasks).for_each(task);
     } else {
@@ -114,43 +98,19 @@ pub(crate) fn forward(s: &Shape, x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mu
     buffers::give(wk);
 }
 
-/// Fills `acc` [ob][ld] with the tile sums of one padded image `xp` and one block of packed
-/// weights `wk` over outputs [0, q) (and up to a tile past them, not outputs).
+/// Fills `acc` [ob][ld] (ld = ho·wp + SLACK) with the tile sums of one padded image `xp`
+/// and one block of packed weights `wk` over outputs [0, ho·wp) (and up to a tile past
+/// them, not outputs).
 #[pulp::with_simd(run_tiles = simd::arch())]
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn run_tiles_simd<S: Simd>(
-    simd: S,
-    ob: usize,
-    xp: &[f32],
-    plane: usize,
-    wp: usize,
-    wk: &[f32],
-    [ci, kh, kw]: [usize; 3],
-    q: usize,
-    acc: &mut [f32],
-    ld: usize,
-) {
-    if ob == 8 {
-        tiles::<S, 8>(simd, xp, plane, wp, wk, [ci, kh, kw], q, acc, ld)
-    } else {
-        tiles::<S, 4>(simd, xp, plane, wp, wk, [ci, kh, kw], q, acc, ld)
-    }
+fn run_tiles_simd<S: Simd>(simd: S, ob: usize, g: &Geo, xp: &[f32], wk: &[f32], acc: &mut [f32]) {
+    if ob == 8 { tiles::<S, 8>(simd, g, xp, wk, acc) } else { tiles::<S, 4>(simd, g, xp, wk, acc) }
 }
 
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn tiles<S: Simd, const OB: usize>(
-    simd: S,
-    xp: &[f32],
-    plane: usize,
-    wp: usize,
-    wk: &[f32],
-    [ci, kh, kw]: [usize; 3],
-    q: usize,
-    acc: &mut [f32],
-    ld: usize,
-) {
+fn tiles<S: Simd, const OB: usize>(simd: S, g: &Geo, xp: &[f32], wk: &[f32], acc: &mut [f32]) {
+    let (plane, wp, q) = padded(g);
+    let (ci, kh, kw, ld) = (g.ci, g.kh, g.kw, q + SLACK);
     let lanes = S::F32_LANES;
     let step = V * lanes;
     // Every read below stays inside these bounds, checked once here instead of per load.
