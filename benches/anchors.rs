@@ -17,10 +17,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(note) = note {
         eprintln!("note: {note}");
     }
-    let machine = brine::bench_cpu::Machine::measure();
+    let machine = brine::bench::cpu::Machine::measure();
     println!("{}", machine.describe());
-    let dir = brine::bench_cpu::default_reference_dir();
+    let dir = brine::bench::cpu::default_reference_dir();
     println!("anchors from {}; {rounds} round(s), medians; ratio < 1: brine is faster", dir.display());
-    brine::bench_cpu::anchors(&dir, rounds.max(1), quick, threads, |p| println!("{}", p.line()))?;
+    brine::bench::cpu::anchors(&dir, rounds.max(1), quick, threads, |p| println!("{}", p.line()))?;
     Ok(())
 }

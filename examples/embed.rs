@@ -3,7 +3,7 @@
 //! the result from a buffer brine returns. Run: `cargo run --release --example embed`.
 
 use brine::graph::exec::Store;
-use brine::nn::train::{Inference, init_store};
+use brine::nn::programs::{Inference, init_store};
 use brine::nn::{Attention, Config};
 use brine::{Backend, Context, Gpu, GpuTensor};
 use wgpu::util::DeviceExt;
@@ -35,7 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     gpu.begin_batch();
     let output = net.run(&gpu, &mut store, &input)?;
     gpu.flush()?;
-    let (dispatches, submissions) = gpu.counters();
+    let brine::gpu::Counters { dispatches, submissions, .. } = gpu.counters();
 
     // The result is a wgpu buffer too (`output.buffer`); here we read it back.
     let values = gpu.download(&output)?;

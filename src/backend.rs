@@ -3,7 +3,7 @@
 //! both are checked against, all in f32. Method names are `<family>_<entry>`; the golden
 //! runner, the parity tests and the benchmarks all go through this trait.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 
 use crate::error::Result;
 use crate::gpu::{Context, GpuTensor, Program, Recorder};
@@ -147,13 +147,11 @@ pub struct Reference;
 pub struct Gpu<'a> {
     ctx: &'a Context,
     batch: RefCell<Option<Recorder<'a>>>,
-    dispatches: Cell<usize>,
-    submissions: Cell<usize>,
 }
 
 impl<'a> Gpu<'a> {
     pub fn new(ctx: &'a Context) -> Self {
-        Gpu { ctx, batch: RefCell::new(None), dispatches: Cell::new(0), submissions: Cell::new(0) }
+        Gpu { ctx, batch: RefCell::new(None) }
     }
 
     pub fn context(&self) -> &'a Context {
@@ -203,15 +201,18 @@ impl<'a> Gpu<'a> {
         self.run(|r| r.replay(program))
     }
 
-    /// (dispatches, submissions) so far.
-    pub fn counters(&self) -> (usize, usize) {
-        (self.dispatches.get(), self.submissions.get())
+    /// Dispatches, submissions and host syncs of the context so far.
+    pub fn counters(&self) -> crate::gpu::Counters {
+        self.ctx.counters()
     }
 
     fn submit(&self, r: Recorder) -> Result<()> {
-        self.dispatches.set(self.dispatches.get() + r.dispatches());
-        self.submissions.set(self.submissions.get() + 1);
         r.submit()
+    }
+
+    /// Records `f`'s dispatches into the open batch or capture, or submits them at once.
+    pub fn record<R>(&self, f: impl FnOnce(&mut Recorder) -> Result<R>) -> Result<R> {
+        self.run(f)
     }
 
     fn run<R>(&self, f: impl FnOnce(&mut Recorder) -> Result<R>) -> Result<R> {

@@ -11,13 +11,21 @@ use safetensors::Dtype;
 use safetensors::tensor::TensorView;
 
 use crate::backend::Backend;
+use crate::data::Norm;
 use crate::error::{Error, Result};
 use crate::graph::exec::Store;
 use crate::nn::Config;
-use crate::nn::train::{Optimizer, shapes};
+use crate::nn::programs::shapes;
+use crate::optim::Optimizer;
+use crate::train::layout::Layout;
 
-const CONFIG_KEY: &str = "brine.config";
+/// Metadata keys: the network's config (model and optimiser files), the optimiser's step
+/// count, and what maps data onto the network and back (see `Model`).
+pub const CONFIG_KEY: &str = "brine.config";
 const STEP_KEY: &str = "brine.step";
+pub const LAYOUT_KEY: &str = "brine.layout";
+pub const NORM_KEY: &str = "brine.norm";
+pub const DX_KEY: &str = "brine.dx";
 
 /// Writes `tensors` (f32 tensors, plus i64 scalars) atomically.
 fn write(
@@ -218,4 +226,48 @@ pub fn load_optimizer<B: Backend>(
         return Err(Error::file(&opath, format!("has tensor `{extra}`, which the config does not use")));
     }
     Ok(Optimizer { hyper, step, m, v })
+}
+
+/// What a checkpoint needs to be used on data: its network, data layout and normalisation.
+#[derive(Clone, Debug)]
+pub struct Model {
+    pub config: Config,
+    pub layout: Layout,
+    pub norm: Norm,
+    /// Grid spacing in metres, for figures.
+    pub dx: f32,
+}
+
+impl Model {
+    /// Reads a checkpoint's metadata.
+    pub fn read(checkpoint: &Path) -> Result<Model> {
+        let meta = metadata(checkpoint)?;
+        let get = |key: &str| {
+            meta.get(key)
+                .ok_or_else(|| Error::file(checkpoint, format!("lacks the `{key}` metadata that `brine train` writes")))
+        };
+        let parse = |key: &str, e: serde_json::Error| Error::file(checkpoint, format!("metadata `{key}`: {e}"));
+        Ok(Model {
+            config: serde_json::from_str(get(CONFIG_KEY)?).map_err(|e| parse(CONFIG_KEY, e))?,
+            layout: serde_json::from_str(get(LAYOUT_KEY)?).map_err(|e| parse(LAYOUT_KEY, e))?,
+            norm: serde_json::from_str(get(NORM_KEY)?).map_err(|e| parse(NORM_KEY, e))?,
+            dx: meta.get(DX_KEY).and_then(|v| v.parse().ok()).unwrap_or(10.0),
+        })
+    }
+
+    /// The metadata entries `read` takes back (the config is written with the tensors).
+    pub fn metadata(&self) -> HashMap<String, String> {
+        HashMap::from([
+            (LAYOUT_KEY.to_string(), serde_json::to_string(&self.layout).expect("a layout serialises")),
+            (NORM_KEY.to_string(), serde_json::to_string(&self.norm).expect("a norm serialises")),
+            (DX_KEY.to_string(), self.dx.to_string()),
+        ])
+    }
+
+    /// Normalised network output (h × w) to a velocity model in m/s (nz × nx).
+    pub fn to_velocity(&self, out: &[f32]) -> Result<Vec<f32>> {
+        let mut v = self.layout.crop(out)?;
+        self.norm.denormalize_model(&mut v)?;
+        Ok(v)
+    }
 }

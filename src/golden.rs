@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::backend::Backend;
+use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::ops::*;
 
@@ -394,21 +395,23 @@ pub const NET_REL_TOL: f64 = 1e-4;
 /// Whole-network gradients: relative L2 bound.
 pub const NET_GRAD_REL_TOL: f64 = 1e-3;
 
-/// Runs a `net_*` file: one training step (forward, MSE, backward, Adam lr 1e-3), then an
-/// eval-mode forward, each result compared with the file. The config comes from its metadata.
-pub fn run_net<B: Backend>(b: &B, file: &GoldenFile) -> CaseReport {
+/// Runs a `net_*` file through a `Runner` on `device`: one training step (forward, MSE,
+/// backward, Adam lr 1e-3), then an eval-mode forward, each result compared with the file.
+/// The config comes from its metadata.
+pub fn run_net(device: &Device, file: &GoldenFile) -> CaseReport {
     let name = file.path.file_stem().unwrap_or_default().to_string_lossy().to_string();
     let mut report = CaseReport { name, op: "AttnUNet".into(), checks: vec![], error: None };
-    match net_case(b, file, &mut report) {
+    match net_case(device, file, &mut report) {
         Ok(()) => {}
         Err(e) => report.error = Some(e.to_string()),
     }
     report
 }
 
-fn net_case<B: Backend>(b: &B, f: &GoldenFile, report: &mut CaseReport) -> Result<()> {
+fn net_case(device: &Device, f: &GoldenFile, report: &mut CaseReport) -> Result<()> {
     use crate::nn::Config;
-    use crate::nn::train::{Inference, Optimizer, TrainStep, shapes};
+    use crate::nn::programs::{LossKind, shapes};
+    use crate::runner::{HostState, Init, Runner, Training};
     let meta: Value = serde_json::from_str(f.meta.get("case").map(String::as_str).unwrap_or(""))
         .map_err(|e| Error::file(&f.path, format!("metadata `case` is not JSON: {e}")))?;
     let cfg: Config = serde_json::from_value(meta.get("config").cloned().unwrap_or(Value::Null))
@@ -425,7 +428,7 @@ fn net_case<B: Backend>(b: &B, f: &GoldenFile, report: &mut CaseReport) -> Resul
             if got != shape {
                 return Err(Error::file(&f.path, format!("`{key}` has shape {got:?}, the config needs {shape:?}")));
             }
-            let t = b.upload(name, &f.f32(&key)?)?;
+            let t = f.f32(&key)?;
             if into_params {
                 store.params.insert(name.clone(), t)
             } else {
@@ -450,29 +453,30 @@ fn net_case<B: Backend>(b: &B, f: &GoldenFile, report: &mut CaseReport) -> Resul
         report.checks.push(Check { tensor: tensor.into(), err, bound });
         Ok(())
     };
-    let (x, t) = (b.upload("input", &f.f32("input")?)?, b.upload("target", &f.f32("target")?)?);
-    let step = TrainStep::new(&cfg, xs, Loss::Mse, true)?;
-    let out = step.run(b, &mut store, &x, &t)?;
-    check("output", b.download(&out[&step.output])?, NET_REL_TOL, false)?;
-    check("loss", b.download(&out[&step.loss])?, NET_REL_TOL, false)?;
-    if let Some(gi) = step.input_grad {
-        check("grad.input", b.download(&out[&gi])?, NET_GRAD_REL_TOL, false)?;
+    let opt = crate::optim::Optimizer::new(&crate::backend::Reference, Adam::default(), &params)?;
+    let state = HostState { store, opt: Some(opt) };
+    let training = Training { loss: LossKind { l1: false, mse: true }, hyper: Adam::default(), input_grad: true };
+    let mut runner = Runner::new(device, &cfg, xs, Some(training), Init::State(state))?;
+    let x = f.f32("input")?;
+    runner.step(&x, &f.f32("target")?)?;
+    runner.losses()?;
+    let step = runner.train_step().ok_or_else(|| Error::config("golden", "the runner has no training step"))?;
+    let (output, loss, input_grad, grads) = (step.output, step.loss, step.input_grad, step.param_grads.clone());
+    check("output", runner.kept(output)?, NET_REL_TOL, false)?;
+    check("loss", runner.kept(loss)?, NET_REL_TOL, false)?;
+    if let Some(gi) = input_grad {
+        check("grad.input", runner.kept(gi)?, NET_GRAD_REL_TOL, false)?;
     }
-    for (name, v) in &step.param_grads {
-        check(&format!("grad.{name}"), b.download(&out[v])?, NET_GRAD_REL_TOL, false)?;
+    for (name, v) in &grads {
+        check(&format!("grad.{name}"), runner.kept(*v)?, NET_GRAD_REL_TOL, false)?;
     }
+    let after = runner.state()?;
     for (name, _) in &buffers {
-        check(&format!("buffer_after.{name}"), b.download(&store.buffers[name])?, NET_REL_TOL, false)?;
+        check(&format!("buffer_after.{name}"), after.store.buffers[name].clone(), NET_REL_TOL, false)?;
     }
-    let mut opt = Optimizer::new(b, Adam::default(), &params)?;
-    let grads: Vec<(&str, &B::Tensor)> = step.param_grads.iter().map(|(n, v)| (n.as_str(), &*out[v])).collect();
-    opt.apply(b, &mut store.params, &grads)?;
-    drop(grads);
-    drop(out);
     for (name, _) in &params {
-        check(&format!("param_after_adam.{name}"), b.download(&store.params[name])?, ADAM_ABS_TOL, true)?;
+        check(&format!("param_after_adam.{name}"), after.store.params[name].clone(), ADAM_ABS_TOL, true)?;
     }
-    let eval = Inference::new(&cfg, xs)?.run(b, &mut store, &x)?;
-    check("eval_output", b.download(&eval)?, NET_REL_TOL, false)?;
+    check("eval_output", runner.predict(&x)?, NET_REL_TOL, false)?;
     Ok(())
 }

@@ -4,10 +4,10 @@
 pub mod app;
 pub mod backend;
 pub mod bench;
-pub mod bench_cpu;
 pub mod checkpoint;
 pub mod cpu;
 pub mod data;
+pub mod device;
 pub mod error;
 pub mod fast;
 pub mod golden;
@@ -17,8 +17,10 @@ pub mod kernels;
 pub mod metrics;
 pub mod nn;
 pub mod ops;
+pub mod optim;
 pub mod plot;
 pub mod rng;
+pub mod runner;
 pub mod seismic;
 pub mod train;
 

@@ -1,7 +1,11 @@
-//! Op descriptors: the geometry of each kernel, shared by the GPU kernels (`kernels/`)
-//! and their CPU twins (`cpu/`). Constructors validate; shapes are NCHW.
+//! Op descriptors: the geometry of each kernel, shared by the GPU kernels (`kernels/`),
+//! their CPU twins (`cpu/`) and the fast paths (`fast/`), with the validators and derived
+//! scalars all of them use, so that none of those imports another. Constructors validate;
+//! shapes are NCHW.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, check_len};
+
+pub mod wave;
 
 pub type Shape4 = [usize; 4];
 
@@ -289,11 +293,49 @@ pub enum Act {
     Sigmoid,
 }
 
+/// An activation's op name in error messages.
+pub fn act_name(a: Act, backward: bool) -> &'static str {
+    match (a, backward) {
+        (Act::Relu, false) => "relu",
+        (Act::Relu, true) => "relu_backward",
+        (Act::Relu6, false) => "relu6",
+        (Act::Relu6, true) => "relu6_backward",
+        (Act::HSwish, false) => "hswish",
+        (Act::HSwish, true) => "hswish_backward",
+        (Act::Sigmoid, false) => "sigmoid",
+        (Act::Sigmoid, true) => "sigmoid_backward",
+    }
+}
+
 /// Mean losses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Loss {
     Mse,
     L1,
+}
+
+/// d(loss)/d(x − t) per unit of difference: 2/M for MSE, 1/M for L1 (computed in f64).
+pub fn loss_grad_scale(l: Loss, m: usize) -> f64 {
+    match l {
+        Loss::Mse => 2.0 / m as f64,
+        Loss::L1 => 1.0 / m as f64,
+    }
+}
+
+pub fn loss_name(l: Loss) -> &'static str {
+    match l {
+        Loss::Mse => "mse_loss",
+        Loss::L1 => "l1_loss",
+    }
+}
+
+/// x and t must have the same, non-zero, length (the mean of nothing is undefined).
+pub fn check_loss_lens(op: &str, x: usize, t: usize) -> Result<()> {
+    check_len(op, "t", t, &[x])?;
+    if x == 0 {
+        return Err(Error::shape(op, "x", "is empty: the mean loss of no elements is undefined"));
+    }
+    Ok(())
 }
 
 /// Concatenation of a [n,ca,hw] and b [n,cb,hw] along channels, and its inverse.
@@ -334,8 +376,92 @@ pub struct Adam {
     pub decoupled: bool,
 }
 
+impl Adam {
+    /// "adam" or "adamw", for messages.
+    pub fn name(&self) -> &'static str {
+        if self.decoupled { "adamw" } else { "adam" }
+    }
+}
+
 impl Default for Adam {
     fn default() -> Self {
         Adam { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0, decoupled: false }
     }
+}
+
+/// The per-step scalars of one update, computed on the host in f64 and rounded once to the
+/// engine's float type. The GPU receives the same values in its uniform block, so a new step
+/// number never needs a new pipeline.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepScalars {
+    /// The hyper-parameters these come from.
+    pub hyper: Adam,
+    pub beta1: f64,
+    pub one_minus_beta1: f64,
+    pub beta2: f64,
+    pub one_minus_beta2: f64,
+    /// lr / (1 − β1^t)
+    pub step_size: f64,
+    /// sqrt(1 − β2^t)
+    pub bc2_sqrt: f64,
+    pub eps: f64,
+    /// Coupled (L2) weight decay added to the gradient: wd for Adam, 0 for AdamW.
+    pub l2: f64,
+    /// Decoupled decay factor applied to p first: 1 − lr·wd for AdamW, 1 for Adam.
+    pub decay: f64,
+}
+
+impl StepScalars {
+    /// "adam" or "adamw", for messages.
+    pub fn op(&self) -> &'static str {
+        self.hyper.name()
+    }
+
+    /// Validates the hyper-parameters (as torch.optim does) and the step number (from 1).
+    pub fn new(g: &Adam, step: u32) -> Result<Self> {
+        let op = g.name();
+        if step == 0 {
+            return Err(Error::config(op, "step must count from 1 (got 0): bias correction divides by 1 − β^step"));
+        }
+        let bad = |what: &str, v: f32, rule: &str| Err(Error::config(op, format!("{what} = {v} {rule}")));
+        if !(g.lr >= 0.0 && g.lr.is_finite()) {
+            return bad("lr", g.lr, "must be finite and ≥ 0");
+        }
+        if !(g.eps >= 0.0 && g.eps.is_finite()) {
+            return bad("eps", g.eps, "must be finite and ≥ 0");
+        }
+        if !(0.0..1.0).contains(&g.beta1) {
+            return bad("beta1", g.beta1, "must lie in [0, 1)");
+        }
+        if !(0.0..1.0).contains(&g.beta2) {
+            return bad("beta2", g.beta2, "must lie in [0, 1)");
+        }
+        if !(g.weight_decay >= 0.0 && g.weight_decay.is_finite()) {
+            return bad("weight_decay", g.weight_decay, "must be finite and ≥ 0");
+        }
+        let (lr, b1, b2, wd) = (g.lr as f64, g.beta1 as f64, g.beta2 as f64, g.weight_decay as f64);
+        let t = step as i32;
+        let bc1 = 1.0 - b1.powi(t);
+        let bc2 = 1.0 - b2.powi(t);
+        Ok(StepScalars {
+            hyper: *g,
+            beta1: b1,
+            one_minus_beta1: 1.0 - b1,
+            beta2: b2,
+            one_minus_beta2: 1.0 - b2,
+            step_size: lr / bc1,
+            bc2_sqrt: bc2.sqrt(),
+            eps: g.eps as f64,
+            l2: if g.decoupled { 0.0 } else { wd },
+            decay: if g.decoupled { 1.0 - lr * wd } else { 1.0 },
+        })
+    }
+}
+
+/// Checks that grad, m and v match p's length.
+pub fn check_adam_lens(g: &Adam, p: usize, grad: usize, m: usize, v: usize) -> Result<()> {
+    let op = g.name();
+    check_len(op, "grad", grad, &[p])?;
+    check_len(op, "m", m, &[p])?;
+    check_len(op, "v", v, &[p])
 }

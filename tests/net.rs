@@ -7,10 +7,13 @@ use std::path::{Path, PathBuf};
 
 use brine::golden::{self, FileKind, GoldenFile};
 use brine::graph::Graph;
-use brine::nn::train::{Inference, Optimizer, TrainStep, init_store, shapes};
+use brine::device::Device;
+use brine::nn::programs::{Inference, LossKind, TrainStep, init_store, shapes};
 use brine::nn::{Attention, Config};
 use brine::ops::{Adam, Loss};
+use brine::optim::Optimizer;
 use brine::rng::Rng;
+use brine::runner::{Init, Runner};
 use brine::{Backend, Cpu, Gpu, Reference, checkpoint};
 
 fn net_files() -> Vec<PathBuf> {
@@ -24,9 +27,9 @@ fn net_files() -> Vec<PathBuf> {
     files
 }
 
-fn check_nets<B: Backend>(b: &B) {
+fn check_nets(device: &Device) {
     for path in net_files() {
-        let report = golden::run_net(b, &GoldenFile::open(&path).unwrap());
+        let report = golden::run_net(device, &GoldenFile::open(&path).unwrap());
         let bad: Vec<String> = report
             .checks
             .iter()
@@ -37,7 +40,7 @@ fn check_nets<B: Backend>(b: &B) {
             report.passed(),
             "{} on {}: {}\n{:?}\n{}",
             path.display(),
-            b.name(),
+            device.describe(),
             report.line(),
             report.error,
             bad.join("\n")
@@ -48,8 +51,8 @@ fn check_nets<B: Backend>(b: &B) {
 
 #[test]
 fn golden_training_steps_match_pytorch_on_cpu() {
-    check_nets(&Cpu);
-    check_nets(&Reference);
+    check_nets(&Device::Cpu);
+    check_nets(&Device::Reference);
 }
 
 /// The output, the loss, every gradient and every parameter after the update.
@@ -117,8 +120,8 @@ fn cpu_fast_training_step_does_not_depend_on_thread_count() {
 
 #[test]
 fn golden_training_steps_match_pytorch_on_gpu() {
-    let Some(ctx) = common::gpu() else { return };
-    check_nets(&Gpu::new(ctx));
+    let Some(device) = common::gpu_device() else { return };
+    check_nets(device);
 }
 
 fn small(attention: Attention, gates: bool) -> Config {
@@ -248,27 +251,43 @@ fn write_raw(path: &Path, cfg: &Config, tensors: &[(String, Vec<usize>, Vec<f32>
     safetensors::serialize_to_file(views, Some(meta), path).unwrap();
 }
 
-#[test]
-fn a_non_finite_loss_is_an_error_naming_the_step() {
-    let b = Cpu;
+/// A NaN loss stops training: the runner's next `losses()` names the step, and from that
+/// step on no update is applied (the parameters stay those of the last good step).
+fn non_finite_loss_names_the_step(device: &Device) {
     let cfg = small(Attention::Se, false);
     let x = [2, 3, 8, 8];
-    let mut store = init_store(&b, &cfg, 1).unwrap();
-    let step = TrainStep::new(&cfg, x, Loss::L1, false).unwrap();
-    let mut input = vec![0.5f32; x.iter().product()];
-    input[17] = f32::NAN;
+    let l1 = LossKind { l1: true, mse: false };
+    let mut runner = Runner::training(device, &cfg, x, l1, Adam::default(), Init::Seed(1)).unwrap();
+    let good = vec![0.5f32; x.iter().product()];
+    let mut bad = good.clone();
+    bad[17] = f32::NAN;
     let target = vec![0.0f32; 2 * 8 * 8];
-    let out = step.run(&b, &mut store, &input, &target).unwrap();
-    let err = step.loss_value(&b, &out, 41).err().expect("NaN must be refused").to_string();
-    assert!(err.contains("step 41") && err.contains("NaN"), "{err}");
+    runner.step(&good, &target).unwrap();
+    runner.step(&good, &target).unwrap();
+    let before = runner.state().unwrap().store.params;
+    runner.step(&bad, &target).unwrap();
+    runner.step(&good, &target).unwrap();
+    let err = runner.losses().err().expect("NaN must be refused").to_string();
+    assert!(err.contains("step 3") && err.contains("NaN"), "{}: {err}", device.describe());
+    assert_eq!(runner.state().unwrap().store.params, before, "{}: a bad step updated", device.describe());
+    assert!(runner.losses().is_err(), "the error must stay");
 }
 
-/// The captured program replays exactly what eager execution computes, step after step
-/// (reused buffers are cleared, stale data from the last replay changes nothing).
+#[test]
+fn a_non_finite_loss_is_an_error_naming_the_step() {
+    non_finite_loss_names_the_step(&Device::Cpu);
+    if let Some(device) = common::gpu_device() {
+        non_finite_loss_names_the_step(device);
+    }
+}
+
+/// The runner's captured program (forward, loss, backward, loss log and Adam, replayed in
+/// one submission with no host sync per step) computes exactly what eager execution does,
+/// step after step (reused buffers are cleared, stale data changes nothing).
 #[test]
 fn captured_training_steps_equal_eager_ones_on_gpu() {
-    use brine::nn::train::Compiled;
-    let Some(ctx) = common::gpu() else { return };
+    let Some(device) = common::gpu_device() else { return };
+    let ctx = device.gpu().unwrap();
     let gpu = Gpu::new(ctx);
     let cfg = Config { in_channels: 3, out_channels: 1, widths: vec![4, 8, 16], attention: Attention::Ca, gates: true };
     let x = [2, 3, 16, 8];
@@ -284,42 +303,69 @@ fn captured_training_steps_equal_eager_ones_on_gpu() {
     for (xi, ti) in &batches {
         let (xi, ti) = (gpu.upload("x", xi).unwrap(), gpu.upload("t", ti).unwrap());
         let out = step.run(&gpu, &mut eager_store, &xi, &ti).unwrap();
-        eager.push((gpu.download(&out[&step.loss]).unwrap(), gpu.download(&out[&step.input_grad.unwrap()]).unwrap()));
+        eager.push((gpu.download(&out[&step.loss]).unwrap()[0], gpu.download(&out[&step.input_grad.unwrap()]).unwrap()));
         let grads: Vec<(&str, &brine::GpuTensor)> =
             step.param_grads.iter().map(|(n, v)| (n.as_str(), &*out[v])).collect();
         eager_opt.apply(&gpu, &mut eager_store.params, &grads).unwrap();
     }
 
-    let mut store = init_store(&gpu, &cfg, 4).unwrap();
-    let mut opt = Optimizer::new(&gpu, Adam::default(), &params).unwrap();
-    let compiled =
-        Compiled::capture(&gpu, &step.graph, &step.plan, &mut store, &[("input", &x), ("target", &[2, 1, 16, 8])])
-            .unwrap();
-    assert!(compiled.dispatches() > 100);
+    let training = brine::runner::Training { loss: LossKind { l1: true, mse: false }, hyper: Adam::default(), input_grad: true };
+    let mut runner = Runner::new(device, &cfg, x, Some(training), Init::Seed(4)).unwrap();
+    assert!(runner.dispatches_per_step().unwrap() > 100);
     for (i, (xi, ti)) in batches.iter().enumerate() {
-        compiled.set_input(&gpu, "input", xi).unwrap();
-        compiled.set_input(&gpu, "target", ti).unwrap();
-        let before = gpu.counters();
-        gpu.begin_batch();
-        compiled.replay(&gpu).unwrap();
-        let grads: Vec<(&str, &brine::GpuTensor)> =
-            step.param_grads.iter().map(|(n, v)| (n.as_str(), compiled.output(*v).unwrap())).collect();
-        opt.apply(&gpu, &mut store.params, &grads).unwrap();
-        gpu.flush().unwrap();
-        assert_eq!(gpu.counters().1 - before.1, 1, "one submission per step");
-        let loss = gpu.download(compiled.output(step.loss).unwrap()).unwrap();
-        let dx = gpu.download(compiled.output(step.input_grad.unwrap()).unwrap()).unwrap();
-        assert_eq!(loss, eager[i].0, "step {i}: loss");
+        let before = runner.counters().unwrap();
+        runner.step(xi, ti).unwrap();
+        let during = runner.counters().unwrap() - before;
+        assert_eq!(during.submissions, 1, "step {i}: one submission per step");
+        assert_eq!(during.syncs, 0, "step {i}: no host sync in a step");
+        assert_eq!(during.dispatches, runner.dispatches_per_step().unwrap(), "step {i}: the whole program");
+        let losses = runner.losses().unwrap();
+        assert_eq!(losses, vec![eager[i].0], "step {i}: loss");
+        let dx = runner.kept(runner.train_step().unwrap().input_grad.unwrap()).unwrap();
         assert_eq!(dx, eager[i].1, "step {i}: input gradient");
     }
+    let state = runner.state().unwrap();
     for (name, _) in &params {
-        assert_eq!(
-            gpu.download(&store.params[name]).unwrap(),
-            gpu.download(&eager_store.params[name]).unwrap(),
-            "{name}"
-        );
+        assert_eq!(state.store.params[name], gpu.download(&eager_store.params[name]).unwrap(), "{name}");
     }
-    for (name, t) in &store.buffers {
-        assert_eq!(gpu.download(t).unwrap(), gpu.download(&eager_store.buffers[name]).unwrap(), "{name}");
+    for (name, t) in &state.store.buffers {
+        assert_eq!(*t, gpu.download(&eager_store.buffers[name]).unwrap(), "{name}");
+    }
+    assert_eq!(state.opt.unwrap().step, 3);
+}
+
+/// Many steps in a row: one submission each, no host sync until the losses are read, and
+/// then every loss comes back in order (on the CPU too, where there is nothing to count).
+#[test]
+fn runner_steps_need_no_host_sync_until_the_losses_are_read() {
+    let cfg = small(Attention::Cbam, true);
+    let x = [2, 3, 8, 8];
+    let mse = LossKind { l1: false, mse: true };
+    let mut rng = Rng::new(8);
+    let (input, target) = (rng.normal_vec(2 * 3 * 64, 1.0), rng.normal_vec(2 * 64, 0.5));
+    let mut per_device = vec![];
+    let devices: Vec<&Device> = [Some(&Device::Cpu), common::gpu_device()].into_iter().flatten().collect();
+    for device in devices {
+        let mut runner = Runner::training(device, &cfg, x, mse, Adam { lr: 1e-2, ..Adam::default() }, Init::Seed(2)).unwrap();
+        let before = runner.counters();
+        for _ in 0..12 {
+            runner.step(&input, &target).unwrap();
+        }
+        if let (Some(a), Some(b)) = (runner.counters(), before) {
+            let d = a - b;
+            assert_eq!((d.submissions, d.syncs), (12, 0), "{}: {d:?}", device.describe());
+            assert!(d.backpressure <= 12, "{d:?}");
+        }
+        assert_eq!(runner.pending(), 12);
+        let losses = runner.losses().unwrap();
+        assert_eq!(losses.len(), 12);
+        assert!(losses[11] < losses[0], "{}: the loss did not fall: {losses:?}", device.describe());
+        if let Some(c) = runner.counters() {
+            assert!(c.syncs > before.unwrap().syncs, "reading the losses is a sync");
+        }
+        per_device.push(losses);
+    }
+    if let [cpu, gpu] = &per_device[..] {
+        common::assert_close("losses, GPU against CPU", gpu, cpu, 1e-3);
     }
 }

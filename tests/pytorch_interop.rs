@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 
-use brine::nn::train::{Inference, init_store};
+use brine::nn::programs::{Inference, init_store};
 use brine::nn::{Attention, Config};
 use brine::rng::Rng;
 use brine::{Backend, Cpu, checkpoint};

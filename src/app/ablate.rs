@@ -8,9 +8,10 @@ use std::sync::atomic::AtomicBool;
 use serde::{Deserialize, Serialize};
 
 use super::eval::{Model, mean, score_samples};
+use super::ensure_dir;
 use super::train::{RunSpec, splits};
-use super::{BackendChoice, ensure_dir};
 use crate::data::write_file_atomic;
+use crate::device::{BackendChoice, Device};
 use crate::error::Result;
 use crate::nn::{Attention, Config};
 use crate::train::dataset;
@@ -71,8 +72,8 @@ pub fn markdown(rows: &[Row]) -> String {
     t
 }
 
-/// Trains and scores every variant; `report` sees each row as it is done.
-pub fn run(o: &Options, mut report: impl FnMut(&Row)) -> Result<Vec<Row>> {
+/// Trains and scores every variant on `device`; `report` sees each row as it is done.
+pub fn run(o: &Options, device: &Device, mut report: impl FnMut(&Row)) -> Result<Vec<Row>> {
     ensure_dir(&o.out)?;
     let stop = AtomicBool::new(false);
     let in_channels = dataset::shots(&o.data)?;
@@ -97,8 +98,8 @@ pub fn run(o: &Options, mut report: impl FnMut(&Row)) -> Result<Vec<Row>> {
             budget_s: None,
         };
         let resume = dir.join("metrics.csv").exists();
-        let trained = super::train::run(&spec, &dir, resume, o.progress, &stop)?;
-        let row = score_variant(&spec, &dir.join("best.safetensors"), &variant, trained.ms_per_step)?;
+        let trained = super::train::run(&spec, device, &dir, resume, o.progress, &stop)?;
+        let row = score_variant(&spec, device, &dir.join("best.safetensors"), &variant, trained.ms_per_step)?;
         report(&row);
         rows.push(row);
     }
@@ -110,17 +111,11 @@ pub fn run(o: &Options, mut report: impl FnMut(&Row)) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
-fn score_variant(spec: &RunSpec, checkpoint: &Path, variant: &str, ms_per_step: f64) -> Result<Row> {
+fn score_variant(spec: &RunSpec, device: &Device, checkpoint: &Path, variant: &str, ms_per_step: f64) -> Result<Row> {
     let model = Model::read(checkpoint)?;
     let ds = dataset::load(&spec.data, spec.config.widths.len(), Some(model.layout), Some(model.norm), spec.limit)?;
-    let m = model.layout.model_len();
-    // The held-out models, in the order `splits` puts the held-out samples.
-    let held: Vec<f32> = (0..ds.samples.n)
-        .filter(|i| i % spec.val_every == spec.val_every - 1)
-        .flat_map(|i| ds.models[i * m..][..m].to_vec())
-        .collect();
-    let (_, _, val) = splits(spec, ds)?;
-    let summary = mean(&score_samples(checkpoint, &model, &val, &held, spec.backend, spec.batch)?);
+    let (_, _, val, held) = splits(spec, ds)?;
+    let summary = mean(&score_samples(checkpoint, &model, &val, &held, device, spec.batch)?);
     Ok(Row {
         variant: variant.into(),
         parameters: model.config.parameters()?,

@@ -8,11 +8,13 @@ use std::sync::atomic::AtomicBool;
 
 use super::eval::Summary;
 use super::train::RunSpec;
-use super::{BackendChoice, ensure_dir, infer};
-use crate::data::{ShardSpec, Synth, shards};
+use super::{ensure_dir, infer};
+use super::synth::{Synth, synth as make_set};
+use crate::data::{ShardSpec, shards};
+use crate::device::{BackendChoice, Device};
 use crate::error::Result;
 use crate::nn::{Attention, Config};
-use crate::seismic::{Acquisition, Engine};
+use crate::seismic::Acquisition;
 
 /// The demo's acquisition: a 400 m × 400 m section, 3 shots, 40 receivers, 0.6 s at 1 ms
 /// kept every 2 ms.
@@ -25,8 +27,9 @@ pub struct Options {
     pub out: PathBuf,
     pub samples: usize,
     pub test_samples: usize,
-    /// Training time budget in seconds (the run stops after the epoch that passes it).
-    pub budget_s: f64,
+    /// Training time budget in seconds (the run stops after the epoch that passes it);
+    /// default: 60 on a hardware GPU, 150 on the CPU.
+    pub budget_s: Option<f64>,
     /// At most this many epochs; the default is high enough that the budget decides.
     pub epochs: usize,
     pub seed: u64,
@@ -40,7 +43,7 @@ impl Default for Options {
             out: PathBuf::from("brine-demo"),
             samples: 160,
             test_samples: 16,
-            budget_s: 60.0,
+            budget_s: None,
             epochs: 2000,
             seed: 1,
             backend: BackendChoice::Auto,
@@ -58,23 +61,22 @@ pub struct Report {
     pub figures: Vec<PathBuf>,
 }
 
-fn synth(dir: &Path, count: usize, seed: u64, progress: bool) -> Result<()> {
+fn synth(device: &Device, dir: &Path, count: usize, seed: u64, progress: bool) -> Result<()> {
     let acq: Acquisition = serde_json::from_str(ACQUISITION).expect("the demo acquisition parses");
     let job = Synth { acq, count, seed, shard: ShardSpec { index: 0, of: 1 }, per_file: count, out: dir.to_path_buf() };
-    // The CPU twin outruns a software adapter; a hardware GPU outruns both.
-    let hardware = BackendChoice::Auto.context()?;
-    let engine = hardware.as_ref().map_or(Engine::Cpu, Engine::Gpu);
-    shards::synth(&job, engine, progress, |_| {})?;
+    make_set(&job, device, progress, |_| {})?;
     Ok(())
 }
 
-pub fn run(o: &Options, mut say: impl FnMut(&str)) -> Result<Report> {
+/// Runs the demo on `device` (the one `o.backend` names).
+pub fn run(o: &Options, device: &Device, mut say: impl FnMut(&str)) -> Result<Report> {
     ensure_dir(&o.out)?;
+    let budget_s = o.budget_s.unwrap_or(if device.is_hardware_gpu() { 60.0 } else { 150.0 });
     let (data, test, run) = (o.out.join("data"), o.out.join("test"), o.out.join("run"));
     say(&format!("1/4 synthesising {} salt models and their shot gathers into {}", o.samples, data.display()));
-    synth(&data, o.samples, o.seed, o.progress)?;
+    synth(device, &data, o.samples, o.seed, o.progress)?;
     say(&format!("    and {} more, never trained on, into {}", o.test_samples, test.display()));
-    synth(&test, o.test_samples, o.seed + 1_000_003, o.progress)?;
+    synth(device, &test, o.test_samples, o.seed + 1_000_003, o.progress)?;
     let spec = RunSpec {
         data: data.clone(),
         config: Config {
@@ -94,26 +96,26 @@ pub fn run(o: &Options, mut say: impl FnMut(&str)) -> Result<Report> {
         val_every: 10,
         limit: None,
         backend: o.backend,
-        budget_s: Some(o.budget_s),
+        budget_s: Some(budget_s),
     };
     say(&format!(
         "2/4 training a CBAM + gates U-Net (widths 8,16,32) for up to {:.0} s into {}",
-        o.budget_s,
+        budget_s,
         run.display()
     ));
     let resume = run.join("metrics.csv").exists();
-    let trained = super::train::run(&spec, &run, resume, o.progress, &AtomicBool::new(false))?;
+    let trained = super::train::run(&spec, device, &run, resume, o.progress, &AtomicBool::new(false))?;
     say(&format!("    {} epochs on {}, {:.1} ms per step", trained.rows.len(), trained.engine, trained.ms_per_step));
     let best = run.join("best.safetensors");
     say("3/4 evaluating on the test set");
-    let (_, summary) = super::eval::run(&best, &test, Some(&o.out), o.backend, 8, None)?;
+    let (_, summary) = super::eval::run(&best, &test, Some(&o.out), device, 8, None)?;
     say("4/4 drawing predictions");
     let figures = infer::run(&infer::Options {
         checkpoint: &best,
         data: &shards::data_path(&test, 0),
         truth: None,
         out: &o.out.join("figures"),
-        backend: o.backend,
+        device,
         batch: 8,
         figures: 4,
     })?

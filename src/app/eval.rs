@@ -6,52 +6,15 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::train::{DX_KEY, LAYOUT_KEY, NORM_KEY};
-use super::{BackendChoice, ensure_dir};
-use crate::checkpoint;
-use crate::data::Norm;
+use super::ensure_dir;
+pub use crate::checkpoint::Model;
 use crate::data::write_file_atomic;
+use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::metrics;
-use crate::nn::Config;
+use crate::runner::Runner;
 use crate::train::dataset;
-use crate::train::engine::Predictor;
-use crate::train::fit::{Samples, predict_all};
-use crate::train::layout::Layout;
-
-/// What a checkpoint needs to be used on data: its network, data layout and normalisation.
-#[derive(Clone, Debug)]
-pub struct Model {
-    pub config: Config,
-    pub layout: Layout,
-    pub norm: Norm,
-    /// Grid spacing in metres, for figures.
-    pub dx: f32,
-}
-
-impl Model {
-    pub fn read(checkpoint: &Path) -> Result<Model> {
-        let meta = checkpoint::metadata(checkpoint)?;
-        let get = |key: &str| {
-            meta.get(key)
-                .ok_or_else(|| Error::file(checkpoint, format!("lacks the `{key}` metadata that `brine train` writes")))
-        };
-        let parse = |key: &str, e: serde_json::Error| Error::file(checkpoint, format!("metadata `{key}`: {e}"));
-        Ok(Model {
-            config: serde_json::from_str(get("brine.config")?).map_err(|e| parse("brine.config", e))?,
-            layout: serde_json::from_str(get(LAYOUT_KEY)?).map_err(|e| parse(LAYOUT_KEY, e))?,
-            norm: serde_json::from_str(get(NORM_KEY)?).map_err(|e| parse(NORM_KEY, e))?,
-            dx: meta.get(DX_KEY).and_then(|v| v.parse().ok()).unwrap_or(10.0),
-        })
-    }
-
-    /// Normalised network output (h × w) to a velocity model in m/s (nz × nx).
-    pub fn to_velocity(&self, out: &[f32]) -> Result<Vec<f32>> {
-        let mut v = self.layout.crop(out)?;
-        self.norm.denormalize_model(&mut v)?;
-        Ok(v)
-    }
-}
+use crate::train::fit::Samples;
 
 /// One sample's scores.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -99,13 +62,11 @@ pub fn score_samples(
     model: &Model,
     samples: &Samples,
     models_ms: &[f32],
-    backend: BackendChoice,
+    device: &Device,
     batch: usize,
 ) -> Result<Vec<Scores>> {
-    let ctx = backend.context()?;
     let x = [batch, model.config.in_channels, model.layout.h, model.layout.w];
-    let mut predictor = Predictor::load(ctx.as_ref(), checkpoint, &model.config, x)?;
-    let pred = predict_all(&mut predictor, samples, batch)?;
+    let pred = Runner::inference(device, checkpoint, &model.config, x)?.predict_all(&samples.input)?;
     let (m, t) = (model.layout.model_len(), samples.target_len);
     (0..samples.n).map(|i| score(model, &model.to_velocity(&pred[i * t..][..t])?, &models_ms[i * m..][..m])).collect()
 }
@@ -116,7 +77,7 @@ pub fn run(
     checkpoint: &Path,
     data: &Path,
     out: Option<&Path>,
-    backend: BackendChoice,
+    device: &Device,
     batch: usize,
     limit: Option<usize>,
 ) -> Result<(Vec<Scores>, Summary)> {
@@ -128,7 +89,7 @@ pub fn run(
         ensure_dir(dir)?;
     }
     let ds = dataset::load(data, model.config.widths.len(), Some(model.layout), Some(model.norm), limit)?;
-    let scores = score_samples(checkpoint, &model, &ds.samples, &ds.models, backend, batch)?;
+    let scores = score_samples(checkpoint, &model, &ds.samples, &ds.models, device, batch)?;
     let summary = mean(&scores);
     if let Some(dir) = out {
         let mut csv = String::from("sample,mae,rmse,ssim,mae_ms\n");

@@ -5,11 +5,12 @@
 use std::path::{Path, PathBuf};
 
 use super::eval::{Model, Scores, score};
-use super::{BackendChoice, ensure_dir};
+use super::ensure_dir;
 use crate::data::{npy, shards};
+use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::plot;
-use crate::train::engine::{Predict, Predictor};
+use crate::runner::Runner;
 use crate::train::fit::read_metrics;
 
 pub struct Options<'a> {
@@ -20,7 +21,7 @@ pub struct Options<'a> {
     /// `model` in its name, when it exists.
     pub truth: Option<&'a Path>,
     pub out: &'a Path,
-    pub backend: BackendChoice,
+    pub device: &'a Device,
     pub batch: usize,
     /// At most this many figures.
     pub figures: usize,
@@ -81,18 +82,11 @@ pub fn run(o: &Options) -> Result<Report> {
     model.norm.normalize_data(&mut arr.data)?;
     let inputs: Vec<f32> =
         (0..n).map(|i| l.input(&arr.data[i * l.data_len()..][..l.data_len()])).collect::<Result<Vec<_>>>()?.concat();
-    let ctx = o.backend.context()?;
     let x = [o.batch, model.config.in_channels, l.h, l.w];
-    let mut predictor = Predictor::load(ctx.as_ref(), o.checkpoint, &model.config, x)?;
+    let out = Runner::inference(o.device, o.checkpoint, &model.config, x)?.predict_all(&inputs)?;
     let mut velocities = Vec::with_capacity(n * l.model_len());
-    for start in (0..n).step_by(o.batch) {
-        let idx: Vec<usize> = (start..start + o.batch).map(|i| i.min(n - 1)).collect();
-        let batch: Vec<f32> =
-            idx.iter().flat_map(|&i| inputs[i * l.input_len()..][..l.input_len()].iter().copied()).collect();
-        let out = predictor.predict(&batch)?;
-        for k in 0..(n - start).min(o.batch) {
-            velocities.extend(model.to_velocity(&out[k * l.target_len()..][..l.target_len()])?);
-        }
+    for y in out.chunks_exact(l.target_len()) {
+        velocities.extend(model.to_velocity(y)?);
     }
     let prediction = o.out.join("prediction.npy");
     npy::write_atomic(&prediction, &[n, 1, l.nz, l.nx], &velocities)?;

@@ -1,19 +1,21 @@
 //! `brine train`: a run directory with `run.json` (what was asked), `metrics.csv`,
 //! `last.safetensors` and `best.safetensors` (each with its optimiser file beside it).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use serde::{Deserialize, Serialize};
 
-use super::{BackendChoice, ensure_dir};
+use super::ensure_dir;
+use crate::checkpoint::Model;
 use crate::data::write_file_atomic;
+use crate::device::{BackendChoice, Device};
 use crate::error::{Error, Result};
 use crate::nn::Config;
+use crate::nn::programs::LossKind;
 use crate::ops::Adam;
+use crate::runner::{Init, Runner};
 use crate::train::dataset::{self, Dataset};
-use crate::train::engine::{CpuEngine, Engine, GpuEngine, LossKind};
 use crate::train::fit::{self, EpochRow, Options, Samples, Schedule};
 
 /// Everything a run was asked for; saved as `run.json` so `--resume` continues it.
@@ -37,18 +39,23 @@ pub struct RunSpec {
     pub budget_s: Option<f64>,
 }
 
-/// Checkpoint metadata keys for what maps data onto the network and back.
-pub const LAYOUT_KEY: &str = "brine.layout";
-pub const NORM_KEY: &str = "brine.norm";
-pub const DX_KEY: &str = "brine.dx";
+/// Whether sample `i` is held out for validation: every `val_every`-th one.
+pub fn held_out(i: usize, val_every: usize) -> bool {
+    i % val_every == val_every - 1
+}
 
-/// The train and validation splits of a run's data.
-pub fn splits(spec: &RunSpec, mut ds: Dataset) -> Result<(Dataset, Samples, Samples)> {
+/// The train and validation splits of a run's data (and its held-out models, in m/s).
+pub fn splits(spec: &RunSpec, mut ds: Dataset) -> Result<(Dataset, Samples, Samples, Vec<f32>)> {
     if spec.val_every < 2 {
         return Err(Error::config("train", format!("--val-every {} must be at least 2", spec.val_every)));
     }
     let (train, val) = std::mem::take(&mut ds.samples).split_every(spec.val_every, spec.val_every - 1);
-    Ok((ds, train, val))
+    let m = ds.layout.model_len();
+    let held = (0..ds.models.len() / m.max(1))
+        .filter(|&i| held_out(i, spec.val_every))
+        .flat_map(|i| ds.models[i * m..][..m].to_vec())
+        .collect();
+    Ok((ds, train, val, held))
 }
 
 /// What a finished (or interrupted) run reports.
@@ -61,8 +68,16 @@ pub struct Report {
     pub ms_per_step: f64,
 }
 
-/// Trains as `spec` says into `run`, continuing from its `last` checkpoint when `resume`.
-pub fn run(spec: &RunSpec, run: &Path, resume: bool, progress: bool, stop: &AtomicBool) -> Result<Report> {
+/// Trains as `spec` says on `device` into `run`, continuing from its `last` checkpoint
+/// when `resume`.
+pub fn run(
+    spec: &RunSpec,
+    device: &Device,
+    run: &Path,
+    resume: bool,
+    progress: bool,
+    stop: &AtomicBool,
+) -> Result<Report> {
     spec.config.validate()?;
     let loss: LossKind = spec.loss.parse()?;
     let schedule: Schedule = spec.schedule.parse()?;
@@ -87,25 +102,18 @@ pub fn run(spec: &RunSpec, run: &Path, resume: bool, progress: bool, stop: &Atom
             ),
         ));
     }
-    let (ds, train, val) = splits(spec, ds)?;
+    let (ds, train, val, _) = splits(spec, ds)?;
     let x = [spec.batch, spec.config.in_channels, ds.layout.h, ds.layout.w];
     let hyper =
         Adam { lr: spec.lr, weight_decay: spec.weight_decay, decoupled: spec.weight_decay > 0.0, ..Adam::default() };
     let last = run.join("last.safetensors");
-    let resume_from = (resume && last.exists()).then_some(last.as_path());
-    if resume && resume_from.is_none() && !rows.is_empty() {
+    let init = if resume && last.exists() { Init::Checkpoint(&last) } else { Init::Seed(spec.seed) };
+    if resume && !last.exists() && !rows.is_empty() {
         return Err(Error::file(&last, "is missing, so the run cannot resume"));
     }
-    let ctx = spec.backend.context()?;
-    let mut engine: Box<dyn Engine + '_> = match &ctx {
-        Some(ctx) => Box::new(GpuEngine::new(ctx, &spec.config, x, loss, hyper, spec.seed, resume_from)?),
-        None => Box::new(CpuEngine::new(&spec.config, x, loss, hyper, spec.seed, resume_from)?),
-    };
-    engine.set_metadata(HashMap::from([
-        (LAYOUT_KEY.to_string(), serde_json::to_string(&ds.layout).expect("layout serialises")),
-        (NORM_KEY.to_string(), serde_json::to_string(&ds.norm).expect("norm serialises")),
-        (DX_KEY.to_string(), ds.dx.to_string()),
-    ]));
+    let mut runner = Runner::training(device, &spec.config, x, loss, hyper, init)?;
+    let model = Model { config: spec.config.clone(), layout: ds.layout, norm: ds.norm, dx: ds.dx };
+    runner.set_metadata(model.metadata());
     let spec_json = serde_json::to_string_pretty(spec).expect("spec serialises");
     write_file_atomic(&run.join("run.json"), spec_json.as_bytes())?;
     let deadline = spec.budget_s.map(|s| std::time::Instant::now() + std::time::Duration::from_secs_f64(s));
@@ -119,13 +127,13 @@ pub fn run(spec: &RunSpec, run: &Path, resume: bool, progress: bool, stop: &Atom
         progress,
         deadline,
     };
-    let outcome = fit::fit(engine.as_mut(), &train, &val, &opts, run, rows, stop)?;
+    let outcome = fit::fit(&mut runner, &train, &val, &opts, run, rows, stop)?;
     let ms: Vec<f64> = outcome.rows.iter().map(|r| r.step_ms).collect();
     Ok(Report {
         ms_per_step: ms.iter().sum::<f64>() / ms.len().max(1) as f64,
         rows: outcome.rows,
         interrupted: outcome.interrupted,
-        engine: engine.describe(),
+        engine: runner.describe(),
         train_samples: train.n,
         val_samples: val.n,
     })

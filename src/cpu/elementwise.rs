@@ -3,7 +3,7 @@
 //! the f32 twin and the GPU agree to rounding.
 use super::{Real, lit};
 use crate::error::{Result, check_len};
-use crate::ops::{Act, Concat};
+use crate::ops::{Act, Concat, act_name};
 
 /// y = act(x).
 pub fn act_forward<T: Real>(a: Act, x: &[T]) -> Result<Vec<T>> {
@@ -74,20 +74,6 @@ pub fn split<T: Real>(g: &Concat, y: &[T]) -> Result<(Vec<T>, Vec<T>)> {
         b.extend_from_slice(&row[sa..]);
     }
     Ok((a, b))
-}
-
-/// The op name used in error messages.
-pub(crate) fn act_name(a: Act, backward: bool) -> &'static str {
-    match (a, backward) {
-        (Act::Relu, false) => "relu",
-        (Act::Relu, true) => "relu_backward",
-        (Act::Relu6, false) => "relu6",
-        (Act::Relu6, true) => "relu6_backward",
-        (Act::HSwish, false) => "hswish",
-        (Act::HSwish, true) => "hswish_backward",
-        (Act::Sigmoid, false) => "sigmoid",
-        (Act::Sigmoid, true) => "sigmoid_backward",
-    }
 }
 
 /// min(max(v, lo), hi), as WGSL's clamp on ordinary numbers.

@@ -1,12 +1,12 @@
 //! CPU twin of `shaders/loss.wgsl`: mean MSE and L1 losses over all elements.
 use super::Real;
-use crate::error::{Error, Result, check_len};
-use crate::ops::Loss;
+use crate::error::{Result, check_len};
+use crate::ops::{Loss, check_loss_lens, loss_grad_scale, loss_name};
 
 /// The mean loss as a one-element vector. The sum is accumulated in f64 whatever `T` is,
 /// so the f32 twin is a sound reference for the GPU's tree reduction at any size.
 pub fn forward<T: Real>(l: Loss, x: &[T], t: &[T]) -> Result<Vec<T>> {
-    let op = name(l);
+    let op = loss_name(l);
     check_inputs(op, x, t)?;
     let sum: f64 = match l {
         Loss::Mse => x.iter().zip(t).map(|(&a, &b)| to_f64(a - b).powi(2)).sum(),
@@ -18,10 +18,10 @@ pub fn forward<T: Real>(l: Loss, x: &[T], t: &[T]) -> Result<Vec<T>> {
 /// dx = dy · 2(x − t)/M (MSE) or dy · sign(x − t)/M with sign(0) = 0 (L1); `dy` is the
 /// one-element upstream gradient of the loss.
 pub fn backward<T: Real>(l: Loss, x: &[T], t: &[T], dy: &[T]) -> Result<Vec<T>> {
-    let op = name(l);
+    let op = loss_name(l);
     check_inputs(op, x, t)?;
     check_len(op, "dy", dy.len(), &[1])?;
-    let g = dy[0] * T::from_f64(scale(l, x.len())).unwrap_or_else(T::nan);
+    let g = dy[0] * T::from_f64(loss_grad_scale(l, x.len())).unwrap_or_else(T::nan);
     let zero = T::zero();
     Ok(match l {
         Loss::Mse => x.iter().zip(t).map(|(&a, &b)| (a - b) * g).collect(),
@@ -42,32 +42,8 @@ pub fn backward<T: Real>(l: Loss, x: &[T], t: &[T], dy: &[T]) -> Result<Vec<T>> 
     })
 }
 
-/// d(loss)/d(x − t) per unit of difference: 2/M for MSE, 1/M for L1 (computed in f64).
-pub(crate) fn scale(l: Loss, m: usize) -> f64 {
-    match l {
-        Loss::Mse => 2.0 / m as f64,
-        Loss::L1 => 1.0 / m as f64,
-    }
-}
-
-pub(crate) fn name(l: Loss) -> &'static str {
-    match l {
-        Loss::Mse => "mse_loss",
-        Loss::L1 => "l1_loss",
-    }
-}
-
-/// x and t must have the same, non-zero, length (the mean of nothing is undefined).
-pub(crate) fn check_len_pair(op: &str, x: usize, t: usize) -> Result<()> {
-    check_len(op, "t", t, &[x])?;
-    if x == 0 {
-        return Err(Error::shape(op, "x", "is empty: the mean loss of no elements is undefined"));
-    }
-    Ok(())
-}
-
 fn check_inputs<T>(op: &str, x: &[T], t: &[T]) -> Result<()> {
-    check_len_pair(op, x.len(), t.len())
+    check_loss_lens(op, x.len(), t.len())
 }
 
 fn to_f64<T: Real>(v: T) -> f64 {

@@ -4,7 +4,7 @@
 //! run on the available cores.
 
 use crate::error::Result;
-pub use crate::kernels::wave::{NO_SLOT, Params};
+pub use crate::ops::wave::{NO_SLOT, Params};
 
 struct Plane<'a> {
     p: &'a Params,

@@ -1,5 +1,4 @@
-//! Data files: `.npy` I/O, dataset shards in OpenFWI's layout (and `brine synth`, which
-//! writes them), normalisation.
+//! Data files: `.npy` I/O, dataset shards in OpenFWI's layout, normalisation.
 
 pub mod norm;
 pub mod npy;
@@ -18,4 +17,4 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::write(&tmp, bytes).map_err(|e| Error::file(&tmp, e.to_string()))?;
     std::fs::rename(&tmp, path).map_err(|e| Error::file(path, format!("renaming {}: {e}", tmp.display())))
 }
-pub use shards::{Shard, ShardSpec, Synth};
+pub use shards::{Shard, ShardSpec};

@@ -1,4 +1,4 @@
-//! Dataset shards in OpenFWI's layout, and `brine synth`, which makes them.
+//! Dataset shards in OpenFWI's layout (`brine synth`, in `app::synth`, makes them).
 //!
 //! A set of `count` samples is cut into files of `per_file` samples: file c holds samples
 //! c·per_file … and is written as `data_ccccc.npy` float32 (N, shots, time, receivers),
@@ -15,11 +15,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::norm::Norm;
 use super::npy;
-use super::write_file_atomic;
 use crate::error::{Error, Result};
-use crate::seismic::{Acquisition, Engine, forward, model};
+use crate::seismic::Acquisition;
 
 /// `i/n`: this process makes the files c with c mod n = i.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,28 +58,6 @@ pub fn description(dir: &Path) -> Option<Description> {
     serde_json::from_str(&std::fs::read_to_string(dir.join("dataset.json")).ok()?).ok()
 }
 
-/// A `brine synth` job.
-#[derive(Clone, Debug)]
-pub struct Synth {
-    pub acq: Acquisition,
-    pub count: usize,
-    pub seed: u64,
-    pub shard: ShardSpec,
-    pub per_file: usize,
-    pub out: PathBuf,
-}
-
-/// What a synth run did.
-#[derive(Clone, Debug, Default)]
-pub struct Report {
-    pub files_written: usize,
-    pub files_skipped: usize,
-    pub samples: usize,
-    pub seconds: f64,
-    /// The bounds of the whole set, once every file exists.
-    pub norm: Option<Norm>,
-}
-
 pub fn data_path(dir: &Path, c: usize) -> PathBuf {
     dir.join(format!("data_{c:05}.npy"))
 }
@@ -92,100 +68,9 @@ pub fn stats_path(dir: &Path, c: usize) -> PathBuf {
     dir.join(format!("stats_{c:05}.json"))
 }
 
-fn complete(dir: &Path, c: usize) -> bool {
+/// Whether file c of a set is complete (its stats file, written last, exists).
+pub fn complete(dir: &Path, c: usize) -> bool {
     stats_path(dir, c).exists() && data_path(dir, c).exists() && model_path(dir, c).exists()
-}
-
-/// Runs a synth job; `log` receives warnings (once), `progress` shows a bar with samples/s.
-pub fn synth(job: &Synth, engine: Engine, progress: bool, mut log: impl FnMut(&str)) -> Result<Report> {
-    let acq = &job.acq;
-    acq.check()?;
-    let (Some(nz), Some(nx)) = (acq.nz, acq.nx) else {
-        return Err(Error::config("synth", "the acquisition must give the model size (nz, nx) to generate models"));
-    };
-    if job.count == 0 || job.per_file == 0 {
-        return Err(Error::config("synth", "--count and --per-file must be at least 1"));
-    }
-    std::fs::create_dir_all(&job.out).map_err(|e| Error::file(&job.out, e.to_string()))?;
-    let desc = Description {
-        generator: format!("brine {} salt models", env!("CARGO_PKG_VERSION")),
-        seed: job.seed,
-        count: job.count,
-        per_file: job.per_file,
-        acquisition: acq.clone(),
-    };
-    let desc_path = job.out.join("dataset.json");
-    if desc_path.exists() {
-        let text = std::fs::read_to_string(&desc_path).map_err(|e| Error::file(&desc_path, e.to_string()))?;
-        let old: Description = serde_json::from_str(&text)
-            .map_err(|e| Error::file(&desc_path, format!("not a brine dataset description: {e}")))?;
-        if old.seed != desc.seed || old.count != desc.count || old.per_file != desc.per_file || old.acquisition != *acq
-        {
-            return Err(Error::file(
-                &desc_path,
-                "describes another set (seed, count, per-file or acquisition differ): use another --out directory",
-            ));
-        }
-    } else {
-        write_file_atomic(&desc_path, serde_json::to_string_pretty(&desc).expect("serialises").as_bytes())?;
-    }
-    let files = job.count.div_ceil(job.per_file);
-    let mine: Vec<usize> = (0..files).filter(|c| c % job.shard.of == job.shard.index).collect();
-    let todo: Vec<usize> = mine.iter().copied().filter(|&c| !complete(&job.out, c)).collect();
-    let size = |c: usize| job.per_file.min(job.count - c * job.per_file);
-    let total: usize = todo.iter().map(|&c| size(c)).sum();
-    let bar = if progress {
-        let b = indicatif::ProgressBar::new(total as u64);
-        b.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} samples  {per_sec}  elapsed {elapsed_precise}  eta {eta}",
-            )
-            .expect("template"),
-        );
-        b
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    let start = std::time::Instant::now();
-    let mut report = Report { files_skipped: mine.len() - todo.len(), ..Default::default() };
-    let mut warned = false;
-    for c in todo {
-        let k0 = c * job.per_file;
-        let n = size(c);
-        let mut models = Vec::with_capacity(n * nz * nx);
-        for k in k0..k0 + n {
-            models.extend(model::sample(job.seed, k as u64, nz, nx));
-        }
-        let base = bar.position();
-        let (plan, data) = forward(engine, acq, &models, n, nz, nx, |done| bar.set_position(base + done as u64))?;
-        if !warned {
-            plan.warnings.iter().for_each(|w| bar.suspend(|| log(w)));
-            warned = true;
-        }
-        npy::write_atomic(&data_path(&job.out, c), &[n, plan.shots, plan.samples, plan.receivers], &data)?;
-        npy::write_atomic(&model_path(&job.out, c), &[n, 1, nz, nx], &models)?;
-        let stats = Norm::of(&data, &models);
-        write_file_atomic(
-            &stats_path(&job.out, c),
-            serde_json::to_string_pretty(&stats).expect("serialises").as_bytes(),
-        )?;
-        report.files_written += 1;
-        report.samples += n;
-    }
-    bar.finish_and_clear();
-    report.seconds = start.elapsed().as_secs_f64();
-    // The whole set's bounds, once every file exists (whichever process finishes last).
-    if (0..files).all(|c| complete(&job.out, c)) {
-        let mut norm: Option<Norm> = None;
-        for c in 0..files {
-            let s = Norm::load(&stats_path(&job.out, c))?;
-            norm = Some(norm.map_or(s, |n| n.merge(&s)));
-        }
-        let norm = norm.expect("at least one file");
-        norm.save(&job.out.join("norm.json"))?;
-        report.norm = Some(norm);
-    }
-    Ok(report)
 }
 
 /// Velocity models from a `.npy` file: (nz, nx), (N, nz, nx) or OpenFWI's (N, 1, nz, nx).

@@ -2,9 +2,8 @@
 //! (in parallel for large parameters).
 
 use super::{for_chunks, simd};
-use crate::cpu::adam::{StepScalars, check_lens};
 use crate::error::Result;
-use crate::ops::Adam;
+use crate::ops::{Adam, StepScalars, check_adam_lens as check_lens};
 
 /// One step (`step` counts from 1) on p with moments m and v, all updated in place.
 pub fn step(g: &Adam, step: u32, p: &mut [f32], grad: &[f32], m: &mut [f32], v: &mut [f32]) -> Result<()> {

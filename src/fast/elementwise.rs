@@ -54,7 +54,7 @@ pub fn act_forward(a: Act, x: &[f32]) -> Result<Vec<f32>> {
 
 /// dx = dy · act'(x), with the twin's derivative at every kink.
 pub fn act_backward(a: Act, x: &[f32], dy: &[f32]) -> Result<Vec<f32>> {
-    check_len(crate::cpu::elementwise::act_name(a, true), "dy", dy.len(), &[x.len()])?;
+    check_len(crate::ops::act_name(a, true), "dy", dy.len(), &[x.len()])?;
     let mut dx = buffers::take(x.len());
     for_chunks(&mut dx, |off, dx| act_grad_rows(a, &x[off..][..dx.len()], &dy[off..][..dx.len()], dx));
     Ok(dx)

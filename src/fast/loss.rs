@@ -2,9 +2,8 @@
 //! gathered in f64 (the twin sums in f64 too).
 
 use super::{buffers, for_chunks, simd};
-use crate::cpu::loss::{check_len_pair, name, scale};
 use crate::error::{Result, check_len};
-use crate::ops::Loss;
+use crate::ops::{Loss, check_loss_lens as check_len_pair, loss_grad_scale as scale, loss_name as name};
 
 /// The mean loss as a one-element vector.
 pub fn forward(l: Loss, x: &[f32], t: &[f32]) -> Result<Vec<f32>> {

@@ -22,7 +22,7 @@ mod bands;
 
 use super::{simd, threads};
 use crate::error::{Error, Result, check_len};
-use crate::kernels::wave::{NO_SLOT, Params};
+use crate::ops::wave::{NO_SLOT, Params};
 
 /// What changes from step to step: the source wavelet and the trace sample to record.
 #[derive(Clone, Copy, Debug)]

@@ -16,6 +16,46 @@ pub struct Context {
     pub(super) modules: Mutex<HashMap<&'static str, wgpu::ShaderModule>>,
 }
 
+/// What the calling thread has asked of the GPU so far (every context): dispatches
+/// submitted, queue submissions, host syncs (waits until the GPU is idle, readbacks
+/// included) and back-pressure waits (for an older submission while newer ones keep the GPU
+/// busy). Per thread, so that work running beside it (other tests, say) does not blur what
+/// one loop does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub dispatches: usize,
+    pub submissions: usize,
+    pub syncs: usize,
+    pub backpressure: usize,
+}
+
+impl std::ops::Sub for Counters {
+    type Output = Counters;
+    fn sub(self, o: Counters) -> Counters {
+        Counters {
+            dispatches: self.dispatches - o.dispatches,
+            submissions: self.submissions - o.submissions,
+            syncs: self.syncs - o.syncs,
+            backpressure: self.backpressure - o.backpressure,
+        }
+    }
+}
+
+thread_local! {
+    static COUNTERS: std::cell::Cell<Counters> = const { std::cell::Cell::new(Counters {
+        dispatches: 0, submissions: 0, syncs: 0, backpressure: 0,
+    }) };
+}
+
+/// Adds to the calling thread's counters.
+pub(super) fn count(f: impl FnOnce(&mut Counters)) {
+    COUNTERS.with(|c| {
+        let mut v = c.get();
+        f(&mut v);
+        c.set(v);
+    });
+}
+
 /// Optional features brine uses when the adapter has them.
 const WANTED: wgpu::Features =
     wgpu::Features::SUBGROUP.union(wgpu::Features::SHADER_F16).union(wgpu::Features::TIMESTAMP_QUERY);
@@ -130,6 +170,11 @@ impl Context {
         }
     }
 
+    /// What the calling thread has asked of the GPU so far (see `Counters`).
+    pub fn counters(&self) -> Counters {
+        COUNTERS.with(|c| c.get())
+    }
+
     /// "name (backend, type)" of the adapter in use.
     pub fn adapter_name(&self) -> String {
         format!("{} ({:?}, {:?})", self.info.name, self.info.backend, self.info.device_type)
@@ -140,8 +185,20 @@ impl Context {
         (self.limits.max_storage_buffer_binding_size as u64).min(self.limits.max_buffer_size)
     }
 
+    /// Waits until the GPU has finished the submission `index` (and those before it), not
+    /// for what was submitted after: back-pressure that keeps the GPU busy, counted apart
+    /// from the full syncs.
+    pub fn wait_for(&self, index: wgpu::SubmissionIndex) -> Result<()> {
+        count(|c| c.backpressure += 1);
+        self.device
+            .poll(wgpu::PollType::Wait { submission_index: Some(index), timeout: None })
+            .map(|_| ())
+            .map_err(|e| Error::Gpu(format!("waiting for the device: {e}")))
+    }
+
     /// Waits until the GPU has finished all submitted work.
     pub fn wait(&self) -> Result<()> {
+        count(|c| c.syncs += 1);
         self.device
             .poll(wgpu::PollType::Wait { submission_index: None, timeout: None })
             .map(|_| ())

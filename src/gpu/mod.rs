@@ -7,7 +7,7 @@ mod pipeline;
 mod tensor;
 mod timer;
 
-pub use context::{Context, adapter_summaries};
+pub use context::{Context, Counters, adapter_summaries};
 pub use pipeline::{Access, Kernel, Program, Recorder, Shader, grid};
 pub use tensor::GpuTensor;
 pub use timer::Timer;

@@ -16,6 +16,9 @@ pub struct Shader {
 pub enum Access {
     Read,
     ReadWrite,
+    /// A uniform buffer made by `Context::uniform`: parameters shared by many dispatches
+    /// and rewritten between replays (Adam's per-step scalars).
+    Uniform,
 }
 
 /// One entry point and its explicit bind group layout: binding 0 is the uniform parameter
@@ -91,7 +94,10 @@ impl Context {
                 binding: i as u32 + 1,
                 visibility: wgpu::ShaderStages::COMPUTE,
                 ty: wgpu::BindingType::Buffer {
-                    ty: wgpu::BufferBindingType::Storage { read_only: *a == Access::Read },
+                    ty: match a {
+                        Access::Uniform => wgpu::BufferBindingType::Uniform,
+                        _ => wgpu::BufferBindingType::Storage { read_only: *a == Access::Read },
+                    },
                     has_dynamic_offset: false,
                     min_binding_size: None,
                 },
@@ -308,18 +314,27 @@ impl<'a> Recorder<'a> {
     }
 
     /// Submits everything recorded; returns the first validation error, if any.
-    pub fn submit(mut self) -> Result<()> {
+    pub fn submit(self) -> Result<()> {
+        self.submit_indexed().map(|_| ())
+    }
+
+    /// `submit`, returning the submission's index (to wait for that one alone).
+    pub fn submit_indexed(mut self) -> Result<wgpu::SubmissionIndex> {
         if self.capture.is_some() {
             return Err(Error::Gpu("submit on a capturing recorder: use finish_capture".into()));
         }
         if let Some(t) = self.timer.as_mut() {
             t.resolve(&mut self.encoder);
         }
-        let Recorder { ctx, encoder, mut scope, .. } = self;
-        ctx.queue.submit([encoder.finish()]);
+        let Recorder { ctx, encoder, mut scope, dispatches, .. } = self;
+        let index = ctx.queue.submit([encoder.finish()]);
+        super::context::count(|c| {
+            c.dispatches += dispatches;
+            c.submissions += 1;
+        });
         if let Some(err) = scope.take().and_then(|s| pollster::block_on(s.pop())) {
             return Err(Error::Gpu(err.to_string()));
         }
-        Ok(())
+        Ok(index)
     }
 }

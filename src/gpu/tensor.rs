@@ -49,9 +49,23 @@ impl Context {
         Ok(GpuTensor { buffer, len: data.len() })
     }
 
+    /// A small uniform buffer of parameters that change between replays of a captured
+    /// program (bound with `Access::Uniform`, rewritten with `write`). `words` 32-bit words,
+    /// rounded up to whole 16-byte rows.
+    pub fn uniform(&self, tensor: &str, words: usize) -> Result<GpuTensor> {
+        let len = words.div_ceil(4).max(1) * 4;
+        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(tensor),
+            size: (len * 4) as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        Ok(GpuTensor { buffer, len })
+    }
+
     /// Overwrites a tensor's contents from the host.
     pub fn write<T: bytemuck::Pod>(&self, t: &GpuTensor, data: &[T]) -> Result<()> {
-        if data.len() != t.len {
+        if data.len() != t.len || std::mem::size_of::<T>() != 4 {
             return Err(Error::shape("write", "tensor", format!("has {} elements, got {}", t.len, data.len())));
         }
         self.queue.write_buffer(&t.buffer, 0, bytemuck::cast_slice(data));
@@ -73,6 +87,7 @@ impl Context {
         let mut enc = self.device.create_command_encoder(&Default::default());
         enc.copy_buffer_to_buffer(&t.buffer, 0, &staging, 0, size);
         self.queue.submit([enc.finish()]);
+        super::context::count(|c| c.submissions += 1);
         let (tx, rx) = std::sync::mpsc::channel();
         staging.map_async(wgpu::MapMode::Read, .., move |r| {
             let _ = tx.send(r);

@@ -39,19 +39,19 @@ const WG: usize = 256;
 /// Mirrors `Params` in batchnorm.wgsl.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    c: u32,
-    hw: u32,
-    m: u32,
-    len: u32,
-    chunks: u32,
-    chunk_len: u32,
-    _p0: u32,
-    _p1: u32,
-    eps: f32,
-    momentum: f32,
-    _p2: f32,
-    _p3: f32,
+pub struct Params {
+    pub c: u32,
+    pub hw: u32,
+    pub m: u32,
+    pub len: u32,
+    pub chunks: u32,
+    pub chunk_len: u32,
+    pub _p0: u32,
+    pub _p1: u32,
+    pub eps: f32,
+    pub momentum: f32,
+    pub _p2: f32,
+    pub _p3: f32,
 }
 
 /// How a channel's `m` values are split for the statistics passes: (chunks, chunk_len),

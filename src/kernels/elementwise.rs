@@ -6,10 +6,9 @@
 //! load and store whole vec4s; otherwise the scalar ones do, each thread handling 4 elements
 //! strided by the workgroup size (still coalesced). Grids longer than 65 535 workgroups fold
 //! into y.
-use crate::cpu::elementwise::act_name;
 use crate::error::{Error, Result, check_len};
 use crate::gpu::{Access::*, GpuTensor, Kernel, Recorder, Shader, grid};
-use crate::ops::{Act, Concat};
+use crate::ops::{Act, Concat, act_name};
 
 pub static SHADER: Shader = Shader { name: "elementwise", source: include_str!("../../shaders/elementwise.wgsl") };
 

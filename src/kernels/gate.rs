@@ -16,15 +16,15 @@ const WG: usize = 256;
 /// Mirrors `Params` in gate.wgsl.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    len: u32,
-    mode: u32,
-    c: u32,
-    h: u32,
-    w: u32,
-    _p0: u32,
-    _p1: u32,
-    _p2: u32,
+pub struct Params {
+    pub len: u32,
+    pub mode: u32,
+    pub c: u32,
+    pub h: u32,
+    pub w: u32,
+    pub _p0: u32,
+    pub _p1: u32,
+    pub _p2: u32,
 }
 
 fn params(g: &Gate) -> Params {

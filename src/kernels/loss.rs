@@ -1,10 +1,9 @@
 //! Dispatch for `shaders/loss.wgsl`: mean MSE and L1 losses, forward (a two-pass tree
 //! reduction) and backward (element-wise, reading the upstream gradient on the GPU).
-use crate::cpu::loss::{check_len_pair, name, scale};
 use crate::error::{Result, check_len};
 use crate::gpu::{Access::*, GpuTensor, Kernel, Recorder, Shader, grid};
 use crate::kernels::elementwise::to_u32;
-use crate::ops::Loss;
+use crate::ops::{Loss, check_loss_lens as check_len_pair, loss_grad_scale as scale, loss_name as name};
 
 pub static SHADER: Shader = Shader { name: "loss", source: include_str!("../../shaders/loss.wgsl") };
 
@@ -27,6 +26,7 @@ pub struct Params {
 static PARTIAL: Kernel = Kernel { shader: &SHADER, entry: "loss_partial", bindings: &[Read, Read, ReadWrite] };
 static FINAL: Kernel = Kernel { shader: &SHADER, entry: "loss_final", bindings: &[Read, ReadWrite] };
 static BWD4: Kernel = Kernel { shader: &SHADER, entry: "loss_bwd4", bindings: &[Read, Read, Read, ReadWrite] };
+static RECORD: Kernel = Kernel { shader: &SHADER, entry: "loss_record", bindings: &[Read, ReadWrite, ReadWrite] };
 static BWD: Kernel = Kernel { shader: &SHADER, entry: "loss_bwd", bindings: &[Read, Read, Read, ReadWrite] };
 
 /// Threads per reduction workgroup.
@@ -81,4 +81,14 @@ pub fn backward(r: &mut Recorder, l: Loss, x: &GpuTensor, t: &GpuTensor, dy: &Gp
         r.dispatch(&BWD, &Params { len: x.len as u32, ..p }, &[x, t, dy, &dx], groups)?;
     }
     Ok(dx)
+}
+
+/// Appends the one-element loss `y` to `history` and counts it in `log` (two u32: the
+/// 1-based position of the first loss that is not finite, 0 while all are; the number of
+/// losses recorded). Entries past `history`'s length are counted but not kept.
+pub fn record(r: &mut Recorder, y: &GpuTensor, log: &GpuTensor, history: &GpuTensor) -> Result<()> {
+    check_len("loss_record", "y", y.len, &[1])?;
+    check_len("loss_record", "log", log.len, &[2])?;
+    let len = to_u32("loss_record", "history", history.len)?;
+    r.dispatch(&RECORD, &Params { len, ..Default::default() }, &[y, log, history], [1, 1, 1])
 }

@@ -15,15 +15,15 @@ const WG: usize = 256;
 /// Mirrors `Params` in pool.wgsl.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    nc: u32,
-    h: u32,
-    w: u32,
-    ho: u32,
-    wo: u32,
-    len: u32,
-    _p0: u32,
-    _p1: u32,
+pub struct Params {
+    pub nc: u32,
+    pub h: u32,
+    pub w: u32,
+    pub ho: u32,
+    pub wo: u32,
+    pub len: u32,
+    pub _p0: u32,
+    pub _p1: u32,
 }
 
 fn params(g: &Pool2d, len: usize) -> Params {

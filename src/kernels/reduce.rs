@@ -33,19 +33,19 @@ const MAX_ITERS: usize = 4096;
 /// Mirrors `Params` in reduce.wgsl.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    outer: u32,
-    r: u32,
-    inner: u32,
-    len: u32,
-    tile_x: u32,
-    split: u32,
-    lx_fast: u32,
-    scale: f32,
-    chunks: u32,
-    chunk_len: u32,
-    _p0: u32,
-    _p1: u32,
+pub struct Params {
+    pub outer: u32,
+    pub r: u32,
+    pub inner: u32,
+    pub len: u32,
+    pub tile_x: u32,
+    pub split: u32,
+    pub lx_fast: u32,
+    pub scale: f32,
+    pub chunks: u32,
+    pub chunk_len: u32,
+    pub _p0: u32,
+    pub _p1: u32,
 }
 
 /// How a forward reduction is spread: a workgroup is `tile_x` outputs × `split` threads per

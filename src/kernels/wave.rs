@@ -17,8 +17,9 @@
 //! One invocation per cell of every (model, shot) plane: workgroups of 64 columns × 4 rows,
 //! the grid (columns, rows, planes), so at most 65 535 planes per dispatch. The CPU twin is
 //! `cpu::wave::step`.
-use crate::error::{Error, Result, check_len};
+use crate::error::{Result, check_len};
 use crate::gpu::{Access::*, GpuTensor, Kernel, Recorder, Shader};
+pub use crate::ops::wave::{MAX_PLANES, NO_SLOT, Params};
 
 pub static SHADER: Shader = Shader { name: "wave", source: include_str!("../../shaders/wave.wgsl") };
 
@@ -32,82 +33,6 @@ static STEP: Kernel = Kernel {
 
 /// Workgroup shape: columns × rows.
 pub const WG: [usize; 2] = [64, 4];
-/// The most planes (models × shots) one dispatch takes (workgroups in z).
-pub const MAX_PLANES: usize = 65_535;
-
-/// `slot` value meaning "record nothing this step".
-pub const NO_SLOT: u32 = u32::MAX;
-
-/// Mirrors `Params` in the shader.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct Params {
-    /// Padded grid rows and columns.
-    pub nz: u32,
-    pub nx: u32,
-    /// Planes: models × shots.
-    pub nbs: u32,
-    pub shots: u32,
-    pub nrec: u32,
-    /// Absorbing widths: top, bottom, left, right.
-    pub wt: u32,
-    pub wb: u32,
-    pub wl: u32,
-    pub wr: u32,
-    /// Cells of the absorbing frame of one plane.
-    pub frame: u32,
-    /// Stencil half-width (order / 2).
-    pub half: u32,
-    /// Trace sample to record p^n into, or [`NO_SLOT`].
-    pub slot: u32,
-    /// Samples per trace.
-    pub nt_out: u32,
-    /// 1: pressure-free surface at row 0 (antisymmetric mirror above it).
-    pub free_surface: u32,
-    /// Floats of `prof` per model (2·nx + 2·nz).
-    pub prof_stride: u32,
-    /// Source wavelet value at this step (the source adds (v·dt)² times it).
-    pub wavelet: f32,
-    /// Second-derivative weights a0..a4 divided by dx², zero-padded.
-    pub c2: [f32; 8],
-    /// First-derivative weights c1..c4 divided by dx, zero-padded.
-    pub c1: [f32; 4],
-}
-
-impl Params {
-    pub fn plane(&self) -> usize {
-        self.nz as usize * self.nx as usize
-    }
-    /// Checks the buffers' lengths against the layout above.
-    pub fn check(&self, op: &str, lens: [usize; 8]) -> Result<()> {
-        let (plane, nbs, shots) = (self.plane(), self.nbs as usize, self.shots.max(1) as usize);
-        if nbs % shots != 0 {
-            return Err(Error::config(op, format!("{nbs} planes is not a whole number of {shots}-shot models")));
-        }
-        let models = nbs / shots;
-        if nbs > MAX_PLANES {
-            return Err(Error::config(op, format!("{nbs} planes in one dispatch, at most {MAX_PLANES}")));
-        }
-        if plane * nbs >= 1 << 31 {
-            return Err(Error::config(op, format!("{nbs} planes of {plane} cells exceed the kernel's 2^31 indices")));
-        }
-        let [vel, cur, nxt, psi, zeta, prof, pos, traces] = lens;
-        check_len(op, "vel", vel, &[models, plane])?;
-        check_len(op, "cur", cur, &[nbs, plane])?;
-        check_len(op, "nxt", nxt, &[nbs, plane])?;
-        let frame = (self.frame as usize).max(1);
-        check_len(op, "psi", psi, &[nbs, frame, 2])?;
-        check_len(op, "zeta", zeta, &[nbs, frame, 2])?;
-        check_len(op, "prof", prof, &[models, self.prof_stride as usize])?;
-        check_len(op, "pos", pos, &[shots + self.nrec as usize, 2])?;
-        check_len(op, "traces", traces, &[nbs, self.nt_out as usize, self.nrec as usize])?;
-        if self.slot != NO_SLOT && self.slot >= self.nt_out {
-            return Err(Error::config(op, format!("sample slot {} past the {} samples", self.slot, self.nt_out)));
-        }
-        Ok(())
-    }
-}
-
 /// Records the first half of a time step: ψ^n = b ψ^{n−1} + a ∂p^n in place, for the frame
 /// cells of every plane (reads `cur` = p^n).
 pub fn psi(r: &mut Recorder, p: &Params, cur: &GpuTensor, psi: &GpuTensor, prof: &GpuTensor) -> Result<()> {

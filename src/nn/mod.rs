@@ -2,7 +2,7 @@
 //! buffer names are PyTorch's `state_dict` names, so checkpoints move between the two.
 
 pub mod init;
-pub mod train;
+pub mod programs;
 
 use serde::{Deserialize, Serialize};
 

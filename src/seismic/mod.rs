@@ -6,7 +6,6 @@ pub mod propagate;
 pub mod stencil;
 
 pub use acquisition::{Acquisition, Positions};
-pub use propagate::{Engine, Plan, forward};
+pub use propagate::{Plan, forward};
 pub mod bench;
 pub mod model;
-pub mod show;

@@ -33,6 +33,7 @@
 //! are kept at the requested dt·decimate).
 
 use crate::error::{Error, Result};
+use crate::device::Device;
 use crate::gpu::Context;
 use crate::kernels::wave::{self, NO_SLOT, Params};
 use crate::{cpu, fast};
@@ -386,18 +387,11 @@ impl Plan {
     }
 }
 
-/// Where to run.
-#[derive(Clone, Copy)]
-pub enum Engine<'a> {
-    Gpu(&'a Context),
-    Cpu,
-}
-
 /// Simulates `acq` on `n` models (n × nz × nx, m/s): checks the velocities and the
 /// stability, prints nothing, returns the plan (with its warnings) and the traces
 /// [n][shots][samples][receivers]. `progress` sees the models done so far.
 pub fn forward(
-    engine: Engine,
+    device: &Device,
     acq: &Acquisition,
     models: &[f32],
     n: usize,
@@ -407,18 +401,18 @@ pub fn forward(
 ) -> Result<(Plan, Vec<f32>)> {
     let (vmin, vmax) = check_models("models", models, n, nz, nx)?;
     let plan = Plan::new(acq, nz, nx, vmin, vmax)?;
-    let batch = match engine {
-        Engine::Gpu(ctx) => plan.gpu_batch(ctx, 1 << 30),
-        Engine::Cpu => n.max(1),
+    let batch = match device.gpu() {
+        Some(ctx) => plan.gpu_batch(ctx, 1 << 30),
+        None => n.max(1),
     };
     let mut out = Vec::with_capacity(n * plan.trace_len());
     let cells = nz * nx;
     let mut done = 0;
     for chunk in models.chunks(batch * cells) {
         let k = chunk.len() / cells;
-        out.extend(match engine {
-            Engine::Gpu(ctx) => plan.run_gpu(ctx, chunk, k)?,
-            Engine::Cpu => plan.run_cpu(chunk, k)?,
+        out.extend(match device.gpu() {
+            Some(ctx) => plan.run_gpu(ctx, chunk, k)?,
+            None => plan.run_cpu(chunk, k)?,
         });
         done += k;
         progress(done);

@@ -3,12 +3,13 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use super::engine::{Engine, LossKind, Predict};
 use crate::data::write_file_atomic;
 use crate::error::{Error, Result};
+use crate::nn::programs::LossKind;
 use crate::rng::Rng;
+use crate::runner::Runner;
 
 /// A split in network layout, normalised: inputs [n, c, h, w] and targets [n, 1, h, w].
 #[derive(Clone, Debug, Default)]
@@ -157,30 +158,60 @@ pub fn loss_of(kind: LossKind, pred: &[f32], target: &[f32]) -> f64 {
     (if kind.l1 { l1 } else { 0.0 }) + (if kind.mse { mse } else { 0.0 })
 }
 
-/// Eval-mode predictions for every sample, in batches of `batch` (the last one padded).
-pub fn predict_all(engine: &mut dyn Predict, s: &Samples, batch: usize) -> Result<Vec<f32>> {
-    let mut out = Vec::with_capacity(s.n * s.target_len);
-    for start in (0..s.n).step_by(batch) {
-        let idx: Vec<usize> = (start..start + batch).map(|i| i.min(s.n - 1)).collect();
-        let x: Vec<f32> = idx.iter().flat_map(|&i| s.input(i).iter().copied()).collect();
-        let y = engine.predict(&x)?;
-        let real = (s.n - start).min(batch);
-        out.extend_from_slice(&y[..real * s.target_len]);
-    }
-    Ok(out)
-}
-
 /// How a run ended.
 pub struct Outcome {
     pub rows: Vec<EpochRow>,
     pub interrupted: bool,
 }
 
+/// How often the progress bar reads the losses back (a host sync; steps themselves have none).
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+/// The mean of the losses read back so far in an epoch.
+#[derive(Default)]
+struct LossSum {
+    total: f64,
+    count: usize,
+}
+
+impl LossSum {
+    /// Reads the runner's loss log (an error if a loss was not finite).
+    fn read(&mut self, runner: &mut Runner) -> Result<()> {
+        let losses = runner.losses()?;
+        self.total += losses.iter().map(|&l| l as f64).sum::<f64>();
+        self.count += losses.len();
+        Ok(())
+    }
+    fn mean(&self) -> f64 {
+        self.total / self.count.max(1) as f64
+    }
+}
+
+/// Batches of one epoch in `order`, gathered on another thread while the runner works.
+fn batches<'s>(
+    scope: &'s std::thread::Scope<'s, '_>,
+    train: &'s Samples,
+    order: Vec<usize>,
+    b: usize,
+) -> std::sync::mpsc::Receiver<(Vec<f32>, Vec<f32>)> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(2);
+    scope.spawn(move || {
+        for idx in order.chunks_exact(b) {
+            let x: Vec<f32> = idx.iter().flat_map(|&i| train.input(i).iter().copied()).collect();
+            let t: Vec<f32> = idx.iter().flat_map(|&i| train.target(i).iter().copied()).collect();
+            if tx.send((x, t)).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
 /// Trains from epoch `rows.len()` (0 for a new run, more on resume) to `opts.epochs`,
 /// writing `metrics.csv`, `last.safetensors` every epoch and `best.safetensors` whenever
 /// the validation loss improves. When `stop` turns true it saves `last` and returns.
 pub fn fit(
-    engine: &mut dyn Engine,
+    runner: &mut Runner,
     train: &Samples,
     val: &Samples,
     opts: &Options,
@@ -200,47 +231,50 @@ pub fn fit(
     for epoch in rows.len()..opts.epochs {
         let started = Instant::now();
         let lr = opts.schedule.lr(opts.lr, epoch, opts.epochs);
-        engine.set_lr(lr);
+        runner.set_lr(lr);
         let mut order: Vec<usize> = (0..train.n).collect();
         let mut rng = Rng::new(opts.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9));
         for i in (1..order.len()).rev() {
             order.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
         }
         let bar = progress_bar(opts.progress, steps as u64, epoch, opts.epochs);
-        let mut total = 0.0;
-        for s in 0..steps {
-            let idx = &order[s * b..(s + 1) * b];
-            let x: Vec<f32> = idx.iter().flat_map(|&i| train.input(i).iter().copied()).collect();
-            let t: Vec<f32> = idx.iter().flat_map(|&i| train.target(i).iter().copied()).collect();
-            let loss = engine.step(&x, &t, (epoch * steps + s) as u64)?;
-            total += loss as f64;
-            bar.inc(1);
-            let rate = ((s + 1) * b) as f64 / started.elapsed().as_secs_f64().max(1e-9);
-            bar.set_message(format!("loss {:.4}  {rate:.1} samples/s", total / (s + 1) as f64));
-            if stop.load(Ordering::SeqCst) {
-                bar.abandon_with_message("interrupted: saving the last checkpoint");
-                engine.save(&run.join("last.safetensors"))?;
-                return Ok(Outcome { rows, interrupted: true });
+        let mut sum = LossSum::default();
+        let interrupted = std::thread::scope(|scope| -> Result<bool> {
+            let rx = batches(scope, train, order, b);
+            let mut shown = Instant::now();
+            for s in 0..steps {
+                let (x, t) = rx.recv().map_err(|_| Error::config("train", "the batch loader stopped"))?;
+                runner.step(&x, &t)?;
+                bar.inc(1);
+                if shown.elapsed() >= PROGRESS_EVERY {
+                    sum.read(runner)?;
+                    shown = Instant::now();
+                    let rate = ((s + 1) * b) as f64 / started.elapsed().as_secs_f64().max(1e-9);
+                    bar.set_message(format!("loss {:.4}  {rate:.1} samples/s", sum.mean()));
+                }
+                if stop.load(Ordering::SeqCst) {
+                    return Ok(true);
+                }
             }
+            Ok(false)
+        })?;
+        sum.read(runner)?;
+        if interrupted {
+            bar.abandon_with_message("interrupted: saving the last checkpoint");
+            runner.save(&run.join("last.safetensors"))?;
+            return Ok(Outcome { rows, interrupted: true });
         }
         let step_ms = started.elapsed().as_secs_f64() * 1e3 / steps as f64;
-        let pred = predict_all(&mut *engine, val, b)?;
+        let train_loss = sum.mean();
+        let pred = runner.predict_all(&val.input)?;
         let val_loss = loss_of(opts.loss, &pred, &val.target);
         let val_mae = loss_of(LossKind { l1: true, mse: false }, &pred, &val.target);
-        bar.finish_with_message(format!("loss {:.4}  val {:.4}", total / steps as f64, val_loss));
-        rows.push(EpochRow {
-            epoch,
-            train_loss: total / steps as f64,
-            val_loss,
-            val_mae,
-            lr,
-            seconds: started.elapsed().as_secs_f64(),
-            step_ms,
-        });
-        engine.save(&run.join("last.safetensors"))?;
+        bar.finish_with_message(format!("loss {train_loss:.4}  val {val_loss:.4}"));
+        rows.push(EpochRow { epoch, train_loss, val_loss, val_mae, lr, seconds: started.elapsed().as_secs_f64(), step_ms });
+        runner.save(&run.join("last.safetensors"))?;
         if val_loss < best {
             best = val_loss;
-            engine.save(&run.join("best.safetensors"))?;
+            runner.save(&run.join("best.safetensors"))?;
         }
         write_metrics(run, &rows)?;
         if opts.deadline.is_some_and(|d| Instant::now() >= d) {

@@ -1,6 +1,6 @@
-//! Training runs: engines per backend, and the loop with validation, metrics and checkpoints.
+//! Training runs: datasets, their layout onto the network, and the loop with validation,
+//! metrics and checkpoints (the network itself runs in a `runner::Runner`).
 
 pub mod dataset;
-pub mod engine;
 pub mod fit;
 pub mod layout;

@@ -2,19 +2,25 @@
 //! relative-error assertions and finite-difference gradient checks.
 #![allow(dead_code)]
 
+use brine::device::Device;
 use brine::{Context, Error};
 use std::sync::OnceLock;
 
 /// The GPU context, or None with a loud message when this machine has no adapter.
 /// Under `BRINE_REQUIRE_GPU=1` (CI) a missing adapter fails the test instead.
 pub fn gpu() -> Option<&'static Context> {
-    static CTX: OnceLock<Option<Context>> = OnceLock::new();
-    CTX.get_or_init(|| match Context::new() {
+    gpu_device().and_then(Device::gpu)
+}
+
+/// The GPU as a `Device` (one per test process), or None as `gpu` says.
+pub fn gpu_device() -> Option<&'static Device> {
+    static DEV: OnceLock<Option<Device>> = OnceLock::new();
+    DEV.get_or_init(|| match Context::new() {
         Ok(ctx) => {
             // Written to stderr directly: the test harness captures eprintln! but not this.
             use std::io::Write;
             let _ = writeln!(std::io::stderr(), "GPU tests run on adapter: {}", ctx.adapter_name());
-            Some(ctx)
+            Some(Device::Gpu(ctx))
         }
         Err(e) => {
             if std::env::var("BRINE_REQUIRE_GPU").is_ok_and(|v| v == "1") {

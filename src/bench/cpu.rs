@@ -1,8 +1,6 @@
-//! Benchmarks of the CPU backend and the CPU wave engine, and their anchors.
+//! Benchmarks of the CPU side and their anchors.
 //!
-//! - `step`: the training step and inference exactly as `brine train` runs them on the CPU
-//!   (`train::engine::CpuEngine`: forward, loss, backward, Adam), with the convolutions'
-//!   GFLOP/s and their fraction of the machine's fp32 peak, measured by `fma_peak`.
+//! - `Machine`: what the CPU numbers were measured on, with its fp32 peak (`fma_peak`).
 //! - `wave`: cell-updates per second of `Plan::run_cpu` on deepwave's benchmark acquisition.
 //! - `anchors`: PyTorch's CPU step (`torch_cpu_step.py`) and deepwave's CPU propagator
 //!   (`deepwave_cpu_step.py`) on the same shapes and thread count, alternated with brine
@@ -14,16 +12,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::fast::{simd, threads};
-use crate::graph::exec::Plan;
-use crate::graph::{Graph, Op};
 use crate::nn::Config;
-use crate::nn::train::{Inference, TrainStep};
-use crate::ops::{Adam, Loss};
-use crate::rng::Rng;
 use crate::seismic::{Acquisition, Plan as WavePlan, Positions};
-use crate::train::engine::{CpuEngine, Engine, LossKind, Predict};
+use super::median;
+use super::step::{config_name, step};
 
 /// What the numbers were measured on.
 #[derive(Clone, Debug)]
@@ -137,119 +131,6 @@ unsafe fn fma_avx2(iters: usize) -> f32 {
             lanes.iter().sum::<f32>()
         })
         .sum()
-}
-
-/// Multiply-adds ×2 of every convolution (forward, backward-data, backward-weight, and the
-/// transposed ones) a plan runs.
-pub fn conv_flops(g: &Graph, plan: &Plan) -> f64 {
-    plan.nodes
-        .iter()
-        .map(|&i| match &g.nodes[i].op {
-            Op::Conv2d { g: c, .. } | Op::Conv2dBwdData(c) | Op::Conv2dBwdWeight(c) => c.flops(),
-            Op::ConvTranspose2d { g: c, .. } | Op::ConvTranspose2dBwdData(c) | Op::ConvTranspose2dBwdWeight(c) => {
-                c.flops()
-            }
-            _ => 0.0,
-        })
-        .sum()
-}
-
-/// One measured network on the CPU.
-#[derive(Clone, Debug)]
-pub struct StepRow {
-    pub name: String,
-    pub train_ms: f64,
-    pub infer_ms: f64,
-    /// Convolution FLOP of one training step and of one inference.
-    pub train_gflop: f64,
-    pub infer_gflop: f64,
-    /// The plan's largest total of live intermediate values in a training step.
-    pub plan_peak_bytes: u64,
-    /// How much the process's peak resident set grew while this configuration ran.
-    pub rss_growth_bytes: u64,
-}
-
-impl StepRow {
-    pub fn line(&self, peak_gflops: f64) -> String {
-        let rate = |gflop: f64, ms: f64| gflop / (ms / 1e3);
-        let (tr, ir) = (rate(self.train_gflop, self.train_ms), rate(self.infer_gflop, self.infer_ms));
-        format!(
-            "{:<16} train {:>8.1} ms/step ({:.1} GFLOP conv, {:>5.0} GFLOP/s, {:>4.1} % of peak)  infer {:>7.1} ms \
-             ({:>5.0} GFLOP/s)  plan peak {:.0} MiB, resident +{:.0} MiB",
-            self.name,
-            self.train_ms,
-            self.train_gflop,
-            tr,
-            100.0 * tr / peak_gflops,
-            self.infer_ms,
-            ir,
-            self.plan_peak_bytes as f64 / (1 << 20) as f64,
-            self.rss_growth_bytes as f64 / (1 << 20) as f64
-        )
-    }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-/// The process's peak resident set (Linux; 0 elsewhere).
-fn peak_rss() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .map_or(0, |kb: u64| kb * 1024)
-}
-
-/// A short name for a config: "cbam+gates 32-256".
-pub fn config_name(cfg: &Config) -> String {
-    let w = &cfg.widths;
-    let widths = format!("{}-{}", w[0], w[w.len() - 1]);
-    format!("{:?}{} {widths}", cfg.attention, if cfg.gates { "+gates" } else { "" }).to_lowercase()
-}
-
-/// Times `iters` training steps (MSE, Adam) and inferences of `cfg` on random data of shape
-/// `x`, through the CPU engine `brine train` uses, after two warm-up steps.
-pub fn step(cfg: &Config, x: [usize; 4], iters: usize) -> Result<StepRow> {
-    if iters == 0 {
-        return Err(Error::config("bench", "iters must be at least 1"));
-    }
-    let rss0 = peak_rss();
-    let mut engine = CpuEngine::new(cfg, x, LossKind { l1: false, mse: true }, Adam::default(), 1, None)?;
-    let mut rng = Rng::new(5);
-    let n: usize = x.iter().product();
-    let input = rng.normal_vec(n, 1.0);
-    let target = rng.normal_vec(n / x[1] * cfg.out_channels, 1.0);
-    let mut train = vec![];
-    for i in 0..iters + 2 {
-        let start = Instant::now();
-        engine.step(&input, &target, i as u64 + 1)?;
-        if i >= 2 {
-            train.push(start.elapsed().as_secs_f64() * 1e3);
-        }
-    }
-    let mut infer = vec![];
-    for i in 0..iters + 1 {
-        let start = Instant::now();
-        engine.predict(&input)?;
-        if i >= 1 {
-            infer.push(start.elapsed().as_secs_f64() * 1e3);
-        }
-    }
-    let ts = TrainStep::new(cfg, x, Loss::Mse, false)?;
-    let inf = Inference::new(cfg, x)?;
-    Ok(StepRow {
-        name: config_name(cfg),
-        train_ms: median(train),
-        infer_ms: median(infer),
-        train_gflop: conv_flops(&ts.graph, &ts.plan) / 1e9,
-        infer_gflop: conv_flops(&inf.graph, &inf.plan) / 1e9,
-        plan_peak_bytes: ts.plan.peak_bytes,
-        rss_growth_bytes: peak_rss().saturating_sub(rss0),
-    })
 }
 
 /// deepwave's benchmark acquisition (`deepwave_cpu_step.py`): `shots` sources on row 1 at
@@ -456,7 +337,7 @@ pub fn anchors(
             false,
             rounds,
             || {
-                let row = step(&cfg, x, reps)?;
+                let row = step(&crate::device::Device::Cpu, &cfg, x, reps)?;
                 b_infer.push(row.infer_ms);
                 Ok(row.train_ms)
             },

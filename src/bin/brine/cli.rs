@@ -1,0 +1,330 @@
+//! The command line's flags, one struct or variant per command.
+
+use std::path::PathBuf;
+
+use brine::app::check::Checked;
+use brine::device::BackendChoice;
+use clap::{Parser, Subcommand};
+
+/// The model shipped with brine, trained by `brine train` on `brine synth --preset openfwi` data.
+pub(crate) const SHIPPED_MODEL: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/assets/model/openfwi_cbam_gates.safetensors");
+
+#[derive(Parser)]
+#[command(
+    name = "brine",
+    version,
+    about = "Attention U-Net for seismic salt-body velocity inversion, on any GPU through wgpu"
+)]
+pub(crate) struct Cli {
+    /// Threads for the CPU backend and the CPU wave engine (default: RAYON_NUM_THREADS, else
+    /// one per core).
+    #[arg(long, global = true)]
+    pub(crate) threads: Option<usize>,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// From nothing to a trained attention U-Net: synthesise a small salt set, train for a
+    /// bounded time, evaluate on unseen samples and draw predictions.
+    Demo {
+        #[arg(long, default_value = "brine-demo")]
+        out: PathBuf,
+        /// Training samples to synthesise.
+        #[arg(long, default_value_t = 160)]
+        samples: usize,
+        /// Training time budget in seconds (default: 60 on a hardware GPU, 150 on the CPU).
+        #[arg(long)]
+        seconds: Option<f64>,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Where everything runs: auto (a hardware GPU, else the CPU), gpu or cpu.
+        #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+        backend: BackendChoice,
+    },
+    /// Train an attention U-Net on shards from `brine synth` or OpenFWI's files.
+    Train(TrainArgs),
+    /// MAE, RMSE and SSIM of a checkpoint on a dataset (OpenFWI's conventions) and MAE in m/s.
+    Eval {
+        #[arg(long)]
+        checkpoint: PathBuf,
+        #[arg(long)]
+        data: PathBuf,
+        /// Where eval.csv (per sample) and eval.json (summary) go; default: beside the checkpoint.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long, default_value_t = 8)]
+        batch: usize,
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Where the network runs: auto (a hardware GPU, else the CPU), gpu or cpu.
+        #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+        backend: BackendChoice,
+    },
+    /// Predict velocity models from shot gathers: prediction.npy (m/s) and figures.
+    Infer {
+        /// Default: the shipped model (OpenFWI layout: 5 shots × 1000 samples × 70 receivers,
+        /// 70 × 70 models), assets/model/openfwi_cbam_gates.safetensors.
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+        /// Seismic data .npy: (N, shots, time, receivers).
+        #[arg(long)]
+        data: PathBuf,
+        /// Velocity models to compare with (default: the data file's `model` sibling, if any).
+        #[arg(long)]
+        truth: Option<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+        /// At most this many figures.
+        #[arg(long, default_value_t = 8)]
+        figures: usize,
+        #[arg(long, default_value_t = 8)]
+        batch: usize,
+        /// Where the network runs: auto (a hardware GPU, else the CPU), gpu or cpu.
+        #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+        backend: BackendChoice,
+    },
+    /// Train none, se, cbam and ca, each with and without gates, on one split and budget,
+    /// and compare them (MAE, RMSE, SSIM, parameters, ms per step).
+    Ablate {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, default_value = "ablation")]
+        out: PathBuf,
+        #[arg(long, default_value_t = 10)]
+        epochs: usize,
+        #[arg(long, default_value = "32,64,128,256", value_delimiter = ',')]
+        widths: Vec<usize>,
+        #[arg(long, default_value_t = 16)]
+        batch: usize,
+        #[arg(long, default_value_t = 1e-3)]
+        lr: f32,
+        #[arg(long, default_value = "l1")]
+        loss: String,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long, default_value_t = 10)]
+        val_every: usize,
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Where the network runs: auto (a hardware GPU, else the CPU), gpu or cpu.
+        #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+        backend: BackendChoice,
+    },
+    /// List the GPU adapters, and the one brine picks with its limits and features.
+    Info,
+    /// Check the kernels against golden vectors (every .safetensors file in DIR).
+    Check {
+        /// Directory of golden files in the format of shared/golden/README.md.
+        #[arg(long)]
+        golden: PathBuf,
+        /// Which backend to check; `all` checks the CPU and, where an adapter exists, the GPU;
+        /// `reference` checks the plain-loop twins.
+        #[arg(long, value_enum, default_value_t = Checked::All)]
+        backend: Checked,
+    },
+    /// Make a dataset: random salt models and their simulated shot gathers, as .npy shards.
+    Synth {
+        /// Acquisition: a preset (openfwi, fcnvmb) or a JSON file that gives nz and nx.
+        #[arg(long, default_value = "openfwi")]
+        preset: String,
+        /// Samples in the whole set.
+        #[arg(long)]
+        count: usize,
+        /// Seed of the set: sample k is drawn from (seed, k).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// i/n: make the files c with c mod n = i (split a set over processes or machines).
+        #[arg(long, default_value = "0/1")]
+        shard: String,
+        /// Samples per file.
+        #[arg(long, default_value_t = 500)]
+        per_file: usize,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Where to simulate: auto (a hardware GPU, else the CPU engine, which outruns a
+        /// software adapter such as lavapipe), gpu or cpu.
+        #[arg(long, alias = "engine", value_enum, default_value_t = BackendChoice::Auto)]
+        backend: BackendChoice,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+        /// Print the acquisition as JSON and exit.
+        #[arg(long)]
+        print_acquisition: bool,
+    },
+    /// Simulate shot gathers for velocity models you bring.
+    Forward {
+        /// Velocity models in m/s: .npy of shape (nz, nx), (N, nz, nx) or (N, 1, nz, nx).
+        #[arg(long)]
+        model: PathBuf,
+        /// Acquisition: a JSON file or a preset name (openfwi, fcnvmb).
+        #[arg(long)]
+        acquisition: String,
+        /// Output .npy: float32 (N, shots, time, receivers).
+        #[arg(long)]
+        out: PathBuf,
+        /// Where to simulate: auto (a hardware GPU, else the CPU engine, which outruns a
+        /// software adapter such as lavapipe), gpu or cpu.
+        #[arg(long, alias = "engine", value_enum, default_value_t = BackendChoice::Auto)]
+        backend: BackendChoice,
+    },
+    /// Draw velocity models or shot gathers from a .npy file as PNGs.
+    Show {
+        /// A model file ((nz, nx), (N, nz, nx), (N, 1, nz, nx)) or a data file (N, shots, time, receivers).
+        file: PathBuf,
+        /// Output directory.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        /// Samples to draw, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "0")]
+        index: Vec<usize>,
+        /// Shots to draw from a data file, comma-separated (default: all).
+        #[arg(long, value_delimiter = ',')]
+        shot: Option<Vec<usize>>,
+        /// Percentile of |amplitude| that saturates a gather's colours.
+        #[arg(long, default_value_t = 99.0)]
+        clip: f64,
+        /// Colour range of models in m/s, e.g. 1500,4500 (default: the file's range).
+        #[arg(long, value_parser = parse_range)]
+        vrange: Option<(f64, f64)>,
+    },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        what: BenchWhat,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum BenchWhat {
+    /// The wave propagator: cell-updates per second on the openfwi and fcnvmb presets.
+    Wave {
+        /// Models per batch for openfwi (fcnvmb uses a quarter, at least 1).
+        #[arg(long, default_value_t = 64)]
+        batch: usize,
+        /// Time steps timed per run.
+        #[arg(long, default_value_t = 100)]
+        steps: usize,
+        /// Timed runs; the median is reported.
+        #[arg(long, default_value_t = 3)]
+        iters: usize,
+        /// Also time the CPU engine (a few steps).
+        #[arg(long)]
+        cpu: bool,
+        /// Time only the CPU engine (no GPU needed).
+        #[arg(long)]
+        cpu_only: bool,
+    },
+    /// Every kernel at the shapes of the `bench` network (SPEC.md).
+    Kernels {
+        /// Batch size (the bench network uses 8).
+        #[arg(long, default_value_t = 8)]
+        batch: usize,
+        /// Timed runs per kernel; the median is reported.
+        #[arg(long, default_value_t = 10)]
+        iters: usize,
+        /// Only kernels whose name contains this text.
+        #[arg(long)]
+        filter: Option<String>,
+    },
+    /// The training step and inference of the `bench` network (SPEC.md).
+    Step {
+        /// Where the network runs: auto (a hardware GPU, else the CPU), gpu or cpu.
+        /// Where the network runs: auto (a hardware GPU, else the CPU), gpu or cpu.
+        #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+        backend: BackendChoice,
+        #[arg(long, default_value_t = 8)]
+        batch: usize,
+        /// Input channels (shots).
+        #[arg(long, default_value_t = 8)]
+        channels: usize,
+        #[arg(long, default_value_t = 256)]
+        height: usize,
+        #[arg(long, default_value_t = 128)]
+        width: usize,
+        /// Comma-separated widths per level.
+        #[arg(long, default_value = "32,64,128,256,512", value_delimiter = ',')]
+        widths: Vec<usize>,
+        /// none, se, cbam, ca, or all (each of the four, with gates as set).
+        #[arg(long, default_value = "cbam")]
+        attention: String,
+        /// Leave out the attention gates on the skips.
+        #[arg(long)]
+        no_gates: bool,
+        #[arg(long, default_value_t = 5)]
+        iters: usize,
+    },
+    /// The CPU backend and the CPU wave engine beside PyTorch's CPU step and deepwave's CPU
+    /// propagator (run through python when installed), on the same shapes and threads,
+    /// alternated round by round.
+    Anchors {
+        /// Rounds of brine then anchor; medians are reported.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Directory of torch_cpu_step.py and deepwave_cpu_step.py.
+        #[arg(long)]
+        reference: Option<PathBuf>,
+        /// Smaller problems (a quick look, not the figures).
+        #[arg(long)]
+        quick: bool,
+    },
+}
+
+#[derive(clap::Args)]
+pub(crate) struct TrainArgs {
+    /// Dataset directory (brine shards or OpenFWI dataN.npy/modelN.npy pairs).
+    #[arg(long, required_unless_present = "resume")]
+    pub(crate) data: Option<PathBuf>,
+    /// none, se, cbam or ca.
+    #[arg(long, default_value = "cbam")]
+    pub(crate) attention: String,
+    /// Attention gates on the skip connections.
+    #[arg(long)]
+    pub(crate) gates: bool,
+    #[arg(long, default_value = "32,64,128,256", value_delimiter = ',')]
+    pub(crate) widths: Vec<usize>,
+    #[arg(long, default_value_t = 20)]
+    pub(crate) epochs: usize,
+    #[arg(long, default_value_t = 16)]
+    pub(crate) batch: usize,
+    #[arg(long, default_value_t = 1e-3)]
+    pub(crate) lr: f32,
+    /// l1, mse or l1+mse.
+    #[arg(long, default_value = "l1")]
+    pub(crate) loss: String,
+    /// constant, cosine, or step:EVERY:GAMMA.
+    #[arg(long, default_value = "constant")]
+    pub(crate) schedule: String,
+    /// Decoupled weight decay (AdamW) when positive.
+    #[arg(long, default_value_t = 0.0)]
+    pub(crate) weight_decay: f32,
+    #[arg(long, default_value_t = 0)]
+    pub(crate) seed: u64,
+    /// Hold out every N-th sample for validation.
+    #[arg(long, default_value_t = 10)]
+    pub(crate) val_every: usize,
+    /// Use at most this many samples.
+    #[arg(long)]
+    pub(crate) limit: Option<usize>,
+    /// Where the network runs: auto (a hardware GPU, else the CPU), gpu or cpu.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    pub(crate) backend: BackendChoice,
+    /// Run directory: run.json, metrics.csv, best and last checkpoints.
+    #[arg(long, default_value = "run")]
+    pub(crate) out: PathBuf,
+    /// Continue the run in this directory (its run.json; --epochs may extend it).
+    #[arg(long)]
+    pub(crate) resume: Option<PathBuf>,
+}
+
+/// `lo,hi` with lo < hi.
+pub(crate) fn parse_range(s: &str) -> Result<(f64, f64), String> {
+    let (a, b) = s.split_once(',').ok_or("expected lo,hi, e.g. 1500,4500")?;
+    let (a, b): (f64, f64) =
+        (a.trim().parse().map_err(|e| format!("{e}"))?, b.trim().parse().map_err(|e| format!("{e}"))?);
+    if a < b { Ok((a, b)) } else { Err(format!("{a},{b}: lo must be below hi")) }
+}

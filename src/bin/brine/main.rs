@@ -1,0 +1,285 @@
+//! The brine command line: parses the flags, opens the one `Device` the command runs on,
+//! and calls the command's module in `brine::app`.
+
+mod cli;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+use brine::Context;
+use brine::device::{BackendChoice, Device};
+use brine::nn::{Attention, Config};
+use brine::seismic::Acquisition;
+use clap::Parser;
+use cli::{BenchWhat, Cli, Command, SHIPPED_MODEL, TrainArgs};
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The device for the whole command, chosen once.
+fn open(choice: BackendChoice) -> Result<Device> {
+    Device::open(choice).with_context(|| format!("--backend {choice:?}").to_lowercase())
+}
+
+/// The device for a simulation, and a line saying where it runs.
+fn open_simulation(choice: BackendChoice) -> Result<Device> {
+    let device = open(choice)?;
+    match &device {
+        Device::Gpu(ctx) => eprintln!("simulating on {}", ctx.adapter_name()),
+        _ if choice == BackendChoice::Auto => {
+            eprintln!("note: no hardware GPU; simulating on the CPU engine (--backend gpu to use a software adapter)")
+        }
+        _ => {}
+    }
+    Ok(device)
+}
+
+fn run(cli: Cli) -> Result<bool> {
+    // Before anything starts rayon's pool: a bad count is an error, an absurd one is clamped.
+    let (_, note) = brine::fast::threads::init(cli.threads)?;
+    if let Some(note) = note {
+        eprintln!("note: {note}");
+    }
+    match cli.command {
+        Command::Demo { out, samples, seconds, seed, backend } => {
+            let device = open(backend)?;
+            let o = brine::app::demo::Options { out, samples, budget_s: seconds, seed, backend, ..Default::default() };
+            let r = brine::app::demo::run(&o, &device, |line| println!("{line}"))?;
+            println!("\ntest set ({} samples never trained on):", r.test.samples);
+            print_scores(&r.test);
+            println!("\nwrote:");
+            println!("  data        {}", r.data.display());
+            println!("  run         {} (metrics.csv, best.safetensors, last.safetensors)", r.run.display());
+            println!("  metrics     {}", o.out.join("eval.json").display());
+            for f in &r.figures {
+                println!("  figure      {}", f.display());
+            }
+            Ok(true)
+        }
+        Command::Train(a) => train(a),
+        Command::Eval { checkpoint, data, out, batch, limit, backend } => {
+            let out = out.unwrap_or_else(|| checkpoint.parent().map(Path::to_path_buf).unwrap_or_default());
+            let device = open(backend)?;
+            let (_, summary) = brine::app::eval::run(&checkpoint, &data, Some(&out), &device, batch, limit)?;
+            print_scores(&summary);
+            println!("per sample: {}\nsummary:    {}", out.join("eval.csv").display(), out.join("eval.json").display());
+            Ok(true)
+        }
+        Command::Infer { checkpoint, data, truth, out, figures, batch, backend } => {
+            let checkpoint = checkpoint.unwrap_or_else(|| PathBuf::from(SHIPPED_MODEL));
+            let device = open(backend)?;
+            let r = brine::app::infer::run(&brine::app::infer::Options {
+                checkpoint: &checkpoint,
+                data: &data,
+                truth: truth.as_deref(),
+                out: &out,
+                device: &device,
+                batch,
+                figures,
+            })?;
+            println!("{} velocity model(s) -> {}", r.samples, r.prediction.display());
+            if !r.scores.is_empty() {
+                print_scores(&brine::app::eval::mean(&r.scores));
+            }
+            for f in &r.figures {
+                println!("figure: {}", f.display());
+            }
+            Ok(true)
+        }
+        Command::Ablate { data, out, epochs, widths, batch, lr, loss, seed, val_every, limit, backend } => {
+            let device = open(backend)?;
+            let o = brine::app::ablate::Options {
+                data,
+                out: out.clone(),
+                widths,
+                epochs,
+                batch,
+                lr,
+                loss,
+                seed,
+                val_every,
+                limit,
+                backend,
+                progress: true,
+            };
+            let rows = brine::app::ablate::run(&o, &device, |r| {
+                println!("done: {} (MAE {:.4}, SSIM {:.4})", r.variant, r.mae, r.ssim)
+            })?;
+            println!("\n{}", brine::app::ablate::markdown(&rows));
+            println!("table: {} and {}", out.join("ablation.md").display(), out.join("ablation.json").display());
+            Ok(true)
+        }
+        Command::Info => info(),
+        Command::Check { golden, backend } => Ok(brine::app::check::run(&golden, backend)?),
+        Command::Synth { preset, count, seed, shard, per_file, out, backend, quiet, print_acquisition } => {
+            let acq = Acquisition::preset_or_file(&preset)?;
+            if print_acquisition {
+                println!("{}", acq.to_json());
+                return Ok(true);
+            }
+            let job = brine::app::synth::Synth { acq, count, seed, shard: shard.parse()?, per_file, out };
+            let device = open_simulation(backend)?;
+            let report = brine::app::synth::synth(&job, &device, !quiet, |w| eprintln!("warning: {w}"))?;
+            println!(
+                "{} samples in {} new file(s) ({} already complete) in {:.1} s ({:.2} samples/s) in {}",
+                report.samples,
+                report.files_written,
+                report.files_skipped,
+                report.seconds,
+                report.samples as f64 / report.seconds.max(1e-9),
+                job.out.display()
+            );
+            if report.norm.is_some() {
+                println!("set complete: bounds in {}", job.out.join("norm.json").display());
+            }
+            Ok(true)
+        }
+        Command::Forward { model, acquisition, out, backend } => {
+            let acq = Acquisition::preset_or_file(&acquisition)?;
+            let (models, n, nz, nx) = brine::data::shards::read_models(&model)?;
+            let device = open_simulation(backend)?;
+            let (plan, data) = brine::seismic::forward(&device, &acq, &models, n, nz, nx, |_| {})
+                .with_context(|| format!("simulating {}", model.display()))?;
+            plan.warnings.iter().for_each(|w| eprintln!("warning: {w}"));
+            let shape = [n, plan.shots, plan.samples, plan.receivers];
+            brine::data::npy::write_atomic(&out, &shape, &data)?;
+            println!("{} model(s) {nz}x{nx} -> {} {shape:?}", n, out.display());
+            Ok(true)
+        }
+        Command::Show { file, out, index, shot, clip, vrange } => {
+            let opts = brine::app::show::ShowOptions { indices: index, shots: shot, clip, vrange };
+            for p in brine::app::show::show_file(&file, &out, &opts)? {
+                println!("{}", p.display());
+            }
+            Ok(true)
+        }
+        Command::Bench { what } => bench(what).map(|_| true),
+    }
+}
+
+fn bench(what: BenchWhat) -> Result<()> {
+    use brine::app::bench;
+    match what {
+        BenchWhat::Wave { batch, steps, iters, cpu, cpu_only } => {
+            let device = if cpu_only { Device::Cpu } else { Device::Gpu(Context::new()?) };
+            bench::wave(&device, batch, steps, iters, cpu)?;
+        }
+        BenchWhat::Kernels { batch, iters, filter } => {
+            bench::kernels(&Context::new()?, &brine::bench::Options { batch, iters, filter })?;
+        }
+        BenchWhat::Step { backend, batch, channels, height, width, widths, attention, no_gates, iters } => {
+            let kinds: Vec<Attention> = if attention == "all" {
+                vec![Attention::None, Attention::Se, Attention::Cbam, Attention::Ca]
+            } else {
+                vec![attention.parse()?]
+            };
+            let configs: Vec<Config> = kinds
+                .into_iter()
+                .map(|a| Config { in_channels: channels, out_channels: 1, widths: widths.clone(), attention: a, gates: !no_gates })
+                .collect();
+            bench::step(&open(backend)?, &configs, [batch, channels, height, width], iters)?;
+        }
+        BenchWhat::Anchors { rounds, reference, quick } => bench::anchors(rounds, reference, quick)?,
+    }
+    Ok(())
+}
+
+fn info() -> Result<bool> {
+    println!("adapters:");
+    for a in brine::gpu::adapter_summaries()? {
+        println!("  {a}");
+    }
+    let ctx = Context::new()?;
+    let l = &ctx.limits;
+    println!("picked: {}", ctx.adapter_name());
+    println!("  max storage binding      {} bytes", l.max_storage_buffer_binding_size);
+    println!("  max buffer               {} bytes", l.max_buffer_size);
+    println!("  workgroup memory         {} bytes", l.max_compute_workgroup_storage_size);
+    println!("  invocations / workgroup  {}", l.max_compute_invocations_per_workgroup);
+    let has = |f: wgpu::Features| if ctx.features.contains(f) { "yes" } else { "no" };
+    println!("  subgroups                {}", has(wgpu::Features::SUBGROUP));
+    println!("  shader-f16               {}", has(wgpu::Features::SHADER_F16));
+    println!("  timestamp queries        {}", has(wgpu::Features::TIMESTAMP_QUERY));
+    Ok(true)
+}
+
+fn print_scores(s: &brine::app::eval::Summary) {
+    println!("  samples     {}", s.samples);
+    println!("  MAE         {:.4}   (velocity normalised to [-1, 1])", s.mean.mae);
+    println!("  RMSE        {:.4}", s.mean.rmse);
+    println!("  SSIM        {:.4}   (on [0, 1])", s.mean.ssim);
+    println!("  MAE         {:.1} m/s", s.mean.mae_ms);
+}
+
+fn train(a: TrainArgs) -> Result<bool> {
+    use brine::app::train::{RunSpec, read_spec, run};
+    let (spec, dir, resume) = match &a.resume {
+        Some(dir) => {
+            let mut spec = read_spec(dir)?;
+            spec.epochs = spec.epochs.max(a.epochs);
+            (spec, dir.clone(), true)
+        }
+        None => {
+            let in_channels = brine::train::dataset::shots(a.data.as_deref().unwrap_or(Path::new(".")))?;
+            let spec = RunSpec {
+                data: a.data.clone().unwrap_or_default(),
+                config: Config {
+                    in_channels,
+                    out_channels: 1,
+                    widths: a.widths.clone(),
+                    attention: a.attention.parse()?,
+                    gates: a.gates,
+                },
+                epochs: a.epochs,
+                batch: a.batch,
+                lr: a.lr,
+                weight_decay: a.weight_decay,
+                loss: a.loss.clone(),
+                schedule: a.schedule.clone(),
+                seed: a.seed,
+                val_every: a.val_every,
+                limit: a.limit,
+                backend: a.backend,
+                budget_s: None,
+            };
+            (spec, a.out.clone(), false)
+        }
+    };
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    // Ctrl-C: finish the current step, save the last checkpoint, then exit.
+    ctrlc::set_handler(move || flag.store(true, std::sync::atomic::Ordering::SeqCst))
+        .context("installing the Ctrl-C handler")?;
+    let device = open(spec.backend)?;
+    let r = run(&spec, &device, &dir, resume, true, &stop)?;
+    println!("{} train / {} validation samples on {}", r.train_samples, r.val_samples, r.engine);
+    if let Some(last) = r.rows.last() {
+        println!(
+            "epoch {}: train loss {:.4}, validation loss {:.4}, validation MAE {:.4}; {:.1} ms per step",
+            last.epoch + 1,
+            last.train_loss,
+            last.val_loss,
+            last.val_mae,
+            r.ms_per_step
+        );
+    }
+    println!("run: {} (metrics.csv, best.safetensors, last.safetensors)", dir.display());
+    if r.interrupted {
+        println!(
+            "interrupted: saved {}; continue with --resume {}",
+            dir.join("last.safetensors").display(),
+            dir.display()
+        );
+        return Ok(false);
+    }
+    Ok(true)
+}
