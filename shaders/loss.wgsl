@@ -11,16 +11,16 @@
 // element-wise kernels: 64 threads × 4 elements per workgroup, a vec4 and a scalar variant.
 //
 // loss_record keeps a training run's losses on the device, so a step needs no readback:
-// it appends y[0] to `history` (at most `len` entries) and counts it in log[1]; the first
-// loss that is not finite (NaN or ±inf: all exponent bits set) puts its 1-based position
-// into log[0], which Adam reads to stop updating. The host reads the log now and then and
-// clears it.
+// it appends y[0]'s bits to log[2..2+len) and counts it in log[1]; the first loss that is
+// not finite (NaN or ±inf: all exponent bits set) puts its 1-based position into log[0],
+// which Adam reads to stop updating. The host reads the whole log (one copy) now and then
+// and clears its two counters.
 //
 // Bindings, in the order of the Rust `Kernel.bindings` lists:
 //   loss_partial:    1 x (read)         2 t (read)    3 partials (read_write)
 //   loss_final:      1 partials (read)  2 y (read_write)
 //   loss_bwd(4):     1 x (read)         2 t (read)    3 dy (read)   4 dx (read_write)
-//   loss_record:     1 y (read)         2 log (read_write, u32)     3 history (read_write)
+//   loss_record:     1 y (read)         2 log (read_write, u32)
 
 const RWG: u32 = 256u; // reduction workgroup size
 const WG: u32 = 64u; // backward workgroup size
@@ -54,7 +54,6 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> dx: array<f32>;
 
 @group(0) @binding(2) var<storage, read_write> log: array<u32>;
-@group(0) @binding(3) var<storage, read_write> history: array<f32>;
 
 @group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> t4: array<vec4<f32>>;
@@ -136,7 +135,7 @@ fn loss_record() {
     let n = log[1];
     let l = x[0];
     if (n < p.len) {
-        history[n] = l;
+        log[2u + n] = bitcast<u32>(l);
     }
     if ((bitcast<u32>(l) & 0x7f800000u) == 0x7f800000u && log[0] == 0u) {
         log[0] = n + 1u;

@@ -169,6 +169,11 @@ fn training_runs_on_the_gpu() {
     let out = ok(&train_args(s(dataset()), s(&run), "gpu", "1"));
     assert!(out.contains("gpu"), "{out}");
     assert_eq!(metrics_rows(&run).len(), 1);
+    // One submission and no host sync per step; the losses are read once, at the end of
+    // this short epoch.
+    let line = out.lines().find(|l| l.starts_with("per training step:")).unwrap_or_else(|| panic!("{out}"));
+    let nums: Vec<f64> = line.split_whitespace().filter_map(|w| w.trim_end_matches([',', ';']).parse().ok()).collect();
+    assert_eq!(nums[..3], [1.0, 0.0, 1.0], "{line}");
     let ev = root.join("eval");
     ok(&[
         "eval",

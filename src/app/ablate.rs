@@ -83,19 +83,15 @@ pub fn run(o: &Options, device: &Device, mut report: impl FnMut(&Row)) -> Result
         let dir = o.out.join(&variant);
         let config = Config { in_channels, out_channels: 1, widths: o.widths.clone(), attention, gates };
         let spec = RunSpec {
-            data: o.data.clone(),
-            config,
             epochs: o.epochs,
             batch: o.batch,
             lr: o.lr,
-            weight_decay: 0.0,
             loss: o.loss.clone(),
-            schedule: "constant".into(),
             seed: o.seed,
             val_every: o.val_every,
             limit: o.limit,
             backend: o.backend,
-            budget_s: None,
+            ..RunSpec::new(o.data.clone(), config)
         };
         let resume = dir.join("metrics.csv").exists();
         let trained = super::train::run(&spec, device, &dir, resume, o.progress, &stop)?;

@@ -77,26 +77,16 @@ pub fn run(o: &Options, device: &Device, mut say: impl FnMut(&str)) -> Result<Re
     synth(device, &data, o.samples, o.seed, o.progress)?;
     say(&format!("    and {} more, never trained on, into {}", o.test_samples, test.display()));
     synth(device, &test, o.test_samples, o.seed + 1_000_003, o.progress)?;
+    let config =
+        Config { in_channels: 3, out_channels: 1, widths: vec![8, 16, 32], attention: Attention::Cbam, gates: true };
     let spec = RunSpec {
-        data: data.clone(),
-        config: Config {
-            in_channels: 3,
-            out_channels: 1,
-            widths: vec![8, 16, 32],
-            attention: Attention::Cbam,
-            gates: true,
-        },
         epochs: o.epochs,
         batch: 8,
         lr: 3e-3,
-        weight_decay: 0.0,
-        loss: "l1".into(),
-        schedule: "constant".into(),
         seed: o.seed,
-        val_every: 10,
-        limit: None,
         backend: o.backend,
         budget_s: Some(budget_s),
+        ..RunSpec::new(data.clone(), config)
     };
     say(&format!(
         "2/4 training a CBAM + gates U-Net (widths 8,16,32) for up to {:.0} s into {}",

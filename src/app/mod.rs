@@ -1,7 +1,7 @@
 //! The user-facing workflows behind the CLI, one module per command: train, eval, infer,
-//! ablate, demo, synth, show, bench, check. Each takes
-//! plain options, prints what it does, and returns what it measured, so tests drive them
-//! as the command line does.
+//! ablate, demo, synth, show, bench, check. Each takes plain options and the `Device` the
+//! command runs on, and returns what it measured, so tests drive them as the command line
+//! does.
 
 pub mod ablate;
 pub mod bench;

@@ -39,6 +39,28 @@ pub struct RunSpec {
     pub budget_s: Option<f64>,
 }
 
+impl RunSpec {
+    /// A run of `config` on `data` with the CLI's defaults (20 epochs, batch 16, lr 1e-3,
+    /// L1, constant rate, seed 0, every 10th sample held out, auto backend, no budget).
+    pub fn new(data: PathBuf, config: Config) -> RunSpec {
+        RunSpec {
+            data,
+            config,
+            epochs: 20,
+            batch: 16,
+            lr: 1e-3,
+            weight_decay: 0.0,
+            loss: "l1".into(),
+            schedule: "constant".into(),
+            seed: 0,
+            val_every: 10,
+            limit: None,
+            backend: BackendChoice::Auto,
+            budget_s: None,
+        }
+    }
+}
+
 /// Whether sample `i` is held out for validation: every `val_every`-th one.
 pub fn held_out(i: usize, val_every: usize) -> bool {
     i % val_every == val_every - 1
@@ -66,6 +88,8 @@ pub struct Report {
     pub train_samples: usize,
     pub val_samples: usize,
     pub ms_per_step: f64,
+    /// On a GPU: what the training steps asked of it (see `fit::GpuWork`).
+    pub gpu_work: Option<fit::GpuWork>,
 }
 
 /// Trains as `spec` says on `device` into `run`, continuing from its `last` checkpoint
@@ -131,6 +155,7 @@ pub fn run(
     let ms: Vec<f64> = outcome.rows.iter().map(|r| r.step_ms).collect();
     Ok(Report {
         ms_per_step: ms.iter().sum::<f64>() / ms.len().max(1) as f64,
+        gpu_work: outcome.gpu_work,
         rows: outcome.rows,
         interrupted: outcome.interrupted,
         engine: runner.describe(),

@@ -29,6 +29,18 @@ pub struct Counters {
     pub backpressure: usize,
 }
 
+impl std::ops::Add for Counters {
+    type Output = Counters;
+    fn add(self, o: Counters) -> Counters {
+        Counters {
+            dispatches: self.dispatches + o.dispatches,
+            submissions: self.submissions + o.submissions,
+            syncs: self.syncs + o.syncs,
+            backpressure: self.backpressure + o.backpressure,
+        }
+    }
+}
+
 impl std::ops::Sub for Counters {
     type Output = Counters;
     fn sub(self, o: Counters) -> Counters {

@@ -72,6 +72,15 @@ impl Context {
         Ok(())
     }
 
+    /// Overwrites `data.len()` elements of a tensor from element `at` on.
+    pub fn write_at<T: bytemuck::Pod>(&self, t: &GpuTensor, at: usize, data: &[T]) -> Result<()> {
+        if at + data.len() > t.len || std::mem::size_of::<T>() != 4 {
+            return Err(Error::shape("write", "tensor", format!("has {} elements, got {} at {at}", t.len, data.len())));
+        }
+        self.queue.write_buffer(&t.buffer, (at * 4) as u64, bytemuck::cast_slice(data));
+        Ok(())
+    }
+
     /// Copies a GPU tensor back to the host (waits for the GPU).
     pub fn read<T: bytemuck::Pod>(&self, t: &GpuTensor) -> Result<Vec<T>> {
         if t.len == 0 {

@@ -249,8 +249,8 @@ fn execute<B: Backend>(
             if plan.last_use[r.0] == Some(step) {
                 for dead in [v.0, r.0] {
                     // The plan says this value is dead: its buffer can serve a later value,
-                    // unless its contents came from the host (a captured program would not
-                    // upload them again).
+                    // unless its contents came from the host at planning time (a backend
+                    // that records the run to replay it would not upload them again).
                     let uploaded = matches!(g.nodes[g.producer[dead]].op, Op::Const(_));
                     if let Slot::Own(t) = std::mem::replace(&mut slots[dead], Slot::Empty)
                         && let Ok(t) = Rc::try_unwrap(t)

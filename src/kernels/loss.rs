@@ -26,7 +26,7 @@ pub struct Params {
 static PARTIAL: Kernel = Kernel { shader: &SHADER, entry: "loss_partial", bindings: &[Read, Read, ReadWrite] };
 static FINAL: Kernel = Kernel { shader: &SHADER, entry: "loss_final", bindings: &[Read, ReadWrite] };
 static BWD4: Kernel = Kernel { shader: &SHADER, entry: "loss_bwd4", bindings: &[Read, Read, Read, ReadWrite] };
-static RECORD: Kernel = Kernel { shader: &SHADER, entry: "loss_record", bindings: &[Read, ReadWrite, ReadWrite] };
+static RECORD: Kernel = Kernel { shader: &SHADER, entry: "loss_record", bindings: &[Read, ReadWrite] };
 static BWD: Kernel = Kernel { shader: &SHADER, entry: "loss_bwd", bindings: &[Read, Read, Read, ReadWrite] };
 
 /// Threads per reduction workgroup.
@@ -83,12 +83,14 @@ pub fn backward(r: &mut Recorder, l: Loss, x: &GpuTensor, t: &GpuTensor, dy: &Gp
     Ok(dx)
 }
 
-/// Appends the one-element loss `y` to `history` and counts it in `log` (two u32: the
-/// 1-based position of the first loss that is not finite, 0 while all are; the number of
-/// losses recorded). Entries past `history`'s length are counted but not kept.
-pub fn record(r: &mut Recorder, y: &GpuTensor, log: &GpuTensor, history: &GpuTensor) -> Result<()> {
+/// Appends the one-element loss `y` to `log`: u32 [1-based position of the first loss that
+/// is not finite, or 0; losses recorded; then the recorded losses' f32 bits]. Losses past
+/// the log's capacity are counted but not kept.
+pub fn record(r: &mut Recorder, y: &GpuTensor, log: &GpuTensor) -> Result<()> {
     check_len("loss_record", "y", y.len, &[1])?;
-    check_len("loss_record", "log", log.len, &[2])?;
-    let len = to_u32("loss_record", "history", history.len)?;
-    r.dispatch(&RECORD, &Params { len, ..Default::default() }, &[y, log, history], [1, 1, 1])
+    if log.len < 3 {
+        return Err(crate::error::Error::shape("loss_record", "log", format!("has {} entries, needs at least 3", log.len)));
+    }
+    let len = to_u32("loss_record", "log", log.len - 2)?;
+    r.dispatch(&RECORD, &Params { len, ..Default::default() }, &[y, log], [1, 1, 1])
 }

@@ -33,9 +33,9 @@ struct Training {
     v: BTreeMap<String, GpuTensor>,
     /// Adam's per-step scalars, shared by every parameter's dispatch.
     uniform: GpuTensor,
-    /// u32 [first bad position (1-based) or 0, losses recorded] since the last read.
+    /// u32 [first bad position (1-based) or 0, losses recorded, their f32 bits…] since the
+    /// last read (see `kernels::loss::record`).
     log: GpuTensor,
-    history: GpuTensor,
     /// Losses read from the device but not yet returned (a full log forces a read).
     drained: Vec<f32>,
     /// Steps submitted since the last read of the log.
@@ -95,12 +95,11 @@ impl<'d> GpuRunner<'d> {
         // The fixed scalars (betas, eps, L2) come from any step; the uniform gets the rest.
         let fixed = StepScalars::new(&opt.hyper, 1)?;
         let uniform = kernels::adam::step_uniform(ctx, &fixed)?;
-        let log = ctx.upload("loss log", &[0u32; 2])?;
-        let history = ctx.zeros("runner", "loss history", LOG_CAPACITY)?;
+        let log = ctx.zeros("runner", "loss log", 2 + LOG_CAPACITY)?;
         let y = step.graph.shape(step.output).to_vec();
         let prog = Captured::capture(gpu, &step.graph, &step.plan, store, &[("input", &x), ("target", &y)], |r, out, store| {
             let loss = out.get(&step.loss).ok_or_else(|| Error::config("runner", "the loss is not kept"))?;
-            kernels::loss::record(r, loss, &log, &history)?;
+            kernels::loss::record(r, loss, &log)?;
             for (name, g) in &step.param_grads {
                 let missing = || Error::config("runner", format!("no parameter or moments for `{name}`"));
                 let p = store.params.get(name).ok_or_else(missing)?;
@@ -119,7 +118,6 @@ impl<'d> GpuRunner<'d> {
             v,
             uniform,
             log,
-            history,
             drained: vec![],
             unread: 0,
             in_flight: VecDeque::new(),
@@ -156,7 +154,7 @@ impl<'d> GpuRunner<'d> {
         let tr = self.train.as_mut().ok_or_else(no_training)?;
         if tr.failed.is_none() {
             let log: Vec<u32> = ctx.read(&tr.log)?;
-            let history: Vec<f32> = ctx.read(&tr.history)?;
+            let history: Vec<f32> = log[2..].iter().map(|&b| f32::from_bits(b)).collect();
             tr.in_flight.clear();
             let (bad, n) = (log[0] as usize, log[1] as usize);
             if n != tr.unread {
@@ -167,7 +165,7 @@ impl<'d> GpuRunner<'d> {
                 // Keep the flag set on the device: Adam stays off from that step on.
                 tr.failed = Some((tr.t as u64 - n as u64 + bad as u64, history.get(bad - 1).copied().unwrap_or(f32::NAN)));
             } else {
-                ctx.write(&tr.log, &[0u32; 2])?;
+                ctx.write_at(&tr.log, 0, &[0u32; 2])?;
                 return Ok(history[..n.min(LOG_CAPACITY)].to_vec());
             }
         }

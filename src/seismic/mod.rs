@@ -1,5 +1,5 @@
-//! brine's own data: random salt velocity models, acquisition geometry, the acoustic wave
-//! propagator (WGSL kernel + CPU twin) and PNG views of models and shot gathers.
+//! brine's own data: random salt velocity models, acquisition geometry, and the acoustic
+//! wave propagator (WGSL kernel, CPU twin and fast CPU engine) on a `Device`.
 
 pub mod acquisition;
 pub mod propagate;

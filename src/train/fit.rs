@@ -9,7 +9,7 @@ use crate::data::write_file_atomic;
 use crate::error::{Error, Result};
 use crate::nn::programs::LossKind;
 use crate::rng::Rng;
-use crate::runner::Runner;
+use crate::runner::{Counters, Runner};
 
 /// A split in network layout, normalised: inputs [n, c, h, w] and targets [n, 1, h, w].
 #[derive(Clone, Debug, Default)]
@@ -158,14 +158,29 @@ pub fn loss_of(kind: LossKind, pred: &[f32], target: &[f32]) -> f64 {
     (if kind.l1 { l1 } else { 0.0 }) + (if kind.mse { mse } else { 0.0 })
 }
 
+/// What training steps asked of the GPU.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GpuWork {
+    pub steps: Counters,
+    pub count: usize,
+    pub loss_reads: usize,
+}
+
 /// How a run ended.
 pub struct Outcome {
     pub rows: Vec<EpochRow>,
     pub interrupted: bool,
+    /// On a GPU: what this session's training steps asked of it (their loss reads, the
+    /// validation and saving apart), how many steps, and how many loss reads (one host
+    /// sync each) there were.
+    pub gpu_work: Option<GpuWork>,
 }
 
-/// How often the progress bar reads the losses back (a host sync; steps themselves have none).
+/// The progress bar reads the losses back (a host sync; steps themselves have none) once
+/// this much time and this many steps have passed since the last read, and at the end of
+/// each epoch.
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+const PROGRESS_STEPS: usize = 16;
 
 /// The mean of the losses read back so far in an epoch.
 #[derive(Default)]
@@ -227,6 +242,7 @@ pub fn fit(
         return Err(Error::config("train", "the validation split is empty"));
     }
     let steps = train.n / b;
+    let mut work: Option<GpuWork> = None;
     let mut best = rows.iter().map(|r| r.val_loss).fold(f64::INFINITY, f64::min);
     for epoch in rows.len()..opts.epochs {
         let started = Instant::now();
@@ -239,15 +255,22 @@ pub fn fit(
         }
         let bar = progress_bar(opts.progress, steps as u64, epoch, opts.epochs);
         let mut sum = LossSum::default();
+        let mut epoch_work = GpuWork::default();
         let interrupted = std::thread::scope(|scope| -> Result<bool> {
             let rx = batches(scope, train, order, b);
             let mut shown = Instant::now();
             for s in 0..steps {
                 let (x, t) = rx.recv().map_err(|_| Error::config("train", "the batch loader stopped"))?;
+                let before = runner.counters();
                 runner.step(&x, &t)?;
+                if let (Some(after), Some(before)) = (runner.counters(), before) {
+                    epoch_work.steps = epoch_work.steps + (after - before);
+                }
+                epoch_work.count += 1;
                 bar.inc(1);
-                if shown.elapsed() >= PROGRESS_EVERY {
+                if shown.elapsed() >= PROGRESS_EVERY && runner.pending() >= PROGRESS_STEPS {
                     sum.read(runner)?;
+                    epoch_work.loss_reads += 1;
                     shown = Instant::now();
                     let rate = ((s + 1) * b) as f64 / started.elapsed().as_secs_f64().max(1e-9);
                     bar.set_message(format!("loss {:.4}  {rate:.1} samples/s", sum.mean()));
@@ -259,10 +282,16 @@ pub fn fit(
             Ok(false)
         })?;
         sum.read(runner)?;
+        if runner.counters().is_some() {
+            let w = work.get_or_insert_with(GpuWork::default);
+            w.steps = w.steps + epoch_work.steps;
+            w.count += epoch_work.count;
+            w.loss_reads += epoch_work.loss_reads + 1;
+        }
         if interrupted {
             bar.abandon_with_message("interrupted: saving the last checkpoint");
             runner.save(&run.join("last.safetensors"))?;
-            return Ok(Outcome { rows, interrupted: true });
+            return Ok(Outcome { rows, interrupted: true, gpu_work: work });
         }
         let step_ms = started.elapsed().as_secs_f64() * 1e3 / steps as f64;
         let train_loss = sum.mean();
@@ -281,7 +310,7 @@ pub fn fit(
             break;
         }
     }
-    Ok(Outcome { rows, interrupted: false })
+    Ok(Outcome { rows, interrupted: false, gpu_work: work })
 }
 
 fn progress_bar(show: bool, steps: u64, epoch: usize, epochs: usize) -> indicatif::ProgressBar {

@@ -230,15 +230,14 @@ fn train(a: TrainArgs) -> Result<bool> {
         }
         None => {
             let in_channels = brine::train::dataset::shots(a.data.as_deref().unwrap_or(Path::new(".")))?;
+            let config = Config {
+                in_channels,
+                out_channels: 1,
+                widths: a.widths.clone(),
+                attention: a.attention.parse()?,
+                gates: a.gates,
+            };
             let spec = RunSpec {
-                data: a.data.clone().unwrap_or_default(),
-                config: Config {
-                    in_channels,
-                    out_channels: 1,
-                    widths: a.widths.clone(),
-                    attention: a.attention.parse()?,
-                    gates: a.gates,
-                },
                 epochs: a.epochs,
                 batch: a.batch,
                 lr: a.lr,
@@ -249,7 +248,7 @@ fn train(a: TrainArgs) -> Result<bool> {
                 val_every: a.val_every,
                 limit: a.limit,
                 backend: a.backend,
-                budget_s: None,
+                ..RunSpec::new(a.data.clone().unwrap_or_default(), config)
             };
             (spec, a.out.clone(), false)
         }
@@ -270,6 +269,16 @@ fn train(a: TrainArgs) -> Result<bool> {
             last.val_loss,
             last.val_mae,
             r.ms_per_step
+        );
+    }
+    if let Some(w) = r.gpu_work {
+        let n = w.count.max(1) as f64;
+        println!(
+            "per training step: {:.2} submissions, {:.2} host syncs; {} loss reads (one host sync each) in {} steps",
+            w.steps.submissions as f64 / n,
+            w.steps.syncs as f64 / n,
+            w.loss_reads,
+            w.count
         );
     }
     println!("run: {} (metrics.csv, best.safetensors, last.safetensors)", dir.display());
