@@ -28,7 +28,8 @@ impl std::str::FromStr for BackendChoice {
     }
 }
 
-/// The machine the work runs on.
+/// The machine the work runs on. (One per process: the size of the GPU variant does not matter.)
+#[allow(clippy::large_enum_variant)]
 pub enum Device {
     /// A GPU through wgpu (`BRINE_BACKEND` and `BRINE_ADAPTER` pick the adapter).
     Gpu(Context),

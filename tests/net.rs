@@ -5,9 +5,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+use brine::device::Device;
 use brine::golden::{self, FileKind, GoldenFile};
 use brine::graph::Graph;
-use brine::device::Device;
 use brine::nn::programs::{Inference, LossKind, TrainStep, init_store, shapes};
 use brine::nn::{Attention, Config};
 use brine::ops::{Adam, Loss};
@@ -303,13 +303,15 @@ fn captured_training_steps_equal_eager_ones_on_gpu() {
     for (xi, ti) in &batches {
         let (xi, ti) = (gpu.upload("x", xi).unwrap(), gpu.upload("t", ti).unwrap());
         let out = step.run(&gpu, &mut eager_store, &xi, &ti).unwrap();
-        eager.push((gpu.download(&out[&step.loss]).unwrap()[0], gpu.download(&out[&step.input_grad.unwrap()]).unwrap()));
+        eager
+            .push((gpu.download(&out[&step.loss]).unwrap()[0], gpu.download(&out[&step.input_grad.unwrap()]).unwrap()));
         let grads: Vec<(&str, &brine::GpuTensor)> =
             step.param_grads.iter().map(|(n, v)| (n.as_str(), &*out[v])).collect();
         eager_opt.apply(&gpu, &mut eager_store.params, &grads).unwrap();
     }
 
-    let training = brine::runner::Training { loss: LossKind { l1: true, mse: false }, hyper: Adam::default(), input_grad: true };
+    let training =
+        brine::runner::Training { loss: LossKind { l1: true, mse: false }, hyper: Adam::default(), input_grad: true };
     let mut runner = Runner::new(device, &cfg, x, Some(training), Init::Seed(4)).unwrap();
     assert!(runner.dispatches_per_step().unwrap() > 100);
     for (i, (xi, ti)) in batches.iter().enumerate() {
@@ -346,7 +348,8 @@ fn runner_steps_need_no_host_sync_until_the_losses_are_read() {
     let mut per_device = vec![];
     let devices: Vec<&Device> = [Some(&Device::Cpu), common::gpu_device()].into_iter().flatten().collect();
     for device in devices {
-        let mut runner = Runner::training(device, &cfg, x, mse, Adam { lr: 1e-2, ..Adam::default() }, Init::Seed(2)).unwrap();
+        let mut runner =
+            Runner::training(device, &cfg, x, mse, Adam { lr: 1e-2, ..Adam::default() }, Init::Seed(2)).unwrap();
         let before = runner.counters();
         for _ in 0..12 {
             runner.step(&input, &target).unwrap();

@@ -58,15 +58,25 @@ fn every_params_struct_matches_its_rust_mirror() {
         mirror!("adam", "Params", adam::Params, [len, beta1, one_minus_beta1, beta2, one_minus_beta2, eps, l2]),
         mirror!("adam", "Step", adam::Step, [step_size, bc2_sqrt, decay]),
         mirror!("batchnorm", "Params", batchnorm::Params, [c, hw, m, len, chunks, chunk_len, eps, momentum]),
-        mirror!("conv2d", "Params", conv2d::Params, [
-            n, ci, h, w, co, kh, kw, stride, pad, ho, wo, has_bias, gm, gn, gk, bm, bn, n_tiles, m_tiles, k_chunk,
-            splits, len, bk, bk_shift,
-        ]),
+        mirror!(
+            "conv2d",
+            "Params",
+            conv2d::Params,
+            [
+                n, ci, h, w, co, kh, kw, stride, pad, ho, wo, has_bias, gm, gn, gk, bm, bn, n_tiles, m_tiles, k_chunk,
+                splits, len, bk, bk_shift,
+            ]
+        ),
         mirror!("elementwise", "Params", elementwise::Params, [len, act, chunk, stride, offset]),
         mirror!("gate", "Params", gate::Params, [len, mode, c, h, w]),
         mirror!("loss", "Params", loss::Params, [len, groups, kind, scale]),
         mirror!("pool", "Params", pool::Params, [nc, h, w, ho, wo, len]),
-        mirror!("reduce", "Params", reduce::Params, [outer, r, inner, len, tile_x, split, lx_fast, scale, chunks, chunk_len]),
+        mirror!(
+            "reduce",
+            "Params",
+            reduce::Params,
+            [outer, r, inner, len, tile_x, split, lx_fast, scale, chunks, chunk_len]
+        ),
         mirror!("wave", "Params", wave::Params, [
             nz, nx, nbs, shots, nrec, wt, wb, wl, wr, frame, half, slot, nt_out, free_surface, prof_stride, wavelet,
             c2 => "c2lo", c1,
@@ -92,7 +102,8 @@ fn every_params_struct_matches_its_rust_mirror() {
             .filter(|(n, _)| *n != "c2hi")
             .collect();
         for (name, offset) in &named {
-            let rust = m.fields.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("{what}: `{name}` is not mirrored"));
+            let rust =
+                m.fields.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("{what}: `{name}` is not mirrored"));
             assert_eq!(rust.1, *offset, "{what}: `{name}` is at offset {offset} in WGSL, {} in Rust", rust.1);
         }
         assert_eq!(named.len(), m.fields.len(), "{what}: named fields {named:?} vs {:?}", m.fields);
@@ -109,12 +120,21 @@ fn every_params_struct_matches_its_rust_mirror() {
 #[test]
 fn cpu_and_kernels_do_not_import_each_other() {
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    for (dir, forbidden) in [("cpu", &["crate::kernels", "super::super::kernels"][..]), ("kernels", &["crate::cpu", "crate::fast"][..]), ("fast", &["crate::kernels", "crate::cpu::"][..])] {
+    for (dir, forbidden) in [
+        ("cpu", &["crate::kernels", "super::super::kernels"][..]),
+        ("kernels", &["crate::cpu", "crate::fast"][..]),
+        ("fast", &["crate::kernels", "crate::cpu::"][..]),
+    ] {
         for entry in walk(&src.join(dir)) {
             let text = std::fs::read_to_string(&entry).unwrap();
             for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
                 for f in forbidden {
-                    assert!(!line.contains(f), "{}: `{}` imports across the layers ({f})", entry.display(), line.trim());
+                    assert!(
+                        !line.contains(f),
+                        "{}: `{}` imports across the layers ({f})",
+                        entry.display(),
+                        line.trim()
+                    );
                 }
             }
         }

@@ -7,8 +7,8 @@ use std::sync::atomic::AtomicBool;
 
 use serde::{Deserialize, Serialize};
 
-use super::eval::{Model, mean, score_samples};
 use super::ensure_dir;
+use super::eval::{Model, mean, score_samples};
 use super::train::{RunSpec, splits};
 use crate::data::write_file_atomic;
 use crate::device::{BackendChoice, Device};

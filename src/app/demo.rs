@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use super::eval::Summary;
+use super::synth::{Synth, synth as make_set};
 use super::train::RunSpec;
 use super::{ensure_dir, infer};
-use super::synth::{Synth, synth as make_set};
 use crate::data::{ShardSpec, shards};
 use crate::device::{BackendChoice, Device};
 use crate::error::Result;

@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::eval::{Model, Scores, score};
 use super::ensure_dir;
+use super::eval::{Model, Scores, score};
 use crate::data::{npy, shards};
 use crate::device::Device;
 use crate::error::{Error, Result};

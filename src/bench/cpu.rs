@@ -12,12 +12,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use super::median;
+use super::step::{config_name, step};
 use crate::error::Result;
 use crate::fast::{simd, threads};
 use crate::nn::Config;
 use crate::seismic::{Acquisition, Plan as WavePlan, Positions};
-use super::median;
-use super::step::{config_name, step};
 
 /// What the numbers were measured on.
 #[derive(Clone, Debug)]

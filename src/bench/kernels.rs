@@ -92,7 +92,13 @@ fn rel_err(got: &[f32], want: &[f32]) -> f64 {
     }
     let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs() as f64));
     let worst = got.iter().zip(want).fold(0.0f64, |m, (a, b)| m.max((a - b).abs() as f64));
-    if worst == 0.0 { 0.0 } else if worst.is_finite() { worst / scale.max(f64::MIN_POSITIVE) } else { f64::INFINITY }
+    if worst == 0.0 {
+        0.0
+    } else if worst.is_finite() {
+        worst / scale.max(f64::MIN_POSITIVE)
+    } else {
+        f64::INFINITY
+    }
 }
 
 /// A host tensor of normal values and its GPU copy.

@@ -89,7 +89,11 @@ pub fn backward(r: &mut Recorder, l: Loss, x: &GpuTensor, t: &GpuTensor, dy: &Gp
 pub fn record(r: &mut Recorder, y: &GpuTensor, log: &GpuTensor) -> Result<()> {
     check_len("loss_record", "y", y.len, &[1])?;
     if log.len < 3 {
-        return Err(crate::error::Error::shape("loss_record", "log", format!("has {} entries, needs at least 3", log.len)));
+        return Err(crate::error::Error::shape(
+            "loss_record",
+            "log",
+            format!("has {} entries, needs at least 3", log.len),
+        ));
     }
     let len = to_u32("loss_record", "log", log.len - 2)?;
     r.dispatch(&RECORD, &Params { len, ..Default::default() }, &[y, log], [1, 1, 1])

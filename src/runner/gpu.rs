@@ -73,13 +73,16 @@ impl<'d> GpuRunner<'d> {
         x: [usize; 4],
     ) -> Result<Self> {
         let gpu = Gpu::new(ctx);
-        let mut store =
-            Store { params: upload_all(ctx, state.store.params, "")?, buffers: upload_all(ctx, state.store.buffers, "")? };
+        let mut store = Store {
+            params: upload_all(ctx, state.store.params, "")?,
+            buffers: upload_all(ctx, state.store.buffers, "")?,
+        };
         let train = match (train, state.opt) {
             (Some(step), Some(opt)) => Some(Self::capture_training(&gpu, &mut store, step, opt, x)?),
             _ => None,
         };
-        let infer_prog = Captured::capture(&gpu, &infer.graph, &infer.plan, &mut store, &[("input", &x)], |_, _, _| Ok(()))?;
+        let infer_prog =
+            Captured::capture(&gpu, &infer.graph, &infer.plan, &mut store, &[("input", &x)], |_, _, _| Ok(()))?;
         Ok(GpuRunner { gpu, store, train, infer, infer_prog })
     }
 
@@ -97,18 +100,25 @@ impl<'d> GpuRunner<'d> {
         let uniform = kernels::adam::step_uniform(ctx, &fixed)?;
         let log = ctx.zeros("runner", "loss log", 2 + LOG_CAPACITY)?;
         let y = step.graph.shape(step.output).to_vec();
-        let prog = Captured::capture(gpu, &step.graph, &step.plan, store, &[("input", &x), ("target", &y)], |r, out, store| {
-            let loss = out.get(&step.loss).ok_or_else(|| Error::config("runner", "the loss is not kept"))?;
-            kernels::loss::record(r, loss, &log)?;
-            for (name, g) in &step.param_grads {
-                let missing = || Error::config("runner", format!("no parameter or moments for `{name}`"));
-                let p = store.params.get(name).ok_or_else(missing)?;
-                let (m, v) = (m.get(name).ok_or_else(missing)?, v.get(name).ok_or_else(missing)?);
-                let grad = out.get(g).ok_or_else(missing)?;
-                kernels::adam::record(r, &fixed, p, grad, m, v, &uniform, &log)?;
-            }
-            Ok(())
-        })?;
+        let prog = Captured::capture(
+            gpu,
+            &step.graph,
+            &step.plan,
+            store,
+            &[("input", &x), ("target", &y)],
+            |r, out, store| {
+                let loss = out.get(&step.loss).ok_or_else(|| Error::config("runner", "the loss is not kept"))?;
+                kernels::loss::record(r, loss, &log)?;
+                for (name, g) in &step.param_grads {
+                    let missing = || Error::config("runner", format!("no parameter or moments for `{name}`"));
+                    let p = store.params.get(name).ok_or_else(missing)?;
+                    let (m, v) = (m.get(name).ok_or_else(missing)?, v.get(name).ok_or_else(missing)?);
+                    let grad = out.get(g).ok_or_else(missing)?;
+                    kernels::adam::record(r, &fixed, p, grad, m, v, &uniform, &log)?;
+                }
+                Ok(())
+            },
+        )?;
         Ok(Training {
             step,
             prog,
@@ -163,7 +173,8 @@ impl<'d> GpuRunner<'d> {
             tr.unread = 0;
             if bad > 0 {
                 // Keep the flag set on the device: Adam stays off from that step on.
-                tr.failed = Some((tr.t as u64 - n as u64 + bad as u64, history.get(bad - 1).copied().unwrap_or(f32::NAN)));
+                tr.failed =
+                    Some((tr.t as u64 - n as u64 + bad as u64, history.get(bad - 1).copied().unwrap_or(f32::NAN)));
             } else {
                 ctx.write_at(&tr.log, 0, &[0u32; 2])?;
                 return Ok(history[..n.min(LOG_CAPACITY)].to_vec());
@@ -212,7 +223,8 @@ impl<'d> GpuRunner<'d> {
 
     pub fn state(&self) -> Result<HostState> {
         let ctx = self.gpu.context();
-        let store = Store { params: download_all(ctx, &self.store.params)?, buffers: download_all(ctx, &self.store.buffers)? };
+        let store =
+            Store { params: download_all(ctx, &self.store.params)?, buffers: download_all(ctx, &self.store.buffers)? };
         let opt = match &self.train {
             Some(t) => {
                 Some(Optimizer { hyper: t.hyper, step: t.t, m: download_all(ctx, &t.m)?, v: download_all(ctx, &t.v)? })

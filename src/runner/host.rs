@@ -110,7 +110,8 @@ impl<B: Backend<Tensor = Vec<f32>>> HostRunner<B> {
 
     pub fn kept(&self, v: V) -> Result<Vec<f32>> {
         let tr = self.train.as_ref().ok_or_else(no_training)?;
-        let t = tr.last.get(&v).ok_or_else(|| Error::config("runner", format!("value {v:?} was not kept by a step")))?;
+        let t =
+            tr.last.get(&v).ok_or_else(|| Error::config("runner", format!("value {v:?} was not kept by a step")))?;
         self.b.download(t)
     }
 

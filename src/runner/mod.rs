@@ -80,6 +80,8 @@ fn bad_loss(step: u64, loss: f32) -> Error {
 /// submissions, syncs), or none on the CPU.
 pub type Counters = crate::gpu::Counters;
 
+/// One per runner: the size of the GPU variant does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Exec<'d> {
     Gpu(gpu::GpuRunner<'d>),
     Cpu(host::HostRunner<Cpu>),
@@ -114,7 +116,13 @@ pub struct Runner<'d> {
 impl<'d> Runner<'d> {
     /// A runner for `cfg` on batches of shape `x` ([n, c, h, w]): inference only, or also
     /// training when `training` is given.
-    pub fn new(device: &'d Device, cfg: &Config, x: [usize; 4], training: Option<Training>, init: Init) -> Result<Self> {
+    pub fn new(
+        device: &'d Device,
+        cfg: &Config,
+        x: [usize; 4],
+        training: Option<Training>,
+        init: Init,
+    ) -> Result<Self> {
         cfg.validate()?;
         if x[1] != cfg.in_channels {
             return Err(Error::shape(
@@ -204,8 +212,12 @@ impl<'d> Runner<'d> {
     pub fn predict_all(&mut self, inputs: &[f32]) -> Result<Vec<f32>> {
         let [b, c, h, w] = self.x;
         let (len, out_len) = (c * h * w, self.cfg.out_channels * h * w);
-        if inputs.len() % len != 0 {
-            return Err(Error::shape("predict", "input", format!("{} values is not a whole number of {c}×{h}×{w} samples", inputs.len())));
+        if !inputs.len().is_multiple_of(len) {
+            return Err(Error::shape(
+                "predict",
+                "input",
+                format!("{} values is not a whole number of {c}×{h}×{w} samples", inputs.len()),
+            ));
         }
         let n = inputs.len() / len;
         let mut out = Vec::with_capacity(n * out_len);

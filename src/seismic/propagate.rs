@@ -32,8 +32,8 @@
 //! fewest equal sub-steps that are stable (the wavelet is sampled at the sub-step, samples
 //! are kept at the requested dt·decimate).
 
-use crate::error::{Error, Result};
 use crate::device::Device;
+use crate::error::{Error, Result};
 use crate::gpu::Context;
 use crate::kernels::wave::{self, NO_SLOT, Params};
 use crate::{cpu, fast};

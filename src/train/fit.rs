@@ -299,7 +299,15 @@ pub fn fit(
         let val_loss = loss_of(opts.loss, &pred, &val.target);
         let val_mae = loss_of(LossKind { l1: true, mse: false }, &pred, &val.target);
         bar.finish_with_message(format!("loss {train_loss:.4}  val {val_loss:.4}"));
-        rows.push(EpochRow { epoch, train_loss, val_loss, val_mae, lr, seconds: started.elapsed().as_secs_f64(), step_ms });
+        rows.push(EpochRow {
+            epoch,
+            train_loss,
+            val_loss,
+            val_mae,
+            lr,
+            seconds: started.elapsed().as_secs_f64(),
+            step_ms,
+        });
         runner.save(&run.join("last.safetensors"))?;
         if val_loss < best {
             best = val_loss;

@@ -184,7 +184,13 @@ fn bench(what: BenchWhat) -> Result<()> {
             };
             let configs: Vec<Config> = kinds
                 .into_iter()
-                .map(|a| Config { in_channels: channels, out_channels: 1, widths: widths.clone(), attention: a, gates: !no_gates })
+                .map(|a| Config {
+                    in_channels: channels,
+                    out_channels: 1,
+                    widths: widths.clone(),
+                    attention: a,
+                    gates: !no_gates,
+                })
                 .collect();
             bench::step(&open(backend)?, &configs, [batch, channels, height, width], iters)?;
         }
