@@ -50,11 +50,9 @@ fn write(
             TensorView::new(Dtype::I64, vec![], b).map_err(|e| Error::file(path, e.to_string()))?,
         ));
     }
-    let tmp = path.with_extension("safetensors.tmp");
-    safetensors::serialize_to_file(views, Some(meta), &tmp)
-        .map_err(|e| Error::file(&tmp, format!("cannot write: {e}")))?;
-    std::fs::rename(&tmp, path)
-        .map_err(|e| Error::file(path, format!("cannot rename {} into place: {e}", tmp.display())))
+    crate::data::write_via_temp(path, |tmp| {
+        safetensors::serialize_to_file(views, Some(meta), tmp).map_err(|e| Error::file(tmp, format!("cannot write: {e}")))
+    })
 }
 
 /// The path of the optimiser state beside a checkpoint.
@@ -110,6 +108,10 @@ pub fn save_with<B: Backend>(
     let config = serde_json::to_string(cfg).map_err(|e| Error::config("checkpoint", e.to_string()))?;
     let mut meta = extra.clone();
     meta.insert(CONFIG_KEY.to_string(), config.clone());
+    // The optimiser's step stamps both files, so a pair from different saves is refused.
+    if let Some(o) = opt {
+        meta.insert(STEP_KEY.to_string(), o.step.to_string());
+    }
     write(path, &tensors, &counters, meta)?;
     if let Some(o) = opt {
         let mut state = downloaded(b, &o.m, &params)?;
@@ -130,19 +132,60 @@ struct Loaded {
     tensors: HashMap<String, (Vec<usize>, Vec<f32>)>,
 }
 
+/// The first tensor whose header entry does not fit the file (bad offsets, or a byte
+/// count that disagrees with its shape and type), for an error that names it.
+fn misfit_tensor(bytes: &[u8]) -> Option<String> {
+    let n = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?) as usize;
+    let header: serde_json::Value = serde_json::from_slice(bytes.get(8..8usize.checked_add(n)?)?).ok()?;
+    let data = (bytes.len() - 8 - n) as u64;
+    let mut names: Vec<(&String, &serde_json::Value)> = header.as_object()?.iter().collect();
+    names.sort_by_key(|(k, _)| k.as_str());
+    for (name, t) in names.into_iter().filter(|(k, _)| *k != "__metadata__") {
+        let off: Vec<u64> = t.get("data_offsets")?.as_array()?.iter().filter_map(|v| v.as_u64()).collect();
+        let elems = t.get("shape")?.as_array()?.iter().try_fold(1u64, |a, d| a.checked_mul(d.as_u64()?));
+        let size = match t.get("dtype")?.as_str()? {
+            "F64" | "I64" | "U64" => 8,
+            "F32" | "I32" | "U32" => 4,
+            "F16" | "BF16" | "I16" | "U16" => 2,
+            _ => 1,
+        };
+        let fits = match (off.as_slice(), elems) {
+            ([a, b], Some(e)) => a <= b && *b <= data && e.checked_mul(size) == Some(b - a),
+            _ => false,
+        };
+        if !fits {
+            return Some(format!("tensor `{name}`: offsets {off:?} and shape do not fit the file's {data} data bytes"));
+        }
+    }
+    None
+}
+
 fn read(path: &Path) -> Result<Loaded> {
+    if path.is_dir() {
+        return Err(Error::file(path, "is a directory; expected a .safetensors checkpoint"));
+    }
     let bytes = std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
-    let st = safetensors::SafeTensors::deserialize(&bytes)
-        .map_err(|e| Error::file(path, format!("not a valid safetensors file: {e}")))?;
+    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| {
+        let why = misfit_tensor(&bytes).unwrap_or_else(|| e.to_string());
+        Error::file(path, format!("not a valid safetensors file: {why}"))
+    })?;
     let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| Error::file(path, e.to_string()))?;
     let mut tensors = HashMap::new();
     for (name, view) in st.tensors() {
         match view.dtype() {
+            // PyTorch's BatchNorm batch counters, whatever their type: brine keeps its own.
+            _ if name.ends_with("num_batches_tracked") => {}
             Dtype::F32 => {
-                let v = view.data().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+                let v: Vec<f32> =
+                    view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+                if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+                    return Err(Error::file(
+                        path,
+                        format!("tensor `{name}` holds {} at index {i}: weights must be finite", v[i]),
+                    ));
+                }
                 tensors.insert(name, (view.shape().to_vec(), v));
             }
-            Dtype::I64 if name.ends_with("num_batches_tracked") => {}
             d => return Err(Error::file(path, format!("tensor `{name}` is {d:?}; brine reads float32"))),
         }
     }
@@ -199,9 +242,14 @@ pub fn load<B: Backend>(b: &B, path: &Path, expected: Option<&Config>) -> Result
 
 /// A checkpoint's metadata (the config under `brine.config`, and what `save_with` added).
 pub fn metadata(path: &Path) -> Result<HashMap<String, String>> {
+    if path.is_dir() {
+        return Err(Error::file(path, "is a directory; expected a .safetensors checkpoint"));
+    }
     let bytes = std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
-    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)
-        .map_err(|e| Error::file(path, format!("not a valid safetensors file: {e}")))?;
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| {
+        let why = misfit_tensor(&bytes).unwrap_or_else(|| e.to_string());
+        Error::file(path, format!("not a valid safetensors file: {why}"))
+    })?;
     Ok(header.metadata().clone().unwrap_or_default())
 }
 
@@ -219,6 +267,18 @@ pub fn load_optimizer<B: Backend>(
         .get(STEP_KEY)
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| Error::file(&opath, format!("lacks the `{STEP_KEY}` metadata")))?;
+    if let Some(model_step) = metadata(path)?.get(STEP_KEY)
+        && model_step.parse::<u32>().ok() != Some(step)
+    {
+        return Err(Error::file(
+            &opath,
+            format!(
+                "is from step {step}, {} from step {model_step}: the two were not saved together (an interrupted \
+                 save?); refusing to resume from a mismatched pair",
+                path.display()
+            ),
+        ));
+    }
     let (params, _) = shapes(cfg)?;
     let m = take(b, &opath, &mut loaded, &params, "exp_avg.")?;
     let v = take(b, &opath, &mut loaded, &params, "exp_avg_sq.")?;
@@ -247,12 +307,35 @@ impl Model {
                 .ok_or_else(|| Error::file(checkpoint, format!("lacks the `{key}` metadata that `brine train` writes")))
         };
         let parse = |key: &str, e: serde_json::Error| Error::file(checkpoint, format!("metadata `{key}`: {e}"));
-        Ok(Model {
-            config: serde_json::from_str(get(CONFIG_KEY)?).map_err(|e| parse(CONFIG_KEY, e))?,
-            layout: serde_json::from_str(get(LAYOUT_KEY)?).map_err(|e| parse(LAYOUT_KEY, e))?,
-            norm: serde_json::from_str(get(NORM_KEY)?).map_err(|e| parse(NORM_KEY, e))?,
-            dx: meta.get(DX_KEY).and_then(|v| v.parse().ok()).unwrap_or(10.0),
-        })
+        let bad = |key: &str, why: String| Error::file(checkpoint, format!("metadata `{key}`: {why}"));
+        let config: Config = serde_json::from_str(get(CONFIG_KEY)?).map_err(|e| parse(CONFIG_KEY, e))?;
+        config.validate().map_err(|e| bad(CONFIG_KEY, e.to_string()))?;
+        let layout: Layout = serde_json::from_str(get(LAYOUT_KEY)?).map_err(|e| parse(LAYOUT_KEY, e))?;
+        let l = &layout;
+        let derived = Layout::new(l.shots, l.nt, l.nrec, l.nz, l.nx, config.widths.len())
+            .map_err(|e| bad(LAYOUT_KEY, e.to_string()))?;
+        if derived != layout || l.shots != config.in_channels {
+            return Err(bad(LAYOUT_KEY, format!("{layout:?} does not fit the network {config:?}")));
+        }
+        crate::limits::check(
+            &format!("{}: metadata `{LAYOUT_KEY}` (one sample)", checkpoint.display()),
+            crate::limits::bytes(&[l.shots, l.h.max(l.nt), l.w.max(l.nrec)], 4),
+        )?;
+        let norm: Norm = serde_json::from_str(get(NORM_KEY)?).map_err(|e| parse(NORM_KEY, e))?;
+        let finite = [norm.data_min, norm.data_max, norm.model_min, norm.model_max].iter().all(|v| v.is_finite());
+        if !finite || norm.data_min > norm.data_max || !(norm.model_min > 0.0 && norm.model_min < norm.model_max) {
+            return Err(bad(NORM_KEY, format!("{norm:?}: bounds must be finite, velocities positive and min < max")));
+        }
+        let dx = match meta.get(DX_KEY) {
+            None => 10.0,
+            Some(v) => v
+                .trim()
+                .parse::<f32>()
+                .ok()
+                .filter(|d| d.is_finite() && *d > 0.0)
+                .ok_or_else(|| bad(DX_KEY, format!("`{v}` is not a positive grid spacing in metres")))?,
+        };
+        Ok(Model { config, layout, norm, dx })
     }
 
     /// The metadata entries `read` takes back (the config is written with the tensors).

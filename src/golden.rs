@@ -170,9 +170,27 @@ fn compare(file: &GoldenFile, case: &str, op: &str, outputs: Vec<(String, Vec<f3
         })
         .collect();
     expected.sort();
+    for short in produced.keys() {
+        if !file.has(&format!("{prefix}{short}")) {
+            report.error = Some(format!("the file has no reference `{prefix}{short}` for what this case computes"));
+        }
+    }
+    let shape_of = |t: &str| file.tensors.get(&format!("{prefix}{t}")).map(|(s, _)| s.clone());
     for full in expected {
         let short = &full[prefix.len()..];
-        let want = &file.tensors[full].1;
+        let (have, want) = (&file.tensors[full].0, &file.tensors[full].1);
+        // A reference has the shape of what it is compared with: y that of dy, grad_t that of
+        // t, an Adam step that of p0.
+        let should = match short.strip_prefix("grad_") {
+            _ if adam => shape_of("p0"),
+            Some(t) => shape_of(t),
+            None if short == "y" => shape_of("dy"),
+            None => None,
+        };
+        if let Some(should) = should.filter(|s| s != have) {
+            report.error = Some(format!("reference `{full}` has shape {have:?}; it should be {should:?}"));
+            continue;
+        }
         let bound = if adam { ADAM_ABS_TOL } else { OP_REL_TOL };
         match produced.get(short) {
             Some(got) if got.len() == want.len() => {

@@ -14,6 +14,7 @@ pub mod golden;
 pub mod gpu;
 pub mod graph;
 pub mod kernels;
+pub mod limits;
 pub mod metrics;
 pub mod nn;
 pub mod ops;

@@ -61,6 +61,10 @@ fn check_backend<B: Backend>(b: &B, device: &Device, files: &[GoldenFile]) -> bo
             if case.passed() { passed += 1 } else { failed += 1 }
         }
     }
+    if passed + failed == 0 {
+        println!("== {}: the files hold no cases: nothing was checked (FAIL)", b.name());
+        return false;
+    }
     println!("== {}: {passed} cases pass, {failed} fail", b.name());
     failed == 0
 }

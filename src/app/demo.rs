@@ -12,7 +12,7 @@ use super::train::RunSpec;
 use super::{ensure_dir, infer};
 use crate::data::{ShardSpec, shards};
 use crate::device::{BackendChoice, Device};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::nn::{Attention, Config};
 use crate::seismic::Acquisition;
 
@@ -70,6 +70,18 @@ fn synth(device: &Device, dir: &Path, count: usize, seed: u64, progress: bool) -
 
 /// Runs the demo on `device` (the one `o.backend` names).
 pub fn run(o: &Options, device: &Device, mut say: impl FnMut(&str)) -> Result<Report> {
+    // Everything a flag can get wrong, before anything is synthesised.
+    if let Some(b) = o.budget_s
+        && !(b.is_finite() && b > 0.0)
+    {
+        return Err(Error::config("demo", format!("--seconds {b} is not a positive number of seconds")));
+    }
+    if o.samples < 10 || o.test_samples == 0 {
+        return Err(Error::config(
+            "demo",
+            format!("--samples {} must be at least 10 (a batch of 8 to train on and one to validate)", o.samples),
+        ));
+    }
     ensure_dir(&o.out)?;
     let budget_s = o.budget_s.unwrap_or(if device.is_hardware_gpu() { 60.0 } else { 150.0 });
     let (data, test, run) = (o.out.join("data"), o.out.join("test"), o.out.join("run"));

@@ -65,8 +65,15 @@ pub fn score_samples(
     device: &Device,
     batch: usize,
 ) -> Result<Vec<Scores>> {
-    let x = [batch, model.config.in_channels, model.layout.h, model.layout.w];
+    // A batch larger than the data is clamped: memory follows the samples, not the flag.
+    let x = [batch.min(samples.n).max(1), model.config.in_channels, model.layout.h, model.layout.w];
     let pred = Runner::inference(device, checkpoint, &model.config, x)?.predict_all(&samples.input)?;
+    if let Some(i) = crate::data::npy::first_non_finite(&pred) {
+        return Err(Error::file(
+            checkpoint,
+            format!("predicts {} for sample {} (a NaN or infinite weight?): nothing was written", pred[i], i / samples.target_len.max(1)),
+        ));
+    }
     let (m, t) = (model.layout.model_len(), samples.target_len);
     (0..samples.n).map(|i| score(model, &model.to_velocity(&pred[i * t..][..t])?, &models_ms[i * m..][..m])).collect()
 }

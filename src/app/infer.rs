@@ -64,6 +64,7 @@ pub fn run(o: &Options) -> Result<Report> {
     if n == 0 {
         return Err(Error::file(o.data, "holds no samples"));
     }
+    shards::check_data(o.data, &arr)?;
     let truth_path = o.truth.map(Path::to_path_buf).or_else(|| sibling_truth(o.data));
     let truth = match &truth_path {
         Some(p) => {
@@ -82,11 +83,17 @@ pub fn run(o: &Options) -> Result<Report> {
     model.norm.normalize_data(&mut arr.data)?;
     let inputs: Vec<f32> =
         (0..n).map(|i| l.input(&arr.data[i * l.data_len()..][..l.data_len()])).collect::<Result<Vec<_>>>()?.concat();
-    let x = [o.batch, model.config.in_channels, l.h, l.w];
+    let x = [o.batch.min(n), model.config.in_channels, l.h, l.w];
     let out = Runner::inference(o.device, o.checkpoint, &model.config, x)?.predict_all(&inputs)?;
     let mut velocities = Vec::with_capacity(n * l.model_len());
     for y in out.chunks_exact(l.target_len()) {
         velocities.extend(model.to_velocity(y)?);
+    }
+    if let Some(i) = crate::data::npy::first_non_finite(&velocities) {
+        return Err(Error::file(
+            o.checkpoint,
+            format!("predicts {} m/s in sample {} (a NaN or infinite weight?): nothing was written", velocities[i], i / l.model_len()),
+        ));
     }
     let prediction = o.out.join("prediction.npy");
     npy::write_atomic(&prediction, &[n, 1, l.nz, l.nx], &velocities)?;

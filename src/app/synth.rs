@@ -31,6 +31,16 @@ pub struct Report {
     pub norm: Option<Norm>,
 }
 
+/// Files one set may have.
+const MAX_FILES: usize = 10_000_000;
+
+/// Whether the `.npy` file at `path` has exactly `shape` and all its bytes.
+fn whole(path: &std::path::Path, shape: &[usize]) -> bool {
+    let header = npy::header(shape).len() as u64;
+    let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    npy::shape(path).is_ok_and(|s| s == shape) && len == header + shape.iter().product::<usize>() as u64 * 4
+}
+
 /// Runs a synth job; `log` receives warnings (once), `progress` shows a bar with samples/s.
 pub fn synth(job: &Synth, device: &Device, progress: bool, mut log: impl FnMut(&str)) -> Result<Report> {
     let acq = &job.acq;
@@ -41,6 +51,21 @@ pub fn synth(job: &Synth, device: &Device, progress: bool, mut log: impl FnMut(&
     if job.count == 0 || job.per_file == 0 {
         return Err(Error::config("synth", "--count and --per-file must be at least 1"));
     }
+    let files = job.count.div_ceil(job.per_file);
+    if files > MAX_FILES {
+        return Err(Error::config(
+            "synth",
+            format!("--count {} in files of --per-file {} makes {files} files, at most {MAX_FILES}", job.count, job.per_file),
+        ));
+    }
+    let (shots, samples, receivers) = (acq.sources.points().len(), acq.samples(), acq.receivers.points().len());
+    let per_file = job.per_file.min(job.count);
+    // One file's gathers and models, twice over while they are written.
+    crate::limits::check(
+        &format!("--per-file {per_file}"),
+        crate::limits::bytes(&[per_file, shots * samples * receivers + nz * nx, 2], 4),
+    )?;
+    let data_shape = |n: usize| [n, shots, samples, receivers];
     std::fs::create_dir_all(&job.out).map_err(|e| Error::file(&job.out, e.to_string()))?;
     let desc = Description {
         generator: format!("brine {} salt models", env!("CARGO_PKG_VERSION")),
@@ -64,10 +89,17 @@ pub fn synth(job: &Synth, device: &Device, progress: bool, mut log: impl FnMut(&
     } else {
         write_file_atomic(&desc_path, serde_json::to_string_pretty(&desc).expect("serialises").as_bytes())?;
     }
-    let files = job.count.div_ceil(job.per_file);
-    let mine: Vec<usize> = (0..files).filter(|c| c % job.shard.of == job.shard.index).collect();
-    let todo: Vec<usize> = mine.iter().copied().filter(|&c| !complete(&job.out, c)).collect();
     let size = |c: usize| job.per_file.min(job.count - c * job.per_file);
+    let mine: Vec<usize> = (0..files).filter(|c| c % job.shard.of == job.shard.index).collect();
+    // A file counts as done only when all three are there and whole: a truncated or
+    // foreign file is made again.
+    let intact = |c: usize| {
+        complete(&job.out, c)
+            && whole(&data_path(&job.out, c), &data_shape(size(c)))
+            && whole(&model_path(&job.out, c), &[size(c), 1, nz, nx])
+            && Norm::load(&stats_path(&job.out, c)).is_ok()
+    };
+    let todo: Vec<usize> = mine.iter().copied().filter(|&c| !intact(c)).collect();
     let total: usize = todo.iter().map(|&c| size(c)).sum();
     let bar = if progress {
         let b = indicatif::ProgressBar::new(total as u64);

@@ -61,6 +61,27 @@ impl RunSpec {
     }
 }
 
+/// What a run directory holds; any of them means the directory is taken.
+const RUN_FILES: [&str; 6] =
+    ["run.json", "metrics.csv", "last.safetensors", "best.safetensors", "last.optim.safetensors", "best.optim.safetensors"];
+
+/// On resume: the run in `run` must have been asked for with the same data, network and
+/// hyper-parameters (epochs, time budget and backend may change).
+fn check_same_run(spec: &RunSpec, run: &Path) -> Result<()> {
+    if !run.join("run.json").exists() {
+        return Ok(());
+    }
+    let old = read_spec(run)?;
+    let same = RunSpec { epochs: spec.epochs, budget_s: spec.budget_s, backend: spec.backend, ..old.clone() };
+    if &same != spec {
+        return Err(Error::file(
+            run.join("run.json"),
+            format!("describes another run ({old:?}); it cannot continue as {spec:?}: choose another --out"),
+        ));
+    }
+    Ok(())
+}
+
 /// Whether sample `i` is held out for validation: every `val_every`-th one.
 pub fn held_out(i: usize, val_every: usize) -> bool {
     i % val_every == val_every - 1
@@ -105,15 +126,27 @@ pub fn run(
     spec.config.validate()?;
     let loss: LossKind = spec.loss.parse()?;
     let schedule: Schedule = spec.schedule.parse()?;
-    if spec.epochs == 0 || spec.batch == 0 || !(spec.lr > 0.0) || spec.weight_decay < 0.0 {
-        return Err(Error::config("train", "epochs, batch and lr must be positive and weight decay not negative"));
+    if spec.epochs == 0 || spec.batch == 0 {
+        return Err(Error::config("train", "--epochs and --batch must be at least 1"));
     }
-    ensure_dir(run)?;
+    if !(spec.lr.is_finite() && spec.lr > 0.0) || !(spec.weight_decay.is_finite() && spec.weight_decay >= 0.0) {
+        return Err(Error::config(
+            "train",
+            format!("--lr {} must be positive and --weight-decay {} not negative, both finite", spec.lr, spec.weight_decay),
+        ));
+    }
+    if let Some(b) = spec.budget_s
+        && !(b.is_finite() && b > 0.0)
+    {
+        return Err(Error::config("train", format!("a time budget of {b} s is not a positive number of seconds")));
+    }
     let rows = if resume { fit::read_metrics(run)? } else { vec![] };
-    if !resume && run.join("metrics.csv").exists() {
+    if resume {
+        check_same_run(spec, run)?;
+    } else if let Some(f) = RUN_FILES.iter().find(|f| run.join(f).exists()) {
         return Err(Error::file(
             run,
-            "already holds a run (metrics.csv); use --resume to continue it or choose another --out",
+            format!("already holds a run ({f}); use --resume to continue it or choose another --out"),
         ));
     }
     let ds = dataset::load(&spec.data, spec.config.widths.len(), None, None, spec.limit)?;
@@ -127,6 +160,7 @@ pub fn run(
         ));
     }
     let (ds, train, val, _) = splits(spec, ds)?;
+    ensure_dir(run)?;
     let x = [spec.batch, spec.config.in_channels, ds.layout.h, ds.layout.w];
     let hyper =
         Adam { lr: spec.lr, weight_decay: spec.weight_decay, decoupled: spec.weight_decay > 0.0, ..Adam::default() };

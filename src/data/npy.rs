@@ -67,15 +67,16 @@ pub fn write(path: &Path, shape: &[usize], data: &[f32]) -> Result<()> {
 
 /// The temporary name a file is written under before [`write_atomic`] renames it.
 pub fn temp_name(path: &Path) -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SERIAL: AtomicU64 = AtomicU64::new(0);
     let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+    let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
+    path.with_file_name(format!(".{name}.tmp-{}-{serial}", std::process::id()))
 }
 
 /// Writes to a temporary name beside `path`, then renames: readers never see a partial file.
 pub fn write_atomic(path: &Path, shape: &[usize], data: &[f32]) -> Result<()> {
-    let tmp = temp_name(path);
-    write(&tmp, shape, data)?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::file(path, format!("renaming {}: {e}", tmp.display())))
+    super::write_via_temp(path, |tmp| write(tmp, shape, data))
 }
 
 /// The value of `key` in a numpy header dict, as raw text up to the next top-level comma.
@@ -143,20 +144,39 @@ fn header_of(f: &mut std::fs::File, path: &Path) -> Result<(Vec<usize>, usize, b
 
 /// The shape of a `.npy` file, from its header alone.
 pub fn shape(path: &Path) -> Result<Vec<usize>> {
-    let mut f = std::fs::File::open(path).map_err(|e| Error::file(path, e.to_string()))?;
+    let mut f = open(path)?;
     Ok(header_of(&mut f, path)?.0)
+}
+
+/// Opens a file that should be a `.npy` array (a directory is named as one).
+fn open(path: &Path) -> Result<std::fs::File> {
+    if path.is_dir() {
+        return Err(Error::file(path, "is a directory; expected a .npy file"));
+    }
+    std::fs::File::open(path).map_err(|e| Error::file(path, format!("cannot open: {e}")))
+}
+
+/// The index of the first NaN or infinite value, if any.
+pub fn first_non_finite(data: &[f32]) -> Option<usize> {
+    data.iter().position(|v| !v.is_finite())
 }
 
 /// Reads a float32 or float64 `.npy` file as f32.
 pub fn read(path: &Path) -> Result<Array> {
     let bad = |d: String| Error::file(path, d);
-    let mut f = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
+    let mut f = open(path)?;
     let (shape, size, big) = header_of(&mut f, path)?;
     let count = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(|| bad("shape overflows".into()))?;
+    let need = count.checked_mul(size).ok_or_else(|| bad(format!("shape {shape:?} overflows")))?;
+    let have = f.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
+    if have < need as u64 {
+        return Err(bad(format!("shape {shape:?} needs {need} bytes of data, the file has fewer ({have} in all)")));
+    }
+    crate::limits::check(&format!("{}: reading {shape:?}", path.display()), crate::limits::bytes(&[count], 4 + size))?;
     let mut raw = Vec::new();
     f.read_to_end(&mut raw).map_err(|e| bad(e.to_string()))?;
-    if raw.len() < count * size {
-        return Err(bad(format!("shape {shape:?} needs {} bytes of data, the file has {}", count * size, raw.len())));
+    if raw.len() < need {
+        return Err(bad(format!("shape {shape:?} needs {need} bytes of data, the file has {}", raw.len())));
     }
     let data: Vec<f32> = match (size, big) {
         (4, false) => raw[..count * 4].chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect(),

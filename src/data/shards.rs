@@ -98,7 +98,31 @@ pub fn read_models(path: &Path) -> Result<(Vec<f32>, usize, usize, usize)> {
     if n == 0 || nz == 0 || nx == 0 {
         return Err(Error::file(path, format!("empty model array {:?}", a.shape)));
     }
+    if let Some(i) = a.data.iter().position(|v| !(v.is_finite() && *v > 0.0)) {
+        return Err(Error::file(
+            path,
+            format!(
+                "holds {} m/s at index {i} (model {}, row {}, column {}): velocities must be positive and finite",
+                a.data[i],
+                i / (nz * nx),
+                i / nx % nz,
+                i % nx
+            ),
+        ));
+    }
     Ok((a.data, n, nz, nx))
+}
+
+/// Refuses seismic data with a NaN or infinite value, naming the file and where it is.
+pub fn check_data(path: &Path, d: &npy::Array) -> Result<()> {
+    if let Some(i) = npy::first_non_finite(&d.data) {
+        let per = d.shape[1..].iter().product::<usize>().max(1);
+        return Err(Error::file(
+            path,
+            format!("holds {} at index {i} (sample {}): seismic data must be finite", d.data[i], i / per),
+        ));
+    }
+    Ok(())
 }
 
 /// One pair of files: seismic data (N, shots, time, receivers) and velocity models
@@ -119,6 +143,7 @@ impl Shard {
                 format!("rank {} array {:?}: seismic data is (N, shots, time, receivers)", d.shape.len(), d.shape),
             ));
         }
+        check_data(data, &d)?;
         let (m, n, nz, nx) = read_models(models)?;
         if n != d.shape[0] {
             return Err(Error::file(

@@ -42,10 +42,52 @@ pub struct Config {
     pub gates: bool,
 }
 
+/// "cbam+gates, widths [8, 16, 32]", for messages.
+pub fn describe(cfg: &Config) -> String {
+    format!("{:?}{}, widths {:?}", cfg.attention, if cfg.gates { "+gates" } else { "" }, cfg.widths).to_lowercase()
+}
+
+/// Levels a network may have (each halves the image).
+pub const MAX_LEVELS: usize = 12;
+/// Channels any layer may have.
+pub const MAX_CHANNELS: usize = 1 << 16;
+
 impl Config {
     pub fn validate(&self) -> Result<()> {
         if self.in_channels == 0 || self.out_channels == 0 || self.widths.is_empty() || self.widths.contains(&0) {
             return Err(Error::config("AttnUNet", format!("channels and widths must be positive: {self:?}")));
+        }
+        if self.widths.len() > MAX_LEVELS {
+            return Err(Error::config(
+                "AttnUNet",
+                format!("{} levels (--widths): at most {MAX_LEVELS}, each halving the image", self.widths.len()),
+            ));
+        }
+        let widest = self.widths.iter().chain([&self.in_channels, &self.out_channels]).max().copied().unwrap_or(0);
+        if widest > MAX_CHANNELS {
+            return Err(Error::config(
+                "AttnUNet",
+                format!("{widest} channels (--widths or the data's shots): at most {MAX_CHANNELS}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks a training batch: besides `check_input`, BatchNorm at the deepest level needs
+    /// more than one value per channel (batch × the image halved L−1 times).
+    pub fn check_train_input(&self, x: [usize; 4]) -> Result<()> {
+        self.check_input(x)?;
+        let f = 1usize << (self.widths.len() - 1);
+        if x[0] * (x[2] / f) * (x[3] / f) < 2 {
+            return Err(Error::shape(
+                "AttnUNet",
+                "input",
+                format!(
+                    "{x:?}: after {} halvings the batch holds one value per channel, too few for BatchNorm's \
+                     training statistics: use fewer levels (--widths), a larger batch or a larger image",
+                    self.widths.len() - 1
+                ),
+            ));
         }
         Ok(())
     }
@@ -109,6 +151,7 @@ impl Config {
 
     /// Parameter count.
     pub fn parameters(&self) -> Result<usize> {
+        self.validate()?;
         let f = 1 << (self.widths.len() - 1);
         let mut g = Graph::new();
         let x = g.input("input", &[2, self.in_channels, f, f]);

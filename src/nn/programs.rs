@@ -27,6 +27,7 @@ pub fn init_store<B: Backend>(b: &B, cfg: &Config, seed: u64) -> Result<Store<B:
 
 /// Names and shapes of the parameters and of the buffers, as in PyTorch's state_dict.
 pub fn shapes(cfg: &Config) -> Result<(Vec<(String, Vec<usize>)>, Vec<(String, Vec<usize>)>)> {
+    cfg.validate()?;
     let f = 1 << (cfg.widths.len() - 1);
     let mut g = Graph::new();
     let x = g.input("input", &[2, cfg.in_channels, f, f]);
@@ -52,6 +53,7 @@ impl TrainStep {
 
     /// A step that minimises the sum of several losses (L1 + MSE, say).
     pub fn with_losses(cfg: &Config, x: [usize; 4], losses: &[Loss], with_input_grad: bool) -> Result<Self> {
+        cfg.check_train_input(x)?;
         let mut g = Graph::new();
         let input = g.input("input", &x);
         let output = cfg.forward(&mut g, input, true)?;

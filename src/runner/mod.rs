@@ -131,12 +131,19 @@ impl<'d> Runner<'d> {
                 format!("{x:?} has {} channels; the network takes {}", x[1], cfg.in_channels),
             ));
         }
-        let state = HostState::new(cfg, init, training.map(|t| t.hyper))?;
         let train = match training {
             Some(t) => Some(TrainStep::with_losses(cfg, x, &t.loss.losses(), t.input_grad)?),
             None => None,
         };
         let infer = Inference::new(cfg, x)?;
+        // Parameters (with gradients and two moments when training) and the larger plan's
+        // live values, before anything is allocated.
+        let params: u64 = shapes(cfg)?.0.iter().map(|(_, s)| s.iter().product::<usize>() as u64).sum();
+        let copies = if training.is_some() { 4 } else { 1 };
+        let peak = train.as_ref().map_or(0, |t| t.plan.peak_bytes).max(infer.plan.peak_bytes);
+        let need = params.checked_mul(4 * copies).and_then(|b| b.checked_add(peak));
+        crate::limits::check(&format!("the network {} on batches {x:?}", crate::nn::describe(cfg)), need)?;
+        let state = HostState::new(cfg, init, training.map(|t| t.hyper))?;
         let exec = match device {
             Device::Gpu(ctx) => Exec::Gpu(gpu::GpuRunner::new(ctx, state, train, infer, x)?),
             Device::Cpu => Exec::Cpu(host::HostRunner::new(Cpu, state, train, infer)),

@@ -56,7 +56,34 @@ fn default_pml_r() -> f64 {
     1e-3
 }
 
+/// More positions than any acquisition has (and a bound on what `points` allocates).
+const MAX_POSITIONS: usize = 1 << 20;
+
 impl Positions {
+    /// Checks a range's step and ends and the number of positions, without listing them.
+    fn check(&self, what: &str) -> Result<()> {
+        let n = match self {
+            Positions::List(v) => v.len(),
+            Positions::Row { x, .. } => x.len(),
+            Positions::Range { x_from, x_to, x_step, .. } => {
+                if *x_step == 0 {
+                    return Err(Error::config("acquisition", format!("{what}.x_step must be at least 1, got 0")));
+                }
+                if x_from > x_to {
+                    return Err(Error::config("acquisition", format!("{what}.x_from {x_from} is past x_to {x_to}")));
+                }
+                (x_to - x_from) / x_step + 1
+            }
+        };
+        if n == 0 {
+            return Err(Error::config("acquisition", format!("no {what}")));
+        }
+        if n > MAX_POSITIONS {
+            return Err(Error::config("acquisition", format!("{n} {what}: more than {MAX_POSITIONS}")));
+        }
+        Ok(())
+    }
+
     /// The positions as `[z, x]` pairs.
     pub fn points(&self) -> Vec<[usize; 2]> {
         match self {
@@ -152,14 +179,31 @@ impl Acquisition {
 
     /// A preset by name, or else a JSON file at that path.
     pub fn preset_or_file(what: &str) -> Result<Acquisition> {
-        if PRESETS.contains(&what) { Self::preset(what) } else { Self::load(Path::new(what)) }
+        if PRESETS.contains(&what) {
+            return Self::preset(what);
+        }
+        let path = Path::new(what);
+        if !path.is_file() {
+            return Err(Error::file(
+                path,
+                format!("is neither a preset ({}) nor an acquisition JSON file", PRESETS.join(", ")),
+            ));
+        }
+        Self::load(path)
     }
 
     /// Reads and checks a JSON acquisition file.
     pub fn load(path: &Path) -> Result<Acquisition> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::file(path, e.to_string()))?;
-        let acq: Acquisition =
-            serde_json::from_str(&text).map_err(|e| Error::file(path, format!("not an acquisition file: {e}")))?;
+        let acq: Acquisition = serde_json::from_str(&text).map_err(|e| {
+            let hint = if e.to_string().contains("untagged enum Positions") {
+                ": sources and receivers are [[z, x], …], {\"z\": Z, \"x\": [X, …]} or {\"z\": Z, \"x_from\": A, \
+                 \"x_to\": B, \"x_step\": S}, with non-negative whole grid indices"
+            } else {
+                ""
+            };
+            Error::file(path, format!("not an acquisition file: {e}{hint}"))
+        })?;
         acq.check().map_err(|e| Error::file(path, e.to_string()))?;
         Ok(acq)
     }
@@ -202,12 +246,8 @@ impl Acquisition {
         if self.pml > 1000 {
             return bad(format!("pml width {} cells is implausibly large", self.pml));
         }
-        if self.sources.points().is_empty() {
-            return bad("no sources".into());
-        }
-        if self.receivers.points().is_empty() {
-            return bad("no receivers".into());
-        }
+        self.sources.check("sources")?;
+        self.receivers.check("receivers")?;
         if let (Some(nz), Some(nx)) = (self.nz, self.nx) {
             self.check_grid(nz, nx)?;
         }

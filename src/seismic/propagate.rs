@@ -33,6 +33,7 @@
 //! are kept at the requested dt·decimate).
 
 use crate::device::Device;
+use crate::limits;
 use crate::error::{Error, Result};
 use crate::gpu::Context;
 use crate::kernels::wave::{self, NO_SLOT, Params};
@@ -147,7 +148,21 @@ impl Plan {
         let dt = acq.dt / substeps as f64;
         let keep_every = substeps * acq.decimate;
         let samples = acq.samples();
-        let steps = (samples - 1) * keep_every + 1;
+        let steps = (samples - 1)
+            .checked_mul(keep_every)
+            .and_then(|s| s.checked_add(1))
+            .filter(|&s| s <= u32::MAX as usize)
+            .ok_or_else(|| Error::config("acquisition", format!("nt = {} ({} sub-steps each) is too many time steps", acq.nt, substeps)))?;
+        let (shots, receivers) = (acq.sources.points().len(), acq.receivers.points().len());
+        limits::check(&format!("acquisition: the wavelet of {steps} time steps"), limits::bytes(&[steps], 4))?;
+        limits::check(
+            &format!("acquisition: one model's traces ({shots} shots × {samples} samples × {receivers} receivers)"),
+            limits::bytes(&[shots, samples, receivers], 4),
+        )?;
+        limits::check(
+            &format!("acquisition: one model's wavefields ({shots} shots × {pnz} × {pnx} cells)"),
+            limits::bytes(&[shots, pnz, pnx, 4], 4),
+        )?;
         let mut pos = vec![];
         for [z, x] in acq.sources.points().into_iter().chain(acq.receivers.points()) {
             pos.extend([(z + wt) as u32, (x + w) as u32]);
@@ -165,8 +180,8 @@ impl Plan {
             steps,
             keep_every,
             samples,
-            shots: acq.sources.points().len(),
-            receivers: acq.receivers.points().len(),
+            shots,
+            receivers,
             frame,
             pos,
             wavelet,
@@ -405,6 +420,10 @@ pub fn forward(
         Some(ctx) => plan.gpu_batch(ctx, 1 << 30),
         None => n.max(1),
     };
+    limits::check(
+        &format!("the traces of {n} models ({} values each)", plan.trace_len()),
+        limits::bytes(&[n, plan.trace_len()], 4),
+    )?;
     let mut out = Vec::with_capacity(n * plan.trace_len());
     let cells = nz * nx;
     let mut done = 0;

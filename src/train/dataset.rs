@@ -42,7 +42,7 @@ pub fn pairs(dir: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
 
 /// Shots per sample in a dataset directory: the network's input channels.
 pub fn shots(dir: &Path) -> Result<usize> {
-    let (d, _) = pairs(dir)?.remove(0);
+    let Some((d, _)) = pairs(dir)?.into_iter().next() else { return Err(Error::file(dir, "holds no shards")) };
     match crate::data::npy::shape(&d)?[..] {
         [_, shots, _, _] => Ok(shots),
         ref s => {
@@ -77,7 +77,23 @@ pub fn load(
     norm: Option<Norm>,
     limit: Option<usize>,
 ) -> Result<Dataset> {
+    if limit == Some(0) {
+        return Err(Error::config("--limit", "must be at least 1 sample"));
+    }
     let files = pairs(dir)?;
+    // Every chosen file in memory twice (as stored, and laid out for the network).
+    let mut need = Some(0u64);
+    let mut counted = 0;
+    for (d, m) in &files {
+        if limit.is_some_and(|l| counted >= l) {
+            break;
+        }
+        let (ds, ms) = (crate::data::npy::shape(d)?, crate::data::npy::shape(m)?);
+        counted += ds.first().copied().unwrap_or(0);
+        let more = crate::limits::bytes(&ds, 8).zip(crate::limits::bytes(&ms, 12)).and_then(|(a, b)| a.checked_add(b));
+        need = need.zip(more).and_then(|(a, b)| a.checked_add(b));
+    }
+    crate::limits::check(&format!("{}: loading the dataset", dir.display()), need)?;
     let mut shards = vec![];
     let mut total = 0;
     for (d, m) in &files {
@@ -88,8 +104,10 @@ pub fn load(
         total += s.len();
         shards.push((d.clone(), s));
     }
-    let (d0, first) = &shards[0];
-    let [_, shots, nt, nrec] = first.data.shape[..] else { unreachable!("Shard::open checks the rank") };
+    let Some((d0, first)) = shards.first() else { return Err(Error::file(dir, "holds no samples")) };
+    let [_, shots, nt, nrec] = first.data.shape[..] else {
+        return Err(Error::file(d0, "seismic data is (N, shots, time, receivers)"));
+    };
     let (nz, nx) = (first.models.shape[2], first.models.shape[3]);
     for (path, s) in &shards {
         if s.data.shape[1..] != first.data.shape[1..] || s.models.shape[2..] != first.models.shape[2..] {
@@ -121,7 +139,7 @@ pub fn load(
             .iter()
             .map(|(_, s)| Norm::of(&s.data.data, &s.models.data))
             .reduce(|a, b| a.merge(&b))
-            .expect("one shard at least"),
+            .ok_or_else(|| Error::file(dir, "holds no samples"))?,
     };
     let mut samples = Samples { input_len: layout.input_len(), target_len: layout.target_len(), ..Default::default() };
     let mut models = vec![];

@@ -298,6 +298,17 @@ pub fn fit(
         let pred = runner.predict_all(&val.input)?;
         let val_loss = loss_of(opts.loss, &pred, &val.target);
         let val_mae = loss_of(LossKind { l1: true, mse: false }, &pred, &val.target);
+        if !val_loss.is_finite() {
+            return Err(Error::config(
+                "train",
+                format!(
+                    "epoch {}: the validation loss is {val_loss} (the network's outputs are not finite; is --lr {} \
+                     too large?); stopped before saving this epoch",
+                    epoch + 1,
+                    lr
+                ),
+            ));
+        }
         bar.finish_with_message(format!("loss {train_loss:.4}  val {val_loss:.4}"));
         rows.push(EpochRow {
             epoch,

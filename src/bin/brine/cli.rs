@@ -36,7 +36,7 @@ pub(crate) enum Command {
         #[arg(long, default_value_t = 160)]
         samples: usize,
         /// Training time budget in seconds (default: 60 on a hardware GPU, 150 on the CPU).
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         seconds: Option<f64>,
         #[arg(long, default_value_t = 1)]
         seed: u64,
@@ -131,8 +131,8 @@ pub(crate) enum Command {
         #[arg(long, default_value = "openfwi")]
         preset: String,
         /// Samples in the whole set.
-        #[arg(long)]
-        count: usize,
+        #[arg(long, required_unless_present = "print_acquisition")]
+        count: Option<usize>,
         /// Seed of the set: sample k is drawn from (seed, k).
         #[arg(long, default_value_t = 0)]
         seed: u64,
@@ -143,8 +143,8 @@ pub(crate) enum Command {
         #[arg(long, default_value_t = 500)]
         per_file: usize,
         /// Output directory.
-        #[arg(long)]
-        out: PathBuf,
+        #[arg(long, required_unless_present = "print_acquisition")]
+        out: Option<PathBuf>,
         /// Where to simulate: auto (a hardware GPU, else the CPU engine, which outruns a
         /// software adapter such as lavapipe), gpu or cpu.
         #[arg(long, alias = "engine", value_enum, default_value_t = BackendChoice::Auto)]

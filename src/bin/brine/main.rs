@@ -58,7 +58,7 @@ fn run(cli: Cli) -> Result<bool> {
             print_scores(&r.test);
             println!("\nwrote:");
             println!("  data        {}", r.data.display());
-            println!("  run         {} (metrics.csv, best.safetensors, last.safetensors)", r.run.display());
+            println!("  run         {} ({})", r.run.display(), run_files(&r.run));
             println!("  metrics     {}", o.out.join("eval.json").display());
             for f in &r.figures {
                 println!("  figure      {}", f.display());
@@ -126,6 +126,7 @@ fn run(cli: Cli) -> Result<bool> {
                 println!("{}", acq.to_json());
                 return Ok(true);
             }
+            let (Some(count), Some(out)) = (count, out) else { anyhow::bail!("--count and --out are required") };
             let job = brine::app::synth::Synth { acq, count, seed, shard: shard.parse()?, per_file, out };
             let device = open_simulation(backend)?;
             let report = brine::app::synth::synth(&job, &device, !quiet, |w| eprintln!("warning: {w}"))?;
@@ -144,6 +145,9 @@ fn run(cli: Cli) -> Result<bool> {
             Ok(true)
         }
         Command::Forward { model, acquisition, out, backend } => {
+            if out.is_dir() {
+                anyhow::bail!("--out {}: is a directory; give the .npy file to write", out.display());
+            }
             let acq = Acquisition::preset_or_file(&acquisition)?;
             let (models, n, nz, nx) = brine::data::shards::read_models(&model)?;
             let device = open_simulation(backend)?;
@@ -197,6 +201,13 @@ fn bench(what: BenchWhat) -> Result<()> {
         BenchWhat::Anchors { rounds, reference, quick } => bench::anchors(rounds, reference, quick)?,
     }
     Ok(())
+}
+
+/// The files a run directory really holds, for the closing message.
+fn run_files(dir: &Path) -> String {
+    let names = ["metrics.csv", "best.safetensors", "last.safetensors"];
+    let have: Vec<&str> = names.into_iter().filter(|n| dir.join(n).exists()).collect();
+    if have.is_empty() { "nothing written yet".into() } else { have.join(", ") }
 }
 
 fn info() -> Result<bool> {
@@ -287,7 +298,7 @@ fn train(a: TrainArgs) -> Result<bool> {
             w.count
         );
     }
-    println!("run: {} (metrics.csv, best.safetensors, last.safetensors)", dir.display());
+    println!("run: {} ({})", dir.display(), run_files(&dir));
     if r.interrupted {
         println!(
             "interrupted: saved {}; continue with --resume {}",
