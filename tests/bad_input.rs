@@ -254,7 +254,7 @@ fn non_finite_data_weights_and_truth_are_refused() {
     brine::data::npy::write(&truth, &m.shape, &bad).unwrap();
     let out = dir.join("inf");
     refused(&["infer", "--checkpoint", s(&run.join("best.safetensors")), "--data", s(&set.join("data_00000.npy")),
-        "--truth", s(&truth), "--out", s(&out)], &["truth.npy", "-1500", "positive"]);
+        "--truth", s(&truth), "--out", s(&out)], &["truth.npy", "velocity -1500", "positive"]);
     assert!(!out.join("prediction.npy").exists());
 }
 

@@ -30,6 +30,9 @@ pub struct ShowOptions {
 /// (N, 1, nz, nx)) as `model_K.png`, seismic data (N, shots, time, receivers with shots ≠ 1)
 /// as `gather_K_shotS.png`. Returns the files written.
 pub fn show_file(path: &Path, out_dir: &Path, opts: &ShowOptions) -> Result<Vec<std::path::PathBuf>> {
+    if !(opts.clip > 0.0 && opts.clip <= 100.0) {
+        return Err(Error::config("show", format!("--clip {} is not a percentile in (0, 100]", opts.clip)));
+    }
     let a = crate::data::npy::read(path)?;
     std::fs::create_dir_all(out_dir).map_err(|e| Error::file(out_dir, e.to_string()))?;
     let mut written = vec![];

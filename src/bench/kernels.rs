@@ -144,6 +144,9 @@ pub fn kernels(ctx: &Context, opts: &Options, mut report: impl FnMut(&Row)) -> R
     use crate::fast;
     const WIDTHS: [usize; 5] = [32, 64, 128, 256, 512];
     let (n, iters) = (opts.batch, opts.iters);
+    // The largest tensor (level 0's decoder input, 64 × 256 × 128 per image), about three
+    // of them at once, each on the host and on the GPU.
+    crate::limits::check(&format!("--batch {n}"), crate::limits::bytes(&[n, 64, 256, 128, 3], 4))?;
     let mut rng = Rng::new(7);
     let mut rows = vec![];
     let wanted = |name: &str| opts.filter.as_ref().is_none_or(|f| name.contains(f.as_str()));

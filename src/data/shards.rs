@@ -98,18 +98,7 @@ pub fn read_models(path: &Path) -> Result<(Vec<f32>, usize, usize, usize)> {
     if n == 0 || nz == 0 || nx == 0 {
         return Err(Error::file(path, format!("empty model array {:?}", a.shape)));
     }
-    if let Some(i) = a.data.iter().position(|v| !(v.is_finite() && *v > 0.0)) {
-        return Err(Error::file(
-            path,
-            format!(
-                "holds {} m/s at index {i} (model {}, row {}, column {}): velocities must be positive and finite",
-                a.data[i],
-                i / (nz * nx),
-                i / nx % nz,
-                i % nx
-            ),
-        ));
-    }
+    crate::seismic::propagate::check_models("models", &a.data, n, nz, nx).map_err(|e| Error::file(path, e.to_string()))?;
     Ok((a.data, n, nz, nx))
 }
 
