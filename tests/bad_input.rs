@@ -368,6 +368,13 @@ fn existing_runs_are_neither_overwritten_nor_relabelled() {
     let before = snapshot(&r);
     refused(&["train", "--resume", s(&r), "--epochs", "3"], &["last.optim.safetensors", "not saved together"]);
     unchanged(&r, &before);
+    // Resume says what it does and refuses what it cannot do.
+    let before = snapshot(&r);
+    refused(&["train", "--resume", s(&r), "--epochs", "1"], &["--epochs 1", "has done 2 epochs"]);
+    refused_with(2, &["train", "--resume", s(&r), "--widths", "8,16"], &[], &["--widths", "--resume"]);
+    unchanged(&r, &before);
+    std::fs::remove_file(r.join("metrics.csv")).unwrap();
+    refused(&["train", "--resume", s(&r)], &["no metrics.csv", "refusing to resume"]);
     // An ablation rerun with another seed does not relabel the old runs.
     let ab = dir.join("ablate");
     let args = |seed: &'static str| {

@@ -287,8 +287,9 @@ pub(crate) struct TrainArgs {
     pub(crate) gates: bool,
     #[arg(long, default_value = "32,64,128,256", value_delimiter = ',')]
     pub(crate) widths: Vec<usize>,
-    #[arg(long, default_value_t = 20)]
-    pub(crate) epochs: usize,
+    /// Epochs in all (default 20; with --resume: the run's own, or more to extend it).
+    #[arg(long)]
+    pub(crate) epochs: Option<usize>,
     #[arg(long, default_value_t = 16)]
     pub(crate) batch: usize,
     #[arg(long, default_value_t = 1e-3)]
@@ -310,14 +311,19 @@ pub(crate) struct TrainArgs {
     /// Use at most this many samples.
     #[arg(long)]
     pub(crate) limit: Option<usize>,
-    /// Where the network runs: auto (a hardware GPU, else the CPU), gpu or cpu.
-    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
-    pub(crate) backend: BackendChoice,
+    /// Where the network runs: auto (a hardware GPU, else the CPU), gpu or cpu (default
+    /// auto; with --resume: the run's own).
+    #[arg(long, value_enum)]
+    pub(crate) backend: Option<BackendChoice>,
     /// Run directory: run.json, metrics.csv, best and last checkpoints.
     #[arg(long, default_value = "run")]
     pub(crate) out: PathBuf,
-    /// Continue the run in this directory (its run.json; --epochs may extend it).
-    #[arg(long)]
+    /// Continue the run in this directory as its run.json describes it (--epochs may extend
+    /// it, --backend move it; the other flags cannot change a run).
+    #[arg(long, conflicts_with_all = [
+        "data", "attention", "gates", "widths", "batch", "lr", "loss", "schedule", "weight_decay", "seed",
+        "val_every", "limit", "out",
+    ])]
     pub(crate) resume: Option<PathBuf>,
 }
 

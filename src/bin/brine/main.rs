@@ -242,7 +242,27 @@ fn train(a: TrainArgs) -> Result<bool> {
     let (spec, dir, resume) = match &a.resume {
         Some(dir) => {
             let mut spec = read_spec(dir)?;
-            spec.epochs = spec.epochs.max(a.epochs);
+            let done = brine::train::fit::read_metrics(dir)?.len();
+            if done == 0 && dir.join("last.safetensors").exists() {
+                anyhow::bail!(
+                    "{}: holds last.safetensors but no metrics.csv rows, so the epochs done are unknown; \
+                     refusing to resume",
+                    dir.display()
+                );
+            }
+            match a.epochs {
+                Some(e) if e < done => {
+                    anyhow::bail!("--epochs {e}: {} has done {done} epochs already", dir.display())
+                }
+                Some(e) => spec.epochs = e,
+                None => {}
+            }
+            if done >= spec.epochs {
+                println!("{}: all {done} epochs are done; give --epochs to train further", dir.display());
+            } else {
+                println!("resuming {} at epoch {} of {}", dir.display(), done + 1, spec.epochs);
+            }
+            spec.backend = a.backend.unwrap_or(spec.backend);
             (spec, dir.clone(), true)
         }
         None => {
@@ -255,7 +275,7 @@ fn train(a: TrainArgs) -> Result<bool> {
                 gates: a.gates,
             };
             let spec = RunSpec {
-                epochs: a.epochs,
+                epochs: a.epochs.unwrap_or(20),
                 batch: a.batch,
                 lr: a.lr,
                 weight_decay: a.weight_decay,
@@ -264,7 +284,7 @@ fn train(a: TrainArgs) -> Result<bool> {
                 seed: a.seed,
                 val_every: a.val_every,
                 limit: a.limit,
-                backend: a.backend,
+                backend: a.backend.unwrap_or(BackendChoice::Auto),
                 ..RunSpec::new(a.data.clone().unwrap_or_default(), config)
             };
             (spec, a.out.clone(), false)
