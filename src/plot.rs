@@ -7,6 +7,7 @@
 //! Colour maps: velocities use viridis (perceptually uniform, no jet), differences a diverging
 //! blue–white–red symmetric about zero, gathers seismic grey (see [`colormap`]).
 
+mod attention;
 pub mod canvas;
 pub mod colormap;
 mod curves;
@@ -23,6 +24,7 @@ use layout::{
     title_height, x_axis_height, y_axis_width,
 };
 use raster::{colorize, fit_len, percentile_abs, raster_size, resample};
+pub use attention::{AttentionFigure, attention};
 use std::path::Path;
 use ticks::{Tick, linear_ticks, log_ticks};
 

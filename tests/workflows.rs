@@ -214,7 +214,10 @@ fn ablate_compares_eight_variants() {
     assert_eq!(names, ["none", "none+gates", "se", "se+gates", "cbam", "cbam+gates", "ca", "ca+gates"]);
     let params: Vec<u64> = rows.iter().map(|r| r["parameters"].as_u64().unwrap()).collect();
     assert!(params[1] > params[0] && params[4] > params[0], "attention adds parameters: {params:?}");
-    assert!(text.contains("| cbam+gates |"), "{text}");
+    assert!(text.contains("| cbam+gates |") && text.contains("focus (in/out)"), "{text}");
+    // The focus on salt: none for the variants without spatial maps, a number for the others.
+    let focus: Vec<bool> = rows.iter().map(|r| r["focus"].as_f64().is_some()).collect();
+    assert_eq!(focus, [false, true, false, true, true, true, true, true]);
 }
 
 #[test]
@@ -236,7 +239,10 @@ fn ctrl_c_saves_a_checkpoint_before_exiting() {
     assert!(!out.status.success());
     assert!(text(&out).contains("interrupted"), "{}", text(&out));
     assert!(run.join("last.safetensors").exists());
-    ok(&["train", "--resume", s(&run), "--epochs", "2"]);
+    // Resume one epoch further than the interrupted run got.
+    let more = (metrics_rows(&run).len() + 1).to_string();
+    let t = ok(&["train", "--resume", s(&run), "--epochs", &more]);
+    assert!(t.contains("resuming") && t.contains(&format!("of {more}")), "{t}");
 }
 
 #[test]

@@ -41,6 +41,13 @@ pub struct Row {
     pub ssim: f64,
     pub mae_ms: f64,
     pub ms_per_step: f64,
+    /// Mean attention inside the salt over outside, averaged over the spatial maps (None:
+    /// the variant has none).
+    #[serde(default)]
+    pub focus: Option<f64>,
+    /// The attention's mass inside the salt, and the salt's share of the area.
+    #[serde(default)]
+    pub salt_mass: Option<(f64, f64)>,
 }
 
 pub const VARIANTS: [(Attention, bool); 8] = [
@@ -61,11 +68,14 @@ pub fn name(a: Attention, gates: bool) -> String {
 /// The table as Markdown.
 pub fn markdown(rows: &[Row]) -> String {
     let mut t = String::from(
-        "| variant | parameters | MAE | RMSE | SSIM | MAE (m/s) | ms/step |\n|---|---:|---:|---:|---:|---:|---:|\n",
+        "| variant | parameters | MAE | RMSE | SSIM | MAE (m/s) | ms/step | focus (in/out) | mass in salt / salt area |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in rows {
+        let focus = r.focus.map_or("-".into(), |f| format!("{f:.2}"));
+        let mass = r.salt_mass.map_or("-".into(), |(m, a)| format!("{:.1} % / {:.1} %", 100.0 * m, 100.0 * a));
         t += &format!(
-            "| {} | {} | {:.4} | {:.4} | {:.4} | {:.1} | {:.1} |\n",
+            "| {} | {} | {:.4} | {:.4} | {:.4} | {:.1} | {:.1} | {focus} | {mass} |\n",
             r.variant, r.parameters, r.mae, r.rmse, r.ssim, r.mae_ms, r.ms_per_step
         );
     }
@@ -111,7 +121,10 @@ fn score_variant(spec: &RunSpec, device: &Device, checkpoint: &Path, variant: &s
     let model = Model::read(checkpoint)?;
     let ds = dataset::load(&spec.data, spec.config.widths.len(), Some(model.layout), Some(model.norm), spec.limit)?;
     let (_, _, val, held) = splits(spec, ds)?;
-    let summary = mean(&score_samples(checkpoint, &model, &val, &held, device, spec.batch)?);
+    let (scores, focus) =
+        score_samples(checkpoint, &model, &val, &held, device, spec.batch, Some(super::attention::SALT_MS))?;
+    let summary = mean(&scores);
+    let focus = focus.as_ref();
     Ok(Row {
         variant: variant.into(),
         parameters: model.config.parameters()?,
@@ -120,5 +133,12 @@ fn score_variant(spec: &RunSpec, device: &Device, checkpoint: &Path, variant: &s
         ssim: summary.mean.ssim,
         mae_ms: summary.mean.mae_ms,
         ms_per_step,
+        focus: focus.and_then(|f| f.mean_ratio()),
+        salt_mass: focus.and_then(|f| {
+            (!f.rows.is_empty()).then(|| {
+                let n = f.rows.len() as f64;
+                (f.rows.iter().map(|r| r.mass_in).sum::<f64>() / n, f.rows.iter().map(|r| r.area).sum::<f64>() / n)
+            })
+        }),
     })
 }

@@ -110,7 +110,7 @@ pub fn run(o: &Options, device: &Device, mut say: impl FnMut(&str)) -> Result<Re
     say(&format!("    {} epochs on {}, {:.1} ms per step", trained.rows.len(), trained.engine, trained.ms_per_step));
     let best = run.join("best.safetensors");
     say("3/4 evaluating on the test set");
-    let (_, summary) = super::eval::run(&best, &test, Some(&o.out), device, 8, None)?;
+    let (_, summary, _) = super::eval::run(&best, &test, Some(&o.out), device, 8, None, None)?;
     say("4/4 drawing predictions");
     let figures = infer::run(&infer::Options {
         checkpoint: &best,
@@ -120,6 +120,8 @@ pub fn run(o: &Options, device: &Device, mut say: impl FnMut(&str)) -> Result<Re
         device,
         batch: 8,
         figures: 4,
+        attention: false,
+        salt_ms: super::attention::SALT_MS,
     })?
     .figures;
     Ok(Report { data, run, epochs: trained.rows.len(), engine: trained.engine, test: summary, figures })

@@ -6,13 +6,14 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::attention::{self, FocusTable};
 use super::ensure_dir;
 pub use crate::checkpoint::Model;
 use crate::data::write_file_atomic;
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::metrics;
-use crate::runner::Runner;
+use crate::runner::{Init, Runner};
 use crate::train::dataset;
 use crate::train::fit::Samples;
 
@@ -56,7 +57,8 @@ pub fn mean(scores: &[Scores]) -> Summary {
     }
 }
 
-/// Scores a checkpoint's predictions for `samples` (network layout) against `models_ms`.
+/// Scores a checkpoint's predictions for `samples` (network layout) against `models_ms`;
+/// with `salt_ms`, also where its attention looks (see `attention::focus_table`).
 pub fn score_samples(
     checkpoint: &Path,
     model: &Model,
@@ -64,18 +66,37 @@ pub fn score_samples(
     models_ms: &[f32],
     device: &Device,
     batch: usize,
-) -> Result<Vec<Scores>> {
+    salt_ms: Option<f32>,
+) -> Result<(Vec<Scores>, Option<FocusTable>)> {
+    if let Some(t) = salt_ms
+        && !(t.is_finite() && t > 0.0)
+    {
+        return Err(Error::config("eval", format!("--salt {t} is not a positive velocity in m/s")));
+    }
     // A batch larger than the data is clamped: memory follows the samples, not the flag.
     let x = [batch.min(samples.n).max(1), model.config.in_channels, model.layout.h, model.layout.w];
-    let pred = Runner::inference(device, checkpoint, &model.config, x)?.predict_all(&samples.input)?;
+    let mut runner = match salt_ms {
+        Some(_) => Runner::inference_with_maps(device, &model.config, x, Init::Checkpoint(checkpoint))?,
+        None => Runner::inference(device, checkpoint, &model.config, x)?,
+    };
+    let (pred, maps) = runner.predict_all_with_maps(&samples.input)?;
     if let Some(i) = crate::data::npy::first_non_finite(&pred) {
         return Err(Error::file(
             checkpoint,
-            format!("predicts {} for sample {} (a NaN or infinite weight?): nothing was written", pred[i], i / samples.target_len.max(1)),
+            format!(
+                "predicts {} for sample {} (a NaN or infinite weight?): nothing was written",
+                pred[i],
+                i / samples.target_len.max(1)
+            ),
         ));
     }
     let (m, t) = (model.layout.model_len(), samples.target_len);
-    (0..samples.n).map(|i| score(model, &model.to_velocity(&pred[i * t..][..t])?, &models_ms[i * m..][..m])).collect()
+    let scores = (0..samples.n)
+        .map(|i| score(model, &model.to_velocity(&pred[i * t..][..t])?, &models_ms[i * m..][..m]))
+        .collect::<Result<Vec<_>>>()?;
+    let vrange = (model.norm.model_min, model.norm.model_max);
+    let focus = salt_ms.map(|s| attention::focus_table(runner.maps(), &maps, &model.layout, models_ms, s, vrange));
+    Ok((scores, focus))
 }
 
 /// Evaluates `checkpoint` on the dataset in `data`; writes `eval.csv` and `eval.json`
@@ -87,7 +108,8 @@ pub fn run(
     device: &Device,
     batch: usize,
     limit: Option<usize>,
-) -> Result<(Vec<Scores>, Summary)> {
+    salt_ms: Option<f32>,
+) -> Result<(Vec<Scores>, Summary, Option<FocusTable>)> {
     if batch == 0 {
         return Err(Error::config("eval", "--batch must be at least 1"));
     }
@@ -96,7 +118,7 @@ pub fn run(
         ensure_dir(dir)?;
     }
     let ds = dataset::load(data, model.config.widths.len(), Some(model.layout), Some(model.norm), limit)?;
-    let scores = score_samples(checkpoint, &model, &ds.samples, &ds.models, device, batch)?;
+    let (scores, focus) = score_samples(checkpoint, &model, &ds.samples, &ds.models, device, batch, salt_ms)?;
     let summary = mean(&scores);
     if let Some(dir) = out {
         let mut csv = String::from("sample,mae,rmse,ssim,mae_ms\n");
@@ -104,10 +126,12 @@ pub fn run(
             csv += &format!("{i},{:.6},{:.6},{:.6},{:.3}\n", s.mae, s.rmse, s.ssim, s.mae_ms);
         }
         write_file_atomic(&dir.join("eval.csv"), csv.as_bytes())?;
-        write_file_atomic(
-            &dir.join("eval.json"),
-            serde_json::to_string_pretty(&summary).expect("serialises").as_bytes(),
-        )?;
+        let mut json = serde_json::to_value(&summary).map_err(|e| Error::config("eval", e.to_string()))?;
+        if let (Some(f), Some(obj)) = (&focus, json.as_object_mut()) {
+            obj.insert("attention".into(), serde_json::to_value(f).map_err(|e| Error::config("eval", e.to_string()))?);
+        }
+        let text = serde_json::to_string_pretty(&json).map_err(|e| Error::config("eval", e.to_string()))?;
+        write_file_atomic(&dir.join("eval.json"), text.as_bytes())?;
     }
-    Ok((scores, summary))
+    Ok((scores, summary, focus))
 }

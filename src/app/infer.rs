@@ -4,13 +4,13 @@
 
 use std::path::{Path, PathBuf};
 
-use super::ensure_dir;
+use super::{attention, ensure_dir};
 use super::eval::{Model, Scores, score};
 use crate::data::{npy, shards};
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::plot;
-use crate::runner::Runner;
+use crate::runner::{Init, Runner};
 use crate::train::fit::read_metrics;
 
 pub struct Options<'a> {
@@ -25,6 +25,11 @@ pub struct Options<'a> {
     pub batch: usize,
     /// At most this many figures.
     pub figures: usize,
+    /// Also keep the attention maps: `attention/*.npy`, `attention_K.png`, and with a truth
+    /// the focus on salt (`attention.json`).
+    pub attention: bool,
+    /// Salt is velocity ≥ this (m/s), for outlines and the focus.
+    pub salt_ms: f32,
 }
 
 pub struct Report {
@@ -33,6 +38,12 @@ pub struct Report {
     pub figures: Vec<PathBuf>,
     /// Per-sample scores when the truth is known.
     pub scores: Vec<Scores>,
+    /// The attention maps written (`--attention`).
+    pub maps: Vec<PathBuf>,
+    /// The focus on salt (`--attention` with a truth).
+    pub focus: Option<attention::FocusTable>,
+    /// What the user should know (no attention in the network, …).
+    pub notes: Vec<String>,
 }
 
 fn sibling_truth(data: &Path) -> Option<PathBuf> {
@@ -83,8 +94,25 @@ pub fn run(o: &Options) -> Result<Report> {
     model.norm.normalize_data(&mut arr.data)?;
     let inputs: Vec<f32> =
         (0..n).map(|i| l.input(&arr.data[i * l.data_len()..][..l.data_len()])).collect::<Result<Vec<_>>>()?.concat();
+    if o.attention && !(o.salt_ms.is_finite() && o.salt_ms > 0.0) {
+        return Err(Error::config("infer", format!("--salt {} is not a positive velocity in m/s", o.salt_ms)));
+    }
     let x = [o.batch.min(n), model.config.in_channels, l.h, l.w];
-    let out = Runner::inference(o.device, o.checkpoint, &model.config, x)?.predict_all(&inputs)?;
+    let mut runner = if o.attention {
+        Runner::inference_with_maps(o.device, &model.config, x, Init::Checkpoint(o.checkpoint))?
+    } else {
+        Runner::inference(o.device, o.checkpoint, &model.config, x)?
+    };
+    let (out, maps) = runner.predict_all_with_maps(&inputs)?;
+    let kept = runner.maps().to_vec();
+    let mut notes = vec![];
+    if o.attention && kept.is_empty() {
+        notes.push(format!(
+            "{}: the network ({}) has no attention; writing the velocity outputs only",
+            o.checkpoint.display(),
+            crate::nn::describe(&model.config)
+        ));
+    }
     let mut velocities = Vec::with_capacity(n * l.model_len());
     for y in out.chunks_exact(l.target_len()) {
         velocities.extend(model.to_velocity(y)?);
@@ -97,6 +125,17 @@ pub fn run(o: &Options) -> Result<Report> {
     }
     let prediction = o.out.join("prediction.npy");
     npy::write_atomic(&prediction, &[n, 1, l.nz, l.nx], &velocities)?;
+    let written = attention::write_maps(&o.out.join("attention"), &kept, &maps, n)?;
+    let vrange = (model.norm.model_min, model.norm.model_max);
+    let focus = match &truth {
+        Some(t) if !kept.is_empty() => {
+            let table = attention::focus_table(&kept, &maps, &l, t, o.salt_ms, vrange);
+            let json = serde_json::to_string_pretty(&table).map_err(|e| Error::config("infer", e.to_string()))?;
+            crate::data::write_file_atomic(&o.out.join("attention.json"), json.as_bytes())?;
+            Some(table)
+        }
+        _ => None,
+    };
     let range = (model.norm.model_min as f32, model.norm.model_max as f32);
     let mut figures = vec![];
     let mut scores = vec![];
@@ -114,6 +153,11 @@ pub fn run(o: &Options) -> Result<Report> {
             };
             plot::comparison(&path, t, p, l.nz, l.nx, model.dx, range, &title)?;
             figures.push(path);
+            if !kept.is_empty() {
+                let path = o.out.join(format!("attention_{i:04}.png"));
+                attention_figure(&path, &kept, &maps, i, &model, p, t, o.salt_ms)?;
+                figures.push(path);
+            }
         }
     }
     if let Some(run) = o.checkpoint.parent() {
@@ -126,5 +170,39 @@ pub fn run(o: &Options) -> Result<Report> {
             figures.push(path);
         }
     }
-    Ok(Report { samples: n, prediction, figures, scores })
+    Ok(Report { samples: n, prediction, figures, scores, maps: written, focus, notes })
+}
+
+/// Sample `i`'s velocity (the truth when known) beside every spatial attention map, with the
+/// salt outline, and its channel weights as strips.
+#[allow(clippy::too_many_arguments)]
+fn attention_figure(
+    path: &Path,
+    kept: &[crate::nn::programs::KeptMap],
+    maps: &[Vec<f32>],
+    i: usize,
+    model: &Model,
+    prediction: &[f32],
+    truth: Option<&[f32]>,
+    salt_ms: f32,
+) -> Result<()> {
+    let l = &model.layout;
+    let (label, velocity, source) = match truth {
+        Some(t) => ("Ground truth", t, "truth"),
+        None => ("Prediction", prediction, "prediction"),
+    };
+    let salt: Vec<bool> = velocity.iter().map(|&v| v >= salt_ms).collect();
+    let spatial = attention::spatial(kept, maps, i, l);
+    let fig = plot::AttentionFigure {
+        velocity: (label, velocity),
+        nz: l.nz,
+        nx: l.nx,
+        dx_m: model.dx,
+        range: (model.norm.model_min as f32, model.norm.model_max as f32),
+        maps: spatial.into_iter().map(|m| (format!("{} (level {})", m.name, m.level), m.values)).collect(),
+        salt: salt.iter().any(|&s| s).then_some(salt.as_slice()),
+        strips: attention::channel_strips(kept, maps, i),
+        title: &format!("Sample {i}: attention, salt (≥ {salt_ms:.0} m/s in the {source}) outlined in red"),
+    };
+    plot::attention(path, &fig)
 }

@@ -4,6 +4,7 @@
 //! does.
 
 pub mod ablate;
+pub mod attention;
 pub mod bench;
 pub mod check;
 pub mod demo;

@@ -25,6 +25,9 @@ pub struct StepRow {
     pub train_ms: f64,
     /// Median milliseconds of one inference, result read back.
     pub infer_ms: f64,
+    /// The same with every attention map kept and read back (`infer --attention`); None
+    /// when the network has no attention.
+    pub infer_maps_ms: Option<f64>,
     /// Convolution GFLOP of one training step and of one inference.
     pub train_gflop: f64,
     pub infer_gflop: f64,
@@ -58,6 +61,9 @@ impl StepRow {
             mib(self.infer_peak_bytes),
             mib(self.state_bytes),
         );
+        if let Some(m) = self.infer_maps_ms {
+            s += &format!("; with attention maps {m:.2} ms ({:+.1} %)", 100.0 * (m / self.infer_ms - 1.0));
+        }
         if let Some([d, sub, sync, bp]) = self.per_step {
             s += &format!(
                 "; per step: {d:.0} dispatches, {sub:.2} submissions, {sync:.2} host syncs, {bp:.2} back-pressure waits"
@@ -134,6 +140,7 @@ pub fn step(device: &Device, cfg: &Config, x: [usize; 4], iters: usize) -> Resul
         infer.push(start.elapsed().as_secs_f64() * 1e3);
     }
     infer.remove(0);
+    let infer_maps_ms = infer_with_maps(device, cfg, x, &input, iters)?;
     let ts = runner.train_step().ok_or_else(|| Error::config("bench", "no training step"))?;
     let (train_peak_bytes, infer_peak_bytes) = runner.peak_bytes();
     let params: u64 = crate::nn::programs::shapes(cfg)?.0.iter().map(|(_, s)| s.iter().product::<usize>() as u64).sum();
@@ -143,6 +150,7 @@ pub fn step(device: &Device, cfg: &Config, x: [usize; 4], iters: usize) -> Resul
         name: config_name(cfg),
         train_ms,
         infer_ms: median(infer),
+        infer_maps_ms,
         train_gflop: conv_flops(&ts.graph, &ts.plan) / 1e9,
         infer_gflop: conv_flops(&inf.graph, &inf.plan) / 1e9,
         train_peak_bytes,
@@ -153,4 +161,20 @@ pub fn step(device: &Device, cfg: &Config, x: [usize; 4], iters: usize) -> Resul
         }),
         rss_growth_bytes: peak_rss().saturating_sub(rss0),
     })
+}
+
+/// Median milliseconds of an inference that keeps every attention map (None without any).
+fn infer_with_maps(device: &Device, cfg: &Config, x: [usize; 4], input: &[f32], iters: usize) -> Result<Option<f64>> {
+    let mut runner = Runner::inference_with_maps(device, cfg, x, Init::Seed(1))?;
+    if runner.maps().is_empty() {
+        return Ok(None);
+    }
+    let mut ms = vec![];
+    for _ in 0..=iters {
+        let start = Instant::now();
+        runner.predict_with_maps(input)?;
+        ms.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    ms.remove(0);
+    Ok(Some(median(ms)))
 }

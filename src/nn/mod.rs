@@ -42,6 +42,44 @@ pub struct Config {
     pub gates: bool,
 }
 
+/// Which attention an attention map belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MapKind {
+    /// An attention gate's per-pixel coefficients on a skip connection, (N, 1, H, W).
+    Gate,
+    /// CBAM's spatial map, (N, 1, H, W).
+    CbamSpatial,
+    /// CBAM's channel weights, (N, C, 1, 1).
+    CbamChannel,
+    /// SE's channel weights, (N, C, 1, 1).
+    Se,
+    /// Coordinate attention along height, (N, C, H, 1).
+    CaH,
+    /// Coordinate attention along width, (N, C, 1, W).
+    CaW,
+}
+
+impl MapKind {
+    /// Whether the map varies over the image (so it can be compared with a salt mask).
+    pub fn spatial(self) -> bool {
+        matches!(self, MapKind::Gate | MapKind::CbamSpatial)
+    }
+}
+
+/// Where the network multiplies a value by an attention map: `output = input · σ(logits)`,
+/// the map broadcast over `input`. `level` counts halvings of the image (0: full size).
+#[derive(Clone, Debug)]
+pub struct Tap {
+    /// "down.1.cbam_spatial", "gate.0", … (the block's state_dict prefix and the kind).
+    pub name: String,
+    pub kind: MapKind,
+    pub level: usize,
+    pub logits: V,
+    pub input: V,
+    pub output: V,
+}
+
 /// "cbam+gates, widths [8, 16, 32]", for messages.
 pub fn describe(cfg: &Config) -> String {
     format!("{:?}{}, widths {:?}", cfg.attention, if cfg.gates { "+gates" } else { "" }, cfg.widths).to_lowercase()
@@ -119,12 +157,19 @@ impl Config {
 
     /// Records the forward pass on `x` [n, in_channels, h, w]; returns [n, out_channels, h, w].
     pub fn forward(&self, g: &mut Graph, x: V, train: bool) -> Result<V> {
+        Ok(self.forward_tapped(g, x, train)?.0)
+    }
+
+    /// `forward`, also returning where each attention map multiplies a value, in the order
+    /// the network applies them.
+    pub fn forward_tapped(&self, g: &mut Graph, x: V, train: bool) -> Result<(V, Vec<Tap>)> {
         let xs: [usize; 4] = g.shape(x).try_into().map_err(|_| Error::shape("AttnUNet", "input", "must be 4-D"))?;
         self.check_input(xs)?;
-        let mut b = Builder { g, train, attention: self.attention };
+        let mut b = Builder { g, train, attention: self.attention, taps: vec![], level: 0 };
         let l = self.widths.len();
         let (mut x, mut cin, mut skips) = (x, self.in_channels, vec![]);
         for (i, &w) in self.widths.iter().enumerate() {
+            b.level = i;
             x = b.stage(x, &format!("down.{i}"), cin, w)?;
             cin = w;
             if i + 1 < l {
@@ -134,6 +179,7 @@ impl Config {
         }
         for k in 0..l - 1 {
             let i = l - 2 - k;
+            b.level = i;
             let (wi, wn) = (self.widths[i], self.widths[i + 1]);
             let w = b.g.param(&format!("up.{k}.weight"), &[wn, wi, 2, 2])?;
             let bias = b.g.param(&format!("up.{k}.bias"), &[wi])?;
@@ -146,7 +192,8 @@ impl Config {
             let cat = b.g.concat(s, u, 1)?;
             x = b.stage(cat, &format!("dec.{k}"), 2 * wi, wi)?;
         }
-        b.conv(x, "head", self.widths[0], self.out_channels, 1, true)
+        let y = b.conv(x, "head", self.widths[0], self.out_channels, 1, true)?;
+        Ok((y, b.taps))
     }
 
     /// Parameter count.
@@ -164,9 +211,28 @@ struct Builder<'g> {
     g: &'g mut Graph,
     train: bool,
     attention: Attention,
+    taps: Vec<Tap>,
+    /// The level of the block being built.
+    level: usize,
 }
 
 impl Builder<'_> {
+    /// `x · σ(z)`, recorded as an attention map of `kind` for block `prefix`.
+    fn gate(&mut self, x: V, z: V, prefix: &str, kind: MapKind) -> Result<V> {
+        let y = self.g.gate(x, z)?;
+        let suffix = match kind {
+            MapKind::Gate => "",
+            MapKind::CbamSpatial => ".cbam_spatial",
+            MapKind::CbamChannel => ".cbam_channel",
+            MapKind::Se => ".se",
+            MapKind::CaH => ".ca_h",
+            MapKind::CaW => ".ca_w",
+        };
+        let name = format!("{}{suffix}", prefix.trim_end_matches(".attn"));
+        self.taps.push(Tap { name, kind, level: self.level, logits: z, input: x, output: y });
+        Ok(y)
+    }
+
     fn conv(&mut self, x: V, prefix: &str, cin: usize, cout: usize, k: usize, bias: bool) -> Result<V> {
         let w = self.g.param(&format!("{prefix}.weight"), &[cout, cin, k, k])?;
         let b = if bias { Some(self.g.param(&format!("{prefix}.bias"), &[cout])?) } else { None };
@@ -206,7 +272,7 @@ impl Builder<'_> {
     fn se(&mut self, x: V, prefix: &str, c: usize) -> Result<V> {
         let s = self.g.mean(x, &[2, 3])?;
         let z = self.mlp(s, prefix, c)?;
-        self.g.gate(x, z)
+        self.gate(x, z, prefix, MapKind::Se)
     }
 
     fn cbam(&mut self, x: V, prefix: &str, c: usize) -> Result<V> {
@@ -214,15 +280,16 @@ impl Builder<'_> {
         let mx = self.g.max(x, &[2, 3])?;
         let (za, zm) = (self.mlp(avg, prefix, c)?, self.mlp(mx, prefix, c)?);
         let z = self.g.add(za, zm)?;
-        let x1 = self.g.gate(x, z)?;
+        let x1 = self.gate(x, z, prefix, MapKind::CbamChannel)?;
         let (cm, cx) = (self.g.mean(x1, &[1])?, self.g.max(x1, &[1])?);
         let maps = self.g.concat(cm, cx, 1)?;
         let s = self.conv(maps, &format!("{prefix}.spatial"), 2, 1, 7, true)?;
-        self.g.gate(x1, s)
+        self.gate(x1, s, prefix, MapKind::CbamSpatial)
     }
 
     fn coord(&mut self, x: V, prefix: &str, c: usize) -> Result<V> {
-        let [n, _, h, w]: [usize; 4] = self.g.shape(x).try_into().unwrap();
+        let [n, _, h, w]: [usize; 4] =
+            self.g.shape(x).try_into().map_err(|_| Error::shape("coordinate attention", "x", "must be 4-D"))?;
         let mip = (c / 32).max(8);
         let x_h = self.g.mean(x, &[3])?; // n,c,h,1
         let x_w = self.g.mean(x, &[2])?; // n,c,1,w
@@ -235,8 +302,8 @@ impl Builder<'_> {
         let a_h = self.conv(y_h, &format!("{prefix}.conv_h"), mip, c, 1, true)?; // n,c,h,1
         let a_w = self.conv(y_w, &format!("{prefix}.conv_w"), mip, c, 1, true)?; // n,c,w,1
         let a_w = self.g.reshape(a_w, &[n, c, 1, w])?;
-        let xh = self.g.gate(x, a_h)?;
-        self.g.gate(xh, a_w)
+        let xh = self.gate(x, a_h, prefix, MapKind::CaH)?;
+        self.gate(xh, a_w, prefix, MapKind::CaW)
     }
 
     fn attention_gate(&mut self, gsig: V, x: V, prefix: &str, cg: usize, cx: usize, cint: usize) -> Result<V> {
@@ -248,6 +315,6 @@ impl Builder<'_> {
         let s = self.g.act(Act::Relu, s);
         let p = self.conv(s, &format!("{prefix}.psi"), cint, 1, 1, false)?;
         let p = self.bn(p, &format!("{prefix}.bn_psi"))?;
-        self.g.gate(x, p)
+        self.gate(x, p, prefix, MapKind::Gate)
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use super::{Config, init};
+use super::{Config, Tap, init};
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::graph::exec::{self, Plan, Store};
@@ -89,20 +89,48 @@ impl TrainStep {
     }
 }
 
-/// A planned eval-mode forward pass.
+/// A planned eval-mode forward pass, keeping the attention maps too when asked.
 pub struct Inference {
     pub graph: Graph,
     pub plan: Plan,
     pub output: V,
+    /// Kept attention maps (σ of the logits each gate multiplies by), in network order.
+    pub maps: Vec<KeptMap>,
+}
+
+/// An attention map an inference keeps: its tap and the value holding σ(logits).
+#[derive(Clone, Debug)]
+pub struct KeptMap {
+    pub tap: Tap,
+    pub value: V,
+    /// [N, C or 1, H or 1, W or 1].
+    pub shape: Vec<usize>,
 }
 
 impl Inference {
     pub fn new(cfg: &Config, x: [usize; 4]) -> Result<Self> {
+        Self::build(cfg, x, false)
+    }
+
+    /// Inference that also keeps every attention map (extra outputs of the same plan).
+    pub fn with_maps(cfg: &Config, x: [usize; 4]) -> Result<Self> {
+        Self::build(cfg, x, true)
+    }
+
+    fn build(cfg: &Config, x: [usize; 4], keep_maps: bool) -> Result<Self> {
         let mut g = Graph::new();
         let input = g.input("input", &x);
-        let output = cfg.forward(&mut g, input, false)?;
-        let plan = exec::plan(&g, &[output]);
-        Ok(Inference { graph: g, plan, output })
+        let (output, taps) = cfg.forward_tapped(&mut g, input, false)?;
+        let mut maps = vec![];
+        if keep_maps {
+            for tap in taps {
+                let value = g.act(crate::ops::Act::Sigmoid, tap.logits);
+                maps.push(KeptMap { shape: g.shape(value).to_vec(), tap, value });
+            }
+        }
+        let keep: Vec<V> = std::iter::once(output).chain(maps.iter().map(|m| m.value)).collect();
+        let plan = exec::plan(&g, &keep);
+        Ok(Inference { graph: g, plan, output, maps })
     }
 
     pub fn run<B: Backend>(&self, b: &B, store: &mut Store<B::Tensor>, input: &B::Tensor) -> Result<Rc<B::Tensor>> {

@@ -206,10 +206,17 @@ impl<'d> GpuRunner<'d> {
         self.train.as_ref().map_or(0, |t| t.t)
     }
 
-    pub fn predict(&mut self, x: &[f32]) -> Result<Vec<f32>> {
+    pub fn predict(&mut self, x: &[f32]) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
         self.infer_prog.set_input(&self.gpu, "input", x)?;
         self.gpu.replay(self.infer_prog.program())?;
-        self.gpu.download(self.infer_prog.output(self.infer.output)?)
+        let y = self.gpu.download(self.infer_prog.output(self.infer.output)?)?;
+        let maps =
+            self.infer.maps.iter().map(|m| self.gpu.download(self.infer_prog.output(m.value)?)).collect::<Result<_>>()?;
+        Ok((y, maps))
+    }
+
+    pub fn inference(&self) -> &Inference {
+        &self.infer
     }
 
     pub fn train_step(&self) -> Option<&TrainStep> {

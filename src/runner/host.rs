@@ -8,7 +8,7 @@ use super::{HostState, bad_loss};
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::graph::V;
-use crate::graph::exec::Store;
+use crate::graph::exec::{self, Store};
 use crate::nn::programs::{Inference, TrainStep};
 use crate::optim::Optimizer;
 
@@ -93,15 +93,28 @@ impl<B: Backend<Tensor = Vec<f32>>> HostRunner<B> {
         self.train.as_ref().map_or(0, |t| t.opt.step)
     }
 
-    pub fn predict(&mut self, x: &[f32]) -> Result<Vec<f32>> {
+    pub fn predict(&mut self, x: &[f32]) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
         let xs = self.b.upload("input", x)?;
-        let y = self.infer.run(&self.b, &mut self.store, &xs)?;
+        let out = exec::run(&self.b, &self.infer.graph, &self.infer.plan, &mut self.store, &[("input", &xs)]);
         self.b.recycle(xs);
-        let out = self.b.download(&y)?;
-        if let Ok(y) = Rc::try_unwrap(y) {
-            self.b.recycle(y);
+        let mut out = out?;
+        // Kept values are handed over without a copy when nothing else holds them.
+        let mut take = |v: V| -> Result<Vec<f32>> {
+            let t = out.remove(&v).ok_or_else(|| Error::config("inference", "a kept value was not computed"))?;
+            Rc::try_unwrap(t).or_else(|t| self.b.download(&t))
+        };
+        let y = take(self.infer.output)?;
+        let maps = self.infer.maps.iter().map(|m| take(m.value)).collect::<Result<Vec<_>>>()?;
+        for (_, t) in out {
+            if let Ok(t) = Rc::try_unwrap(t) {
+                self.b.recycle(t);
+            }
         }
-        Ok(out)
+        Ok((y, maps))
+    }
+
+    pub fn inference(&self) -> &Inference {
+        &self.infer
     }
 
     pub fn train_step(&self) -> Option<&TrainStep> {

@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::graph::V;
 use crate::graph::exec::Store;
 use crate::nn::Config;
-use crate::nn::programs::{Inference, LossKind, TrainStep, init_store, shapes};
+use crate::nn::programs::{Inference, KeptMap, LossKind, TrainStep, init_store, shapes};
 use crate::ops::Adam;
 use crate::optim::Optimizer;
 
@@ -123,6 +123,23 @@ impl<'d> Runner<'d> {
         training: Option<Training>,
         init: Init,
     ) -> Result<Self> {
+        Self::build(device, cfg, x, training, init, false)
+    }
+
+    /// An inference runner whose inference also keeps every attention map (see
+    /// `predict_with_maps`).
+    pub fn inference_with_maps(device: &'d Device, cfg: &Config, x: [usize; 4], init: Init) -> Result<Self> {
+        Self::build(device, cfg, x, None, init, true)
+    }
+
+    fn build(
+        device: &'d Device,
+        cfg: &Config,
+        x: [usize; 4],
+        training: Option<Training>,
+        init: Init,
+        keep_maps: bool,
+    ) -> Result<Self> {
         cfg.validate()?;
         if x[1] != cfg.in_channels {
             return Err(Error::shape(
@@ -135,7 +152,7 @@ impl<'d> Runner<'d> {
             Some(t) => Some(TrainStep::with_losses(cfg, x, &t.loss.losses(), t.input_grad)?),
             None => None,
         };
-        let infer = Inference::new(cfg, x)?;
+        let infer = if keep_maps { Inference::with_maps(cfg, x)? } else { Inference::new(cfg, x)? };
         // Parameters (with gradients and two moments when training) and the larger plan's
         // live values, before anything is allocated.
         let params: u64 = shapes(cfg)?.0.iter().map(|(_, s)| s.iter().product::<usize>() as u64).sum();
@@ -211,12 +228,28 @@ impl<'d> Runner<'d> {
 
     /// Eval-mode outputs of one batch of the planned size.
     pub fn predict(&mut self, x: &[f32]) -> Result<Vec<f32>> {
+        Ok(self.predict_with_maps(x)?.0)
+    }
+
+    /// Eval-mode outputs of one batch and, for a runner made by `inference_with_maps`, every
+    /// attention map of that same pass, in the order of `maps()`.
+    pub fn predict_with_maps(&mut self, x: &[f32]) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
         on!(mut self, r => r.predict(x))
+    }
+
+    /// The attention maps `predict_with_maps` returns (none unless asked for).
+    pub fn maps(&self) -> &[KeptMap] {
+        on!(self, r => &r.inference().maps)
     }
 
     /// Eval-mode outputs of any number of samples laid out one after another, in batches of
     /// the planned size (the last one padded by repeating its last sample).
     pub fn predict_all(&mut self, inputs: &[f32]) -> Result<Vec<f32>> {
+        Ok(self.predict_all_with_maps(inputs)?.0)
+    }
+
+    /// `predict_all`, with each attention map of `maps()` stacked over the samples.
+    pub fn predict_all_with_maps(&mut self, inputs: &[f32]) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
         let [b, c, h, w] = self.x;
         let (len, out_len) = (c * h * w, self.cfg.out_channels * h * w);
         if !inputs.len().is_multiple_of(len) {
@@ -227,17 +260,23 @@ impl<'d> Runner<'d> {
             ));
         }
         let n = inputs.len() / len;
+        let per_map: Vec<usize> = self.maps().iter().map(|m| m.shape[1..].iter().product()).collect();
         let mut out = Vec::with_capacity(n * out_len);
+        let mut maps: Vec<Vec<f32>> = per_map.iter().map(|p| Vec::with_capacity(n * p)).collect();
         let mut batch = vec![0.0; b * len];
         for start in (0..n).step_by(b) {
             for k in 0..b {
                 let i = (start + k).min(n - 1);
                 batch[k * len..][..len].copy_from_slice(&inputs[i * len..][..len]);
             }
-            let y = self.predict(&batch)?;
-            out.extend_from_slice(&y[..(n - start).min(b) * out_len]);
+            let (y, m) = self.predict_with_maps(&batch)?;
+            let real = (n - start).min(b);
+            out.extend_from_slice(&y[..real * out_len]);
+            for ((all, got), p) in maps.iter_mut().zip(&m).zip(&per_map) {
+                all.extend_from_slice(&got[..real * p]);
+            }
         }
-        Ok(out)
+        Ok((out, maps))
     }
 
     /// The planned training step (its kept values name what `kept` can read).

@@ -59,6 +59,13 @@ pub(crate) enum Command {
         batch: usize,
         #[arg(long)]
         limit: Option<usize>,
+        /// Also score where the attention looks: per level and kind, mean attention inside
+        /// the salt over outside, and its mass inside against the salt's area.
+        #[arg(long)]
+        attention: bool,
+        /// Salt is velocity at or above this (m/s).
+        #[arg(long, default_value_t = 4400.0)]
+        salt: f32,
         /// Where the network runs: auto (a hardware GPU, else the CPU), gpu or cpu.
         #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
         backend: BackendChoice,
@@ -82,6 +89,13 @@ pub(crate) enum Command {
         figures: usize,
         #[arg(long, default_value_t = 8)]
         batch: usize,
+        /// Also keep the attention maps: OUT/attention/<block>.npy, OUT/attention_K.png and,
+        /// with a truth, the focus on salt (OUT/attention.json).
+        #[arg(long)]
+        attention: bool,
+        /// Salt is velocity at or above this (m/s), for the outlines and the focus.
+        #[arg(long, default_value_t = 4400.0)]
+        salt: f32,
         /// Where the network runs: auto (a hardware GPU, else the CPU), gpu or cpu.
         #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
         backend: BackendChoice,

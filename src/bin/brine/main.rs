@@ -66,15 +66,20 @@ fn run(cli: Cli) -> Result<bool> {
             Ok(true)
         }
         Command::Train(a) => train(a),
-        Command::Eval { checkpoint, data, out, batch, limit, backend } => {
+        Command::Eval { checkpoint, data, out, batch, limit, attention, salt, backend } => {
             let out = out.unwrap_or_else(|| checkpoint.parent().map(Path::to_path_buf).unwrap_or_default());
             let device = open(backend)?;
-            let (_, summary) = brine::app::eval::run(&checkpoint, &data, Some(&out), &device, batch, limit)?;
+            let salt = attention.then_some(salt);
+            let (_, summary, focus) = brine::app::eval::run(&checkpoint, &data, Some(&out), &device, batch, limit, salt)?;
             print_scores(&summary);
+            if let Some(f) = focus {
+                println!("  attention on salt (≥ {} m/s):", f.salt_ms);
+                f.lines().iter().for_each(|l| println!("{l}"));
+            }
             println!("per sample: {}\nsummary:    {}", out.join("eval.csv").display(), out.join("eval.json").display());
             Ok(true)
         }
-        Command::Infer { checkpoint, data, truth, out, figures, batch, backend } => {
+        Command::Infer { checkpoint, data, truth, out, figures, batch, attention, salt, backend } => {
             let checkpoint = checkpoint.unwrap_or_else(|| PathBuf::from(SHIPPED_MODEL));
             let device = open(backend)?;
             let r = brine::app::infer::run(&brine::app::infer::Options {
@@ -85,8 +90,18 @@ fn run(cli: Cli) -> Result<bool> {
                 device: &device,
                 batch,
                 figures,
+                attention,
+                salt_ms: salt,
             })?;
+            r.notes.iter().for_each(|n| eprintln!("note: {n}"));
             println!("{} velocity model(s) -> {}", r.samples, r.prediction.display());
+            if !r.maps.is_empty() {
+                println!("{} attention map(s) -> {}", r.maps.len(), out.join("attention").display());
+            }
+            if let Some(f) = &r.focus {
+                println!("attention on salt (≥ {} m/s):", f.salt_ms);
+                f.lines().iter().for_each(|l| println!("{l}"));
+            }
             if !r.scores.is_empty() {
                 print_scores(&brine::app::eval::mean(&r.scores));
             }
