@@ -26,6 +26,43 @@ const STEP_KEY: &str = "brine.step";
 pub const LAYOUT_KEY: &str = "brine.layout";
 pub const NORM_KEY: &str = "brine.norm";
 pub const DX_KEY: &str = "brine.dx";
+pub const BASELINE_KEY: &str = "brine.baseline";
+
+/// What a network must beat, from its training set: the mean velocity model and the mean
+/// 1-D depth profile (m/s).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Baseline {
+    /// nz × nx.
+    pub mean_model: Vec<f32>,
+    /// nz: the mean over samples and columns of each depth row.
+    pub mean_profile: Vec<f32>,
+}
+
+impl Baseline {
+    /// The baselines of `n` models of nz × nx (m/s); None without models.
+    pub fn of(models: &[f32], nz: usize, nx: usize) -> Option<Baseline> {
+        let m = nz * nx;
+        let n = models.len() / m.max(1);
+        if n == 0 {
+            return None;
+        }
+        let mut sum = vec![0.0f64; m];
+        for model in models.chunks_exact(m) {
+            for (s, &v) in sum.iter_mut().zip(model) {
+                *s += v as f64;
+            }
+        }
+        let mean_model: Vec<f32> = sum.iter().map(|s| (s / n as f64) as f32).collect();
+        let mean_profile =
+            mean_model.chunks_exact(nx).map(|row| (row.iter().map(|&v| v as f64).sum::<f64>() / nx as f64) as f32).collect();
+        Some(Baseline { mean_model, mean_profile })
+    }
+
+    /// The mean profile repeated across every column (nz × nx).
+    pub fn profile_model(&self, nx: usize) -> Vec<f32> {
+        self.mean_profile.iter().flat_map(|&v| std::iter::repeat_n(v, nx)).collect()
+    }
+}
 
 /// Writes `tensors` (f32 tensors, plus i64 scalars) atomically.
 fn write(
@@ -296,6 +333,8 @@ pub struct Model {
     pub norm: Norm,
     /// Grid spacing in metres, for figures.
     pub dx: f32,
+    /// The training set's baselines (checkpoints from before they were kept have none).
+    pub baseline: Option<Baseline>,
 }
 
 impl Model {
@@ -335,16 +374,31 @@ impl Model {
                 .filter(|d| d.is_finite() && *d > 0.0)
                 .ok_or_else(|| bad(DX_KEY, format!("`{v}` is not a positive grid spacing in metres")))?,
         };
-        Ok(Model { config, layout, norm, dx })
+        let baseline = match meta.get(BASELINE_KEY) {
+            None => None,
+            Some(text) => {
+                let b: Baseline = serde_json::from_str(text).map_err(|e| parse(BASELINE_KEY, e))?;
+                let finite = b.mean_model.iter().chain(&b.mean_profile).all(|v| v.is_finite() && *v > 0.0);
+                if b.mean_model.len() != l.nz * l.nx || b.mean_profile.len() != l.nz || !finite {
+                    return Err(bad(BASELINE_KEY, format!("does not hold positive {} × {} and {} velocities", l.nz, l.nx, l.nz)));
+                }
+                Some(b)
+            }
+        };
+        Ok(Model { config, layout, norm, dx, baseline })
     }
 
     /// The metadata entries `read` takes back (the config is written with the tensors).
     pub fn metadata(&self) -> HashMap<String, String> {
-        HashMap::from([
+        let mut meta = HashMap::from([
             (LAYOUT_KEY.to_string(), serde_json::to_string(&self.layout).expect("a layout serialises")),
             (NORM_KEY.to_string(), serde_json::to_string(&self.norm).expect("a norm serialises")),
             (DX_KEY.to_string(), self.dx.to_string()),
-        ])
+        ]);
+        if let Some(b) = &self.baseline {
+            meta.insert(BASELINE_KEY.to_string(), serde_json::to_string(b).expect("a baseline serialises"));
+        }
+        meta
     }
 
     /// Normalised network output (h × w) to a velocity model in m/s (nz × nx).
@@ -352,5 +406,21 @@ impl Model {
         let mut v = self.layout.crop(out)?;
         self.norm.denormalize_model(&mut v)?;
         Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Baseline;
+
+    #[test]
+    fn baselines_of_two_models() {
+        // Two 2 × 3 models: the mean model cell by cell, the profile row by row.
+        let models = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 3.0, 2.0, 1.0, 6.0, 5.0, 4.0];
+        let b = Baseline::of(&models, 2, 3).unwrap();
+        assert_eq!(b.mean_model, vec![2.0, 2.0, 2.0, 5.0, 5.0, 5.0]);
+        assert_eq!(b.mean_profile, vec![2.0, 5.0]);
+        assert_eq!(b.profile_model(3), vec![2.0, 2.0, 2.0, 5.0, 5.0, 5.0]);
+        assert_eq!(Baseline::of(&[], 2, 3), None);
     }
 }

@@ -131,6 +131,14 @@ fn train_resume_eval_infer_on_cpu() {
         assert!(summary[k].as_f64().is_some_and(f64::is_finite), "{k}: {summary}");
     }
     assert_eq!(std::fs::read_to_string(ev.join("eval.csv")).unwrap().lines().count(), 25);
+    // The training set's baselines, scored the same way, and whether the network beats them.
+    let b = &summary["baselines"];
+    for k in ["mean_model", "mean_profile"] {
+        assert!(b[k]["mae"].as_f64().is_some_and(|v| v > 0.0), "{k}: {summary}");
+    }
+    let ratio = b["mae_ratio_mean_model"].as_f64().unwrap();
+    assert!((ratio - summary["mae"].as_f64().unwrap() / b["mean_model"]["mae"].as_f64().unwrap()).abs() < 1e-9);
+    assert!(out.contains("baseline: the training set's mean model") && out.contains("the network"), "{out}");
 
     let inf = root.join("infer");
     ok(&[

@@ -32,6 +32,33 @@ pub struct Summary {
     pub samples: usize,
     #[serde(flatten)]
     pub mean: Scores,
+    /// The same scores for the training set's baselines, when the checkpoint keeps them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baselines: Option<Baselines>,
+}
+
+/// Scores of the baselines and the network's MAE over theirs.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Baselines {
+    /// Predicting the training set's mean velocity model for every sample.
+    pub mean_model: Scores,
+    /// Predicting its mean 1-D depth profile, the same in every column.
+    pub mean_profile: Scores,
+    /// The network's MAE over each baseline's (below 1: the network is better).
+    pub mae_ratio_mean_model: f64,
+    pub mae_ratio_mean_profile: f64,
+}
+
+impl Baselines {
+    /// "beats both", or which baseline the network does not beat.
+    pub fn verdict(&self) -> String {
+        match (self.mae_ratio_mean_model < 1.0, self.mae_ratio_mean_profile < 1.0) {
+            (true, true) => "the network beats both baselines".into(),
+            (false, false) => "the network does NOT beat predicting the training set's mean model or mean profile".into(),
+            (false, true) => "the network does NOT beat predicting the training set's mean model".into(),
+            (true, false) => "the network does NOT beat predicting the training set's mean depth profile".into(),
+        }
+    }
 }
 
 /// Scores a prediction against the truth, both in m/s on the nz × nx grid.
@@ -54,6 +81,7 @@ pub fn mean(scores: &[Scores]) -> Summary {
     Summary {
         samples: scores.len(),
         mean: Scores { mae: avg(|s| s.mae), rmse: avg(|s| s.rmse), ssim: avg(|s| s.ssim), mae_ms: avg(|s| s.mae_ms) },
+        baselines: None,
     }
 }
 
@@ -119,7 +147,21 @@ pub fn run(
     }
     let ds = dataset::load(data, model.config.widths.len(), Some(model.layout), Some(model.norm), limit)?;
     let (scores, focus) = score_samples(checkpoint, &model, &ds.samples, &ds.models, device, batch, salt_ms)?;
-    let summary = mean(&scores);
+    let mut summary = mean(&scores);
+    if let Some(b) = &model.baseline {
+        let m = model.layout.model_len();
+        let profile = b.profile_model(model.layout.nx);
+        let against = |pred: &[f32]| -> Result<Scores> {
+            Ok(mean(&ds.models.chunks_exact(m).map(|t| score(&model, pred, t)).collect::<Result<Vec<_>>>()?).mean)
+        };
+        let (mm, mp) = (against(&b.mean_model)?, against(&profile)?);
+        summary.baselines = Some(Baselines {
+            mae_ratio_mean_model: summary.mean.mae / mm.mae,
+            mae_ratio_mean_profile: summary.mean.mae / mp.mae,
+            mean_model: mm,
+            mean_profile: mp,
+        });
+    }
     if let Some(dir) = out {
         let mut csv = String::from("sample,mae,rmse,ssim,mae_ms\n");
         for (i, s) in scores.iter().enumerate() {

@@ -170,7 +170,17 @@ pub fn run(
         return Err(Error::file(&last, "is missing, so the run cannot resume"));
     }
     let mut runner = Runner::training(device, &spec.config, x, loss, hyper, init)?;
-    let model = Model { config: spec.config.clone(), layout: ds.layout, norm: ds.norm, dx: ds.dx };
+    // The baselines come from the training split's models only.
+    let m = ds.layout.model_len();
+    let trained: Vec<f32> = ds
+        .models
+        .chunks_exact(m)
+        .enumerate()
+        .filter(|(i, _)| !held_out(*i, spec.val_every))
+        .flat_map(|(_, v)| v.iter().copied())
+        .collect();
+    let baseline = crate::checkpoint::Baseline::of(&trained, ds.layout.nz, ds.layout.nx);
+    let model = Model { config: spec.config.clone(), layout: ds.layout, norm: ds.norm, dx: ds.dx, baseline };
     runner.set_metadata(model.metadata());
     let spec_json = serde_json::to_string_pretty(spec).expect("spec serialises");
     write_file_atomic(&run.join("run.json"), spec_json.as_bytes())?;

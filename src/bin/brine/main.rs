@@ -250,6 +250,18 @@ fn print_scores(s: &brine::app::eval::Summary) {
     println!("  RMSE        {:.4}", s.mean.rmse);
     println!("  SSIM        {:.4}   (on [0, 1])", s.mean.ssim);
     println!("  MAE         {:.1} m/s", s.mean.mae_ms);
+    if let Some(b) = &s.baselines {
+        for (name, sc, r) in [
+            ("mean model", &b.mean_model, b.mae_ratio_mean_model),
+            ("mean profile", &b.mean_profile, b.mae_ratio_mean_profile),
+        ] {
+            println!(
+                "  baseline: the training set's {name:<13} MAE {:.4}  RMSE {:.4}  SSIM {:.4}  {:.1} m/s  (network / baseline MAE {r:.2})",
+                sc.mae, sc.rmse, sc.ssim, sc.mae_ms
+            );
+        }
+        println!("  {}", b.verdict());
+    }
 }
 
 fn train(a: TrainArgs) -> Result<bool> {
