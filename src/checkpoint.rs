@@ -53,8 +53,10 @@ impl Baseline {
             }
         }
         let mean_model: Vec<f32> = sum.iter().map(|s| (s / n as f64) as f32).collect();
-        let mean_profile =
-            mean_model.chunks_exact(nx).map(|row| (row.iter().map(|&v| v as f64).sum::<f64>() / nx as f64) as f32).collect();
+        let mean_profile = mean_model
+            .chunks_exact(nx)
+            .map(|row| (row.iter().map(|&v| v as f64).sum::<f64>() / nx as f64) as f32)
+            .collect();
         Some(Baseline { mean_model, mean_profile })
     }
 
@@ -88,7 +90,8 @@ fn write(
         ));
     }
     crate::data::write_via_temp(path, |tmp| {
-        safetensors::serialize_to_file(views, Some(meta), tmp).map_err(|e| Error::file(tmp, format!("cannot write: {e}")))
+        safetensors::serialize_to_file(views, Some(meta), tmp)
+            .map_err(|e| Error::file(tmp, format!("cannot write: {e}")))
     })
 }
 
@@ -380,7 +383,10 @@ impl Model {
                 let b: Baseline = serde_json::from_str(text).map_err(|e| parse(BASELINE_KEY, e))?;
                 let finite = b.mean_model.iter().chain(&b.mean_profile).all(|v| v.is_finite() && *v > 0.0);
                 if b.mean_model.len() != l.nz * l.nx || b.mean_profile.len() != l.nz || !finite {
-                    return Err(bad(BASELINE_KEY, format!("does not hold positive {} × {} and {} velocities", l.nz, l.nx, l.nz)));
+                    return Err(bad(
+                        BASELINE_KEY,
+                        format!("does not hold positive {} × {} and {} velocities", l.nz, l.nx, l.nz),
+                    ));
                 }
                 Some(b)
             }

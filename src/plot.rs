@@ -16,6 +16,7 @@ mod raster;
 pub mod ticks;
 
 use crate::error::{Error, Result, check_len};
+pub use attention::{AttentionFigure, attention};
 use canvas::{Canvas, WHITE, text_size};
 use colormap::{BLUE_WHITE_RED, GREY};
 use curves::{SERIES_COLORS, draw_xy_axes, epoch_ticks, extent, legend, lerp2, widen};
@@ -24,7 +25,6 @@ use layout::{
     title_height, x_axis_height, y_axis_width,
 };
 use raster::{colorize, fit_len, percentile_abs, raster_size, resample};
-pub use attention::{AttentionFigure, attention};
 use std::path::Path;
 use ticks::{Tick, linear_ticks, log_ticks};
 

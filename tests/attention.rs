@@ -55,8 +55,7 @@ fn maps_have_their_shapes_lie_in_0_1_and_are_what_the_gates_multiply_by() {
         let mut store = init_store(&Cpu, &cfg, 3).unwrap();
         let out = exec::run(&Cpu, &g, &plan, &mut store, &[("input", &input)]).unwrap();
         // The runner keeps the same maps from its own plan.
-        let mut runner =
-            Runner::inference_with_maps(&Device::Cpu, &cfg, X, Init::State(host_state(&cfg))).unwrap();
+        let mut runner = Runner::inference_with_maps(&Device::Cpu, &cfg, X, Init::State(host_state(&cfg))).unwrap();
         let (_, kept) = runner.predict_with_maps(&input).unwrap();
         assert_eq!(kept.len(), expected);
         for (k, (tap, m)) in taps.iter().zip(&maps).enumerate() {
@@ -66,7 +65,11 @@ fn maps_have_their_shapes_lie_in_0_1_and_are_what_the_gates_multiply_by() {
             assert_eq!(runner.maps()[k].shape, g.shape(*m), "{}: runner shape", tap.name);
             assert_eq!(runner.maps()[k].tap.name, tap.name);
             assert_eq!(h, X[2] >> tap.level, "{}: level {}", tap.name, tap.level);
-            let (map, xin, y) = (Cpu.download(&out[m]).unwrap(), Cpu.download(&out[&tap.input]).unwrap(), Cpu.download(&out[&tap.output]).unwrap());
+            let (map, xin, y) = (
+                Cpu.download(&out[m]).unwrap(),
+                Cpu.download(&out[&tap.input]).unwrap(),
+                Cpu.download(&out[&tap.output]).unwrap(),
+            );
             assert_eq!(map, kept[k], "{}: the runner's map", tap.name);
             assert!(map.iter().all(|v| (0.0..=1.0).contains(v)), "{}: outside [0, 1]", tap.name);
             let ms = g.shape(*m).to_vec();
@@ -125,11 +128,40 @@ fn trained(dir: &Path) -> PathBuf {
     let acq = dir.join("acq.json");
     std::fs::write(&acq, brine::app::demo::ACQUISITION).unwrap();
     let set = dir.join("set");
-    brine(&["synth", "--preset", s(&acq), "--count", "24", "--seed", "3", "--per-file", "24", "--out", s(&set),
-        "--backend", "cpu", "--quiet"]);
+    brine(&[
+        "synth",
+        "--preset",
+        s(&acq),
+        "--count",
+        "24",
+        "--seed",
+        "3",
+        "--per-file",
+        "24",
+        "--out",
+        s(&set),
+        "--backend",
+        "cpu",
+        "--quiet",
+    ]);
     for (name, attention, gates) in [("cbam", "cbam", true), ("se", "se", false), ("none", "none", false)] {
-        let mut args = vec!["train", "--data", s(&set), "--attention", attention, "--widths", "4,8", "--batch", "4",
-            "--val-every", "4", "--epochs", "1", "--backend", "cpu"];
+        let mut args = vec![
+            "train",
+            "--data",
+            s(&set),
+            "--attention",
+            attention,
+            "--widths",
+            "4,8",
+            "--batch",
+            "4",
+            "--val-every",
+            "4",
+            "--epochs",
+            "1",
+            "--backend",
+            "cpu",
+        ];
         let out = dir.join(name);
         args.extend(["--out", s(&out)]);
         if gates {
@@ -147,8 +179,20 @@ fn infer_and_eval_write_draw_and_score_the_attention() {
     let data = set.join("data_00000.npy");
     let ck = |name: &str| dir.join(name).join("best.safetensors");
     let out = dir.join("inf");
-    let t = brine(&["infer", "--checkpoint", s(&ck("cbam")), "--data", s(&data), "--out", s(&out), "--attention",
-        "--figures", "2", "--backend", "cpu"]);
+    let t = brine(&[
+        "infer",
+        "--checkpoint",
+        s(&ck("cbam")),
+        "--data",
+        s(&data),
+        "--out",
+        s(&out),
+        "--attention",
+        "--figures",
+        "2",
+        "--backend",
+        "cpu",
+    ]);
     assert!(t.contains("attention on salt") && t.contains("gate.0"), "{t}");
     // Documented names and shapes, stacked over the 24 samples.
     let gate = brine::data::npy::read(&out.join("attention/gate.0.npy")).unwrap();
@@ -169,24 +213,66 @@ fn infer_and_eval_write_draw_and_score_the_attention() {
     assert_eq!(table["rows"].as_array().unwrap().len(), 4, "{table}");
     // eval --attention puts the focus into eval.json.
     let ev = dir.join("eval");
-    let t = brine(&["eval", "--checkpoint", s(&ck("cbam")), "--data", s(&set), "--out", s(&ev), "--attention",
-        "--backend", "cpu"]);
+    let t = brine(&[
+        "eval",
+        "--checkpoint",
+        s(&ck("cbam")),
+        "--data",
+        s(&set),
+        "--out",
+        s(&ev),
+        "--attention",
+        "--backend",
+        "cpu",
+    ]);
     assert!(t.contains("inside/outside"), "{t}");
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(ev.join("eval.json")).unwrap()).unwrap();
     let rows = summary["attention"]["rows"].as_array().unwrap();
     assert!(rows.iter().all(|r| r["ratio"].as_f64().unwrap().is_finite() && r["samples"].as_u64().unwrap() > 0));
     // A salt threshold outside the data's velocities: a note, not a NaN.
-    let t = brine(&["eval", "--checkpoint", s(&ck("cbam")), "--data", s(&set), "--out", s(&ev), "--attention",
-        "--salt", "99999", "--backend", "cpu"]);
+    let t = brine(&[
+        "eval",
+        "--checkpoint",
+        s(&ck("cbam")),
+        "--data",
+        s(&set),
+        "--out",
+        s(&ev),
+        "--attention",
+        "--salt",
+        "99999",
+        "--backend",
+        "cpu",
+    ]);
     assert!(t.contains("outside the data's velocity range") && !t.contains("NaN"), "{t}");
     // SE: channel weights only; none: no attention at all, velocities only.
-    let t = brine(&["eval", "--checkpoint", s(&ck("se")), "--data", s(&set), "--out", s(&ev), "--attention",
-        "--backend", "cpu"]);
+    let t = brine(&[
+        "eval",
+        "--checkpoint",
+        s(&ck("se")),
+        "--data",
+        s(&set),
+        "--out",
+        s(&ev),
+        "--attention",
+        "--backend",
+        "cpu",
+    ]);
     assert!(t.contains("channel weights only"), "{t}");
     let plain = dir.join("plain");
-    let t = brine(&["infer", "--checkpoint", s(&ck("none")), "--data", s(&data), "--out", s(&plain), "--attention",
-        "--backend", "cpu"]);
+    let t = brine(&[
+        "infer",
+        "--checkpoint",
+        s(&ck("none")),
+        "--data",
+        s(&data),
+        "--out",
+        s(&plain),
+        "--attention",
+        "--backend",
+        "cpu",
+    ]);
     assert!(t.contains("has no attention") && plain.join("prediction.npy").exists(), "{t}");
     assert!(!plain.join("attention_0000.png").exists());
 }

@@ -99,8 +99,20 @@ fn fixture() -> &'static (PathBuf, PathBuf) {
         std::fs::write(&acq, brine::app::demo::ACQUISITION).unwrap();
         let set = dir.join("set");
         ok(&[
-            "synth", "--preset", s(&acq), "--count", "24", "--seed", "3", "--per-file", "12", "--out", s(&set),
-            "--backend", "cpu", "--quiet",
+            "synth",
+            "--preset",
+            s(&acq),
+            "--count",
+            "24",
+            "--seed",
+            "3",
+            "--per-file",
+            "12",
+            "--out",
+            s(&set),
+            "--backend",
+            "cpu",
+            "--quiet",
         ]);
         let run = dir.join("run");
         ok(&train(&set, &run, &["--epochs", "1"]));
@@ -110,8 +122,21 @@ fn fixture() -> &'static (PathBuf, PathBuf) {
 
 fn train<'a>(data: &'a Path, out: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec![
-        "train", "--data", s(data), "--attention", "se", "--batch", "4", "--val-every", "4", "--out", s(out),
-        "--backend", "cpu", "--seed", "5",
+        "train",
+        "--data",
+        s(data),
+        "--attention",
+        "se",
+        "--batch",
+        "4",
+        "--val-every",
+        "4",
+        "--out",
+        s(out),
+        "--backend",
+        "cpu",
+        "--seed",
+        "5",
     ];
     for (flag, default) in [("--widths", "4,8"), ("--lr", "3e-3")] {
         if !extra.contains(&flag) {
@@ -162,7 +187,17 @@ fn sizes_from_flags_are_checked_before_anything_runs() {
     let out = tmp("sizes");
     for cmd in [
         train(set, &out.join("r"), &["--limit", "0"]),
-        vec!["eval", "--checkpoint", s(&run.join("best.safetensors")), "--data", s(set), "--limit", "0", "--out", s(&out)],
+        vec![
+            "eval",
+            "--checkpoint",
+            s(&run.join("best.safetensors")),
+            "--data",
+            s(set),
+            "--limit",
+            "0",
+            "--out",
+            s(&out),
+        ],
         vec!["ablate", "--data", s(set), "--out", s(&out.join("a")), "--limit", "0", "--backend", "cpu"],
     ] {
         refused(&cmd, &["--limit", "at least 1"]);
@@ -176,15 +211,35 @@ fn sizes_from_flags_are_checked_before_anything_runs() {
     refused(&train(set, &out.join("w2"), &["--widths", "60000,60000"]), &["needs", "GiB", "more than"]);
     refused(&train(set, &out.join("w3"), &["--widths", "1,2,3,4,5,6,7,8,9,10,11,12,13"]), &["13 levels"]);
     refused(
-        &["synth", "--count", "18446744073709551615", "--per-file", "1", "--out", s(&out.join("huge")), "--backend", "cpu"],
+        &[
+            "synth",
+            "--count",
+            "18446744073709551615",
+            "--per-file",
+            "1",
+            "--out",
+            s(&out.join("huge")),
+            "--backend",
+            "cpu",
+        ],
         &["--count", "files"],
     );
+    refused(&["bench", "step", "--backend", "cpu", "--batch", "0"], &["--batch must be at least 1"]);
     refused(
-        &["bench", "step", "--backend", "cpu", "--batch", "0"],
-        &["--batch must be at least 1"],
-    );
-    refused(
-        &["bench", "step", "--backend", "cpu", "--batch", "1", "--height", "16", "--width", "16", "--widths", "8,16,32,64,128"],
+        &[
+            "bench",
+            "step",
+            "--backend",
+            "cpu",
+            "--batch",
+            "1",
+            "--height",
+            "16",
+            "--width",
+            "16",
+            "--widths",
+            "8,16,32,64,128",
+        ],
         &["BatchNorm", "fewer levels"],
     );
     // A batch larger than the data is clamped: memory follows the samples.
@@ -192,8 +247,19 @@ fn sizes_from_flags_are_checked_before_anything_runs() {
     let d = brine::data::npy::read(&set.join("data_00000.npy")).unwrap();
     let per = d.data.len() / d.shape[0];
     brine::data::npy::write(&two, &[2, d.shape[1], d.shape[2], d.shape[3]], &d.data[..2 * per]).unwrap();
-    ok(&["infer", "--checkpoint", s(&run.join("best.safetensors")), "--data", s(&two), "--out", s(&out.join("i")),
-        "--batch", "100000", "--backend", "cpu"]);
+    ok(&[
+        "infer",
+        "--checkpoint",
+        s(&run.join("best.safetensors")),
+        "--data",
+        s(&two),
+        "--out",
+        s(&out.join("i")),
+        "--batch",
+        "100000",
+        "--backend",
+        "cpu",
+    ]);
 }
 
 #[test]
@@ -206,16 +272,30 @@ fn sizes_from_files_are_checked_before_anything_is_allocated() {
         let acq = dir.join(format!("acq{nt}.json"));
         let json = brine::app::demo::ACQUISITION.replace("\"nt\": 600", &format!("\"nt\": {nt}"));
         std::fs::write(&acq, json).unwrap();
-        refused(&["forward", "--model", s(&models), "--acquisition", s(&acq), "--out", s(&dir.join("d.npy")),
-            "--backend", "cpu"], &[needle]);
+        refused(
+            &[
+                "forward",
+                "--model",
+                s(&models),
+                "--acquisition",
+                s(&acq),
+                "--out",
+                s(&dir.join("d.npy")),
+                "--backend",
+                "cpu",
+            ],
+            &[needle],
+        );
         assert!(!dir.join("d.npy").exists());
     }
     let huge = edited_checkpoint(&dir, "huge.safetensors", |_, meta| {
         let l = meta.get_mut("brine.layout").unwrap();
         *l = l.replace("\"nz\":40", "\"nz\":1000000").replace("\"nx\":40", "\"nx\":1000000");
     });
-    refused(&["infer", "--checkpoint", s(&huge), "--data", s(&dir.join("x.npy")), "--out", s(&dir.join("o"))],
-        &["huge.safetensors", "brine.layout"]);
+    refused(
+        &["infer", "--checkpoint", s(&huge), "--data", s(&dir.join("x.npy")), "--out", s(&dir.join("o"))],
+        &["huge.safetensors", "brine.layout"],
+    );
     let _ = run;
 }
 
@@ -233,18 +313,40 @@ fn non_finite_data_weights_and_truth_are_refused() {
     brine::data::npy::write(&nan_set.join("data1.npy"), &d.shape, &d.data).unwrap();
     std::fs::copy(set.join("model_00000.npy"), nan_set.join("model1.npy")).unwrap();
     refused(&train(&nan_set, &dir.join("r"), &[]), &["data1.npy", "index 1234", "finite"]);
-    refused(&["infer", "--checkpoint", s(&run.join("best.safetensors")), "--data", s(&nan_set.join("data1.npy")),
-        "--out", s(&dir.join("i"))], &["data1.npy", "index 1234"]);
+    refused(
+        &[
+            "infer",
+            "--checkpoint",
+            s(&run.join("best.safetensors")),
+            "--data",
+            s(&nan_set.join("data1.npy")),
+            "--out",
+            s(&dir.join("i")),
+        ],
+        &["data1.npy", "index 1234"],
+    );
     // NaN weights: eval refuses and keeps the good eval.json it wrote before.
     let ev = dir.join("eval");
-    ok(&["eval", "--checkpoint", s(&run.join("best.safetensors")), "--data", s(set), "--out", s(&ev), "--backend", "cpu"]);
+    ok(&[
+        "eval",
+        "--checkpoint",
+        s(&run.join("best.safetensors")),
+        "--data",
+        s(set),
+        "--out",
+        s(&ev),
+        "--backend",
+        "cpu",
+    ]);
     let before = snapshot(&ev);
     let nan = edited_checkpoint(&dir, "nan.safetensors", |t, _| {
         let w = t.iter_mut().find(|(n, ..)| n.ends_with("conv.weight")).unwrap();
         w.3[..4].copy_from_slice(&f32::NAN.to_le_bytes());
     });
-    refused(&["eval", "--checkpoint", s(&nan), "--data", s(set), "--out", s(&ev), "--backend", "cpu"],
-        &["nan.safetensors", "weight", "finite"]);
+    refused(
+        &["eval", "--checkpoint", s(&nan), "--data", s(set), "--out", s(&ev), "--backend", "cpu"],
+        &["nan.safetensors", "weight", "finite"],
+    );
     unchanged(&ev, &before);
     // A truth with a negative velocity.
     let m = brine::data::npy::read(&set.join("model_00000.npy")).unwrap();
@@ -253,8 +355,20 @@ fn non_finite_data_weights_and_truth_are_refused() {
     let truth = dir.join("truth.npy");
     brine::data::npy::write(&truth, &m.shape, &bad).unwrap();
     let out = dir.join("inf");
-    refused(&["infer", "--checkpoint", s(&run.join("best.safetensors")), "--data", s(&set.join("data_00000.npy")),
-        "--truth", s(&truth), "--out", s(&out)], &["truth.npy", "velocity -1500", "positive"]);
+    refused(
+        &[
+            "infer",
+            "--checkpoint",
+            s(&run.join("best.safetensors")),
+            "--data",
+            s(&set.join("data_00000.npy")),
+            "--truth",
+            s(&truth),
+            "--out",
+            s(&out),
+        ],
+        &["truth.npy", "velocity -1500", "positive"],
+    );
     assert!(!out.join("prediction.npy").exists());
 }
 
@@ -308,19 +422,25 @@ fn bad_values_in_files_are_named() {
     ] {
         let acq = dir.join("acq.json");
         std::fs::write(&acq, brine::app::demo::ACQUISITION.replace(from, to)).unwrap();
-        refused(&["forward", "--model", s(&models), "--acquisition", s(&acq), "--out", s(&dir.join("d.npy"))],
-            &["acq.json", needle]);
+        refused(
+            &["forward", "--model", s(&models), "--acquisition", s(&acq), "--out", s(&dir.join("d.npy"))],
+            &["acq.json", needle],
+        );
     }
     refused(&["synth", "--preset", "nope", "--count", "1", "--out", s(&dir.join("x"))], &["nope", "openfwi", "fcnvmb"]);
-    refused(&["infer", "--checkpoint", s(&run.join("best.safetensors")), "--data", s(set), "--out", s(&dir.join("o"))],
-        &["is a directory", "expected a .npy file"]);
+    refused(
+        &["infer", "--checkpoint", s(&run.join("best.safetensors")), "--data", s(set), "--out", s(&dir.join("o"))],
+        &["is a directory", "expected a .npy file"],
+    );
     for dx in ["abc", "0", "-10"] {
         let ck = edited_checkpoint(&dir, "dx.safetensors", |_, meta| {
             meta.insert("brine.dx".into(), dx.into());
         });
         let out = dir.join(format!("dx{dx}"));
-        refused(&["infer", "--checkpoint", s(&ck), "--data", s(&set.join("data_00000.npy")), "--out", s(&out)],
-            &["brine.dx", dx]);
+        refused(
+            &["infer", "--checkpoint", s(&ck), "--data", s(&set.join("data_00000.npy")), "--out", s(&out)],
+            &["brine.dx", dx],
+        );
         assert!(!out.join("prediction.npy").exists(), "dx {dx}: a prediction was written before the error");
     }
     // PyTorch's batch counters in another type are not an error.
@@ -331,14 +451,23 @@ fn bad_values_in_files_are_named() {
             *b = 1.0f32.to_le_bytes().to_vec();
         }
     });
-    ok(&["infer", "--checkpoint", s(&f32_counters), "--data", s(&set.join("data_00000.npy")), "--out",
-        s(&dir.join("f32"))]);
+    ok(&[
+        "infer",
+        "--checkpoint",
+        s(&f32_counters),
+        "--data",
+        s(&set.join("data_00000.npy")),
+        "--out",
+        s(&dir.join("f32")),
+    ]);
     // Offsets past the end name the tensor.
     let bytes = std::fs::read(&f32_counters).unwrap();
     let cut = dir.join("cut.safetensors");
     std::fs::write(&cut, &bytes[..bytes.len() - 100]).unwrap();
-    refused(&["infer", "--checkpoint", s(&cut), "--data", s(&set.join("data_00000.npy")), "--out", s(&dir.join("c"))],
-        &["cut.safetensors", "tensor `"]);
+    refused(
+        &["infer", "--checkpoint", s(&cut), "--data", s(&set.join("data_00000.npy")), "--out", s(&dir.join("c"))],
+        &["cut.safetensors", "tensor `"],
+    );
     // Usage errors exit with 2.
     refused_with(2, &["train", "--epochs", "abc"], &[], &["--epochs"]);
     // --print-acquisition needs nothing else.
@@ -378,8 +507,25 @@ fn existing_runs_are_neither_overwritten_nor_relabelled() {
     // An ablation rerun with another seed does not relabel the old runs.
     let ab = dir.join("ablate");
     let args = |seed: &'static str| {
-        vec!["ablate", "--data", s(set), "--out", s(&ab), "--epochs", "1", "--widths", "4", "--batch", "4",
-            "--val-every", "4", "--backend", "cpu", "--seed", seed]
+        vec![
+            "ablate",
+            "--data",
+            s(set),
+            "--out",
+            s(&ab),
+            "--epochs",
+            "1",
+            "--widths",
+            "4",
+            "--batch",
+            "4",
+            "--val-every",
+            "4",
+            "--backend",
+            "cpu",
+            "--seed",
+            seed,
+        ]
     };
     ok(&args("1"));
     let before = snapshot(&ab);
@@ -401,8 +547,22 @@ fn synth_remakes_a_truncated_shard() {
     std::fs::write(copy.join("data_00001.npy"), &good[..good.len() / 2]).unwrap();
     let acq = dir.join("acq.json");
     std::fs::write(&acq, brine::app::demo::ACQUISITION).unwrap();
-    let t = ok(&["synth", "--preset", s(&acq), "--count", "24", "--seed", "3", "--per-file", "12", "--out", s(&copy),
-        "--backend", "cpu", "--quiet"]);
+    let t = ok(&[
+        "synth",
+        "--preset",
+        s(&acq),
+        "--count",
+        "24",
+        "--seed",
+        "3",
+        "--per-file",
+        "12",
+        "--out",
+        s(&copy),
+        "--backend",
+        "cpu",
+        "--quiet",
+    ]);
     assert!(t.contains("1 new file(s)"), "{t}");
     assert!(std::fs::read(copy.join("data_00001.npy")).unwrap() == good, "the shard was not remade as it was");
 }
@@ -434,7 +594,12 @@ fn a_full_disk_leaves_no_temporary_files_and_keeps_earlier_outputs() {
         assert!(!o.status.success() && !text(&o).contains("panicked"), "{}", text(&o));
         text(&o)
     };
-    limited(&format!("forward --model {} --acquisition {} --out {} --backend cpu", s(&models), s(&acq), s(&out.join("d.npy"))));
+    limited(&format!(
+        "forward --model {} --acquisition {} --out {} --backend cpu",
+        s(&models),
+        s(&acq),
+        s(&out.join("d.npy"))
+    ));
     unchanged(&out, &before);
     // A checkpoint save that runs out of room.
     let r = dir.join("r");

@@ -341,3 +341,48 @@ fn the_shipped_model_infers_openfwi_data_without_training() {
     assert_eq!(pred.shape, vec![2, 1, 70, 70]);
     assert!(image_ok(&out.join("sample_0000.png")) && image_ok(&out.join("loss.png")));
 }
+
+/// A set that would not fit the memory allowed is streamed a window of files at a time,
+/// with the same split and the same number of steps as in memory.
+#[test]
+fn training_streams_a_set_larger_than_memory() {
+    let root = tmp("stream");
+    let acq = root.join("acq.json");
+    std::fs::write(&acq, brine::app::demo::ACQUISITION).unwrap();
+    let set = root.join("set");
+    ok(&[
+        "synth",
+        "--preset",
+        s(&acq),
+        "--count",
+        "24",
+        "--seed",
+        "4",
+        "--per-file",
+        "6",
+        "--out",
+        s(&set),
+        "--backend",
+        "cpu",
+        "--quiet",
+    ]);
+    let (mem, asked) = (root.join("mem"), root.join("asked"));
+    let in_memory = ok(&train_args(s(&set), s(&mem), "cpu", "2"));
+    // 6 MB: the 7.4 MB set does not fit, two of its files do.
+    let o = Command::new(env!("CARGO_BIN_EXE_brine"))
+        .args(train_args(s(&set), s(&root.join("streamed")), "cpu", "2"))
+        .env("BRINE_MAX_BYTES", "6000000")
+        .output()
+        .unwrap();
+    let streamed = text(&o);
+    assert!(o.status.success() && streamed.contains("streamed from its shards"), "{streamed}");
+    assert!(!in_memory.contains("streamed"), "{in_memory}");
+    let line = |t: &str| t.lines().find(|l| l.contains("validation samples")).unwrap_or_default().to_string();
+    assert_eq!(line(&streamed).split(" on ").next(), line(&in_memory).split(" on ").next(), "{streamed}");
+    assert_eq!(metrics_rows(&root.join("streamed")).len(), 2);
+    // Asked for explicitly, with the memory to spare, streaming trains too.
+    let mut args = train_args(s(&set), s(&asked), "cpu", "2");
+    args.push("--stream");
+    ok(&args);
+    assert_eq!(metrics_rows(&root.join("asked")).len(), 2);
+}

@@ -130,7 +130,11 @@ pub fn focus(values: &[f32], salt: &[bool]) -> Option<Focus> {
     if ni == 0 || no == 0 || so <= 0.0 {
         return None;
     }
-    Some(Focus { ratio: (si / ni as f64) / (so / no as f64), mass_in: si / (si + so), area: ni as f64 / values.len() as f64 })
+    Some(Focus {
+        ratio: (si / ni as f64) / (so / no as f64),
+        mass_in: si / (si + so),
+        area: ni as f64 / values.len() as f64,
+    })
 }
 
 /// The focus of one map, averaged over the samples where it is defined.
@@ -217,7 +221,8 @@ pub fn focus_table(
             any = true;
             match sums.iter_mut().find(|r| r.0 == s.name) {
                 Some(r) => {
-                    r.3 = Focus { ratio: r.3.ratio + f.ratio, mass_in: r.3.mass_in + f.mass_in, area: r.3.area + f.area };
+                    r.3 =
+                        Focus { ratio: r.3.ratio + f.ratio, mass_in: r.3.mass_in + f.mass_in, area: r.3.area + f.area };
                     r.4 += 1;
                 }
                 None => sums.push((s.name, s.kind, s.level, f, 1)),
@@ -238,7 +243,15 @@ pub fn focus_table(
         .into_iter()
         .map(|(name, kind, level, f, k)| {
             let k1 = k as f64;
-            FocusRow { name, kind: kind.into(), level, ratio: f.ratio / k1, mass_in: f.mass_in / k1, area: f.area / k1, samples: k }
+            FocusRow {
+                name,
+                kind: kind.into(),
+                level,
+                ratio: f.ratio / k1,
+                mass_in: f.mass_in / k1,
+                area: f.area / k1,
+                samples: k,
+            }
         })
         .collect();
     t

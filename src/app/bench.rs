@@ -68,7 +68,13 @@ pub fn kernels(ctx: &Context, opts: &bench::Options) -> Result<()> {
 
 /// `brine bench step`: the training step and inference of each config, through the runner.
 pub fn step(device: &Device, configs: &[Config], x: [usize; 4], iters: usize) -> Result<()> {
-    at_least_one(&[("--iters", iters), ("--batch", x[0]), ("--channels", x[1]), ("--height", x[2]), ("--width", x[3])])?;
+    at_least_one(&[
+        ("--iters", iters),
+        ("--batch", x[0]),
+        ("--channels", x[1]),
+        ("--height", x[2]),
+        ("--width", x[3]),
+    ])?;
     let peak = match device {
         Device::Gpu(ctx) => {
             println!("adapter: {}", ctx.adapter_name());

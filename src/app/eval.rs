@@ -54,7 +54,9 @@ impl Baselines {
     pub fn verdict(&self) -> String {
         match (self.mae_ratio_mean_model < 1.0, self.mae_ratio_mean_profile < 1.0) {
             (true, true) => "the network beats both baselines".into(),
-            (false, false) => "the network does NOT beat predicting the training set's mean model or mean profile".into(),
+            (false, false) => {
+                "the network does NOT beat predicting the training set's mean model or mean profile".into()
+            }
             (false, true) => "the network does NOT beat predicting the training set's mean model".into(),
             (true, false) => "the network does NOT beat predicting the training set's mean depth profile".into(),
         }

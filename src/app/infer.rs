@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{attention, ensure_dir};
 use super::eval::{Model, Scores, score};
+use super::{attention, ensure_dir};
 use crate::data::{npy, shards};
 use crate::device::Device;
 use crate::error::{Error, Result};
@@ -120,7 +120,11 @@ pub fn run(o: &Options) -> Result<Report> {
     if let Some(i) = crate::data::npy::first_non_finite(&velocities) {
         return Err(Error::file(
             o.checkpoint,
-            format!("predicts {} m/s in sample {} (a NaN or infinite weight?): nothing was written", velocities[i], i / l.model_len()),
+            format!(
+                "predicts {} m/s in sample {} (a NaN or infinite weight?): nothing was written",
+                velocities[i],
+                i / l.model_len()
+            ),
         ));
     }
     let prediction = o.out.join("prediction.npy");

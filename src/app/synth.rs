@@ -55,7 +55,10 @@ pub fn synth(job: &Synth, device: &Device, progress: bool, mut log: impl FnMut(&
     if files > MAX_FILES {
         return Err(Error::config(
             "synth",
-            format!("--count {} in files of --per-file {} makes {files} files, at most {MAX_FILES}", job.count, job.per_file),
+            format!(
+                "--count {} in files of --per-file {} makes {files} files, at most {MAX_FILES}",
+                job.count, job.per_file
+            ),
         ));
     }
     let (shots, samples, receivers) = (acq.sources.points().len(), acq.samples(), acq.receivers.points().len());

@@ -7,7 +7,8 @@ use std::sync::atomic::AtomicBool;
 use serde::{Deserialize, Serialize};
 
 use super::ensure_dir;
-use crate::checkpoint::Model;
+use crate::checkpoint::{Baseline, Model};
+use crate::data::Norm;
 use crate::data::write_file_atomic;
 use crate::device::{BackendChoice, Device};
 use crate::error::{Error, Result};
@@ -15,8 +16,10 @@ use crate::nn::Config;
 use crate::nn::programs::LossKind;
 use crate::ops::Adam;
 use crate::runner::{Init, Runner};
-use crate::train::dataset::{self, Dataset};
-use crate::train::fit::{self, EpochRow, Options, Samples, Schedule};
+use crate::train::dataset::{self, Dataset, held_out};
+use crate::train::fit::{self, Batches, EpochRow, Options, Samples, Schedule};
+use crate::train::layout::Layout;
+use crate::train::stream::Stream;
 
 /// Everything a run was asked for; saved as `run.json` so `--resume` continues it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -37,6 +40,10 @@ pub struct RunSpec {
     /// Stop after the epoch that ends past this many seconds of training.
     #[serde(default)]
     pub budget_s: Option<f64>,
+    /// Stream the training set from its shards instead of loading it (done anyway when it
+    /// would take more than half the memory available).
+    #[serde(default)]
+    pub stream: bool,
 }
 
 impl RunSpec {
@@ -57,13 +64,20 @@ impl RunSpec {
             limit: None,
             backend: BackendChoice::Auto,
             budget_s: None,
+            stream: false,
         }
     }
 }
 
 /// What a run directory holds; any of them means the directory is taken.
-const RUN_FILES: [&str; 6] =
-    ["run.json", "metrics.csv", "last.safetensors", "best.safetensors", "last.optim.safetensors", "best.optim.safetensors"];
+const RUN_FILES: [&str; 6] = [
+    "run.json",
+    "metrics.csv",
+    "last.safetensors",
+    "best.safetensors",
+    "last.optim.safetensors",
+    "best.optim.safetensors",
+];
 
 /// On resume: the run in `run` must have been asked for with the same data, network and
 /// hyper-parameters (epochs, time budget and backend may change).
@@ -80,11 +94,6 @@ fn check_same_run(spec: &RunSpec, run: &Path) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// Whether sample `i` is held out for validation: every `val_every`-th one.
-pub fn held_out(i: usize, val_every: usize) -> bool {
-    i % val_every == val_every - 1
 }
 
 /// The train and validation splits of a run's data (and its held-out models, in m/s).
@@ -111,6 +120,8 @@ pub struct Report {
     pub ms_per_step: f64,
     /// On a GPU: what the training steps asked of it (see `fit::GpuWork`).
     pub gpu_work: Option<fit::GpuWork>,
+    /// Whether the training set was streamed from its shards.
+    pub streamed: bool,
 }
 
 /// Trains as `spec` says on `device` into `run`, continuing from its `last` checkpoint
@@ -129,10 +140,16 @@ pub fn run(
     if spec.epochs == 0 || spec.batch == 0 {
         return Err(Error::config("train", "--epochs and --batch must be at least 1"));
     }
+    if spec.val_every < 2 {
+        return Err(Error::config("train", format!("--val-every {} must be at least 2", spec.val_every)));
+    }
     if !(spec.lr.is_finite() && spec.lr > 0.0) || !(spec.weight_decay.is_finite() && spec.weight_decay >= 0.0) {
         return Err(Error::config(
             "train",
-            format!("--lr {} must be positive and --weight-decay {} not negative, both finite", spec.lr, spec.weight_decay),
+            format!(
+                "--lr {} must be positive and --weight-decay {} not negative, both finite",
+                spec.lr, spec.weight_decay
+            ),
         ));
     }
     if let Some(b) = spec.budget_s
@@ -149,19 +166,21 @@ pub fn run(
             format!("already holds a run ({f}); use --resume to continue it or choose another --out"),
         ));
     }
-    let ds = dataset::load(&spec.data, spec.config.widths.len(), None, None, spec.limit)?;
-    if ds.layout.shots != spec.config.in_channels {
+    let data = Data::open(spec)?;
+    let streamed = matches!(data, Data::Stream(_));
+    let (layout, norm, dx) = data.grid();
+    if layout.shots != spec.config.in_channels {
         return Err(Error::config(
             "train",
             format!(
                 "the data has {} shots per sample; the network takes {} input channels",
-                ds.layout.shots, spec.config.in_channels
+                layout.shots, spec.config.in_channels
             ),
         ));
     }
-    let (ds, train, val, _) = splits(spec, ds)?;
+    let (train, val, baseline) = data.splits(spec)?;
     ensure_dir(run)?;
-    let x = [spec.batch, spec.config.in_channels, ds.layout.h, ds.layout.w];
+    let x = [spec.batch, spec.config.in_channels, layout.h, layout.w];
     let hyper =
         Adam { lr: spec.lr, weight_decay: spec.weight_decay, decoupled: spec.weight_decay > 0.0, ..Adam::default() };
     let last = run.join("last.safetensors");
@@ -170,17 +189,7 @@ pub fn run(
         return Err(Error::file(&last, "is missing, so the run cannot resume"));
     }
     let mut runner = Runner::training(device, &spec.config, x, loss, hyper, init)?;
-    // The baselines come from the training split's models only.
-    let m = ds.layout.model_len();
-    let trained: Vec<f32> = ds
-        .models
-        .chunks_exact(m)
-        .enumerate()
-        .filter(|(i, _)| !held_out(*i, spec.val_every))
-        .flat_map(|(_, v)| v.iter().copied())
-        .collect();
-    let baseline = crate::checkpoint::Baseline::of(&trained, ds.layout.nz, ds.layout.nx);
-    let model = Model { config: spec.config.clone(), layout: ds.layout, norm: ds.norm, dx: ds.dx, baseline };
+    let model = Model { config: spec.config.clone(), layout, norm, dx, baseline };
     runner.set_metadata(model.metadata());
     let spec_json = serde_json::to_string_pretty(spec).expect("spec serialises");
     write_file_atomic(&run.join("run.json"), spec_json.as_bytes())?;
@@ -195,17 +204,72 @@ pub fn run(
         progress,
         deadline,
     };
-    let outcome = fit::fit(&mut runner, &train, &val, &opts, run, rows, stop)?;
+    let outcome = fit::fit(&mut runner, train.as_ref(), &val, &opts, run, rows, stop)?;
     let ms: Vec<f64> = outcome.rows.iter().map(|r| r.step_ms).collect();
     Ok(Report {
         ms_per_step: ms.iter().sum::<f64>() / ms.len().max(1) as f64,
         gpu_work: outcome.gpu_work,
+        streamed,
         rows: outcome.rows,
         interrupted: outcome.interrupted,
         engine: runner.describe(),
-        train_samples: train.n,
+        train_samples: train.len(),
         val_samples: val.n,
     })
+}
+
+/// A run's data: in memory, or streamed from its shards when it would not fit (or when
+/// `--stream` asks).
+enum Data {
+    Memory(Dataset),
+    Stream(Stream),
+}
+
+/// Files a stream reads at a time.
+pub const STREAM_WINDOW: usize = 2;
+
+impl Data {
+    fn open(spec: &RunSpec) -> Result<Data> {
+        let levels = spec.config.widths.len();
+        let need = dataset::memory_needed(&dataset::pairs(&spec.data)?, spec.limit)?;
+        let big = need.is_none_or(|b| b > crate::limits::budget() / 2);
+        Ok(if spec.stream || big {
+            Data::Stream(Stream::open(&spec.data, levels, spec.limit, spec.val_every, STREAM_WINDOW)?)
+        } else {
+            Data::Memory(dataset::load(&spec.data, levels, None, None, spec.limit)?)
+        })
+    }
+
+    fn grid(&self) -> (Layout, Norm, f32) {
+        match self {
+            Data::Memory(d) => (d.layout, d.norm, d.dx),
+            Data::Stream(s) => (s.layout, s.norm, s.dx),
+        }
+    }
+
+    /// The training batches, the validation split and the training set's baselines.
+    fn splits(self, spec: &RunSpec) -> Result<(Box<dyn Batches>, Samples, Option<Baseline>)> {
+        Ok(match self {
+            Data::Memory(ds) => {
+                let (l, m) = (ds.layout, ds.layout.model_len());
+                let trained: Vec<f32> = ds
+                    .models
+                    .chunks_exact(m)
+                    .enumerate()
+                    .filter(|(i, _)| !held_out(*i, spec.val_every))
+                    .flat_map(|(_, v)| v.iter().copied())
+                    .collect();
+                let baseline = Baseline::of(&trained, l.nz, l.nx);
+                let (_, train, val, _) = splits(spec, ds)?;
+                (Box::new(train), val, baseline)
+            }
+            Data::Stream(st) => {
+                let baseline = Baseline::of(&st.mean_training_model()?, st.layout.nz, st.layout.nx);
+                let (val, _) = st.validation()?;
+                (Box::new(st), val, baseline)
+            }
+        })
+    }
 }
 
 /// Reads a run's `run.json`.

@@ -98,7 +98,8 @@ pub fn read_models(path: &Path) -> Result<(Vec<f32>, usize, usize, usize)> {
     if n == 0 || nz == 0 || nx == 0 {
         return Err(Error::file(path, format!("empty model array {:?}", a.shape)));
     }
-    crate::seismic::propagate::check_models("models", &a.data, n, nz, nx).map_err(|e| Error::file(path, e.to_string()))?;
+    crate::seismic::propagate::check_models("models", &a.data, n, nz, nx)
+        .map_err(|e| Error::file(path, e.to_string()))?;
     Ok((a.data, n, nz, nx))
 }
 

@@ -6,7 +6,9 @@ use std::path::Path;
 
 use super::canvas::{BLACK, Canvas, WHITE};
 use super::colormap::{GREY, Rgb, VIRIDIS};
-use super::layout::{Axis, ColorBar, PAD, Panel, draw_panel, heading, label_height, title_height, x_axis_height, y_axis_width};
+use super::layout::{
+    Axis, ColorBar, PAD, Panel, draw_panel, heading, label_height, title_height, x_axis_height, y_axis_width,
+};
 use super::raster::{colorize, raster_size, resample};
 use super::{check_grid, check_positive, check_range, op_name, save_png};
 use crate::error::{Error, Result};

@@ -210,8 +210,12 @@ impl<'d> GpuRunner<'d> {
         self.infer_prog.set_input(&self.gpu, "input", x)?;
         self.gpu.replay(self.infer_prog.program())?;
         let y = self.gpu.download(self.infer_prog.output(self.infer.output)?)?;
-        let maps =
-            self.infer.maps.iter().map(|m| self.gpu.download(self.infer_prog.output(m.value)?)).collect::<Result<_>>()?;
+        let maps = self
+            .infer
+            .maps
+            .iter()
+            .map(|m| self.gpu.download(self.infer_prog.output(m.value)?))
+            .collect::<Result<_>>()?;
         Ok((y, maps))
     }
 

@@ -33,10 +33,10 @@
 //! are kept at the requested dt·decimate).
 
 use crate::device::Device;
-use crate::limits;
 use crate::error::{Error, Result};
 use crate::gpu::Context;
 use crate::kernels::wave::{self, NO_SLOT, Params};
+use crate::limits;
 use crate::{cpu, fast};
 
 use super::acquisition::Acquisition;
@@ -152,7 +152,12 @@ impl Plan {
             .checked_mul(keep_every)
             .and_then(|s| s.checked_add(1))
             .filter(|&s| s <= u32::MAX as usize)
-            .ok_or_else(|| Error::config("acquisition", format!("nt = {} ({} sub-steps each) is too many time steps", acq.nt, substeps)))?;
+            .ok_or_else(|| {
+                Error::config(
+                    "acquisition",
+                    format!("nt = {} ({} sub-steps each) is too many time steps", acq.nt, substeps),
+                )
+            })?;
         let (shots, receivers) = (acq.sources.points().len(), acq.receivers.points().len());
         limits::check(&format!("acquisition: the wavelet of {steps} time steps"), limits::bytes(&[steps], 4))?;
         limits::check(

@@ -40,6 +40,11 @@ pub fn pairs(dir: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
     Ok(out)
 }
 
+/// Whether sample `i` is held out for validation: every `val_every`-th one.
+pub fn held_out(i: usize, val_every: usize) -> bool {
+    i % val_every == val_every - 1
+}
+
 /// Shots per sample in a dataset directory: the network's input channels.
 pub fn shots(dir: &Path) -> Result<usize> {
     let Some((d, _)) = pairs(dir)?.into_iter().next() else { return Err(Error::file(dir, "holds no shards")) };
@@ -67,6 +72,23 @@ pub fn spacing(dir: &Path) -> f32 {
     shards::description(dir).map_or(10.0, |d| d.acquisition.dx as f32)
 }
 
+/// Bytes that loading `files` (at most `limit` samples) takes: every chosen file in memory
+/// twice, as stored and laid out for the network (None: past u64).
+pub fn memory_needed(files: &[(PathBuf, PathBuf)], limit: Option<usize>) -> Result<Option<u64>> {
+    let mut need = Some(0u64);
+    let mut counted = 0;
+    for (d, m) in files {
+        if limit.is_some_and(|l| counted >= l) {
+            break;
+        }
+        let (ds, ms) = (crate::data::npy::shape(d)?, crate::data::npy::shape(m)?);
+        counted += ds.first().copied().unwrap_or(0);
+        let more = crate::limits::bytes(&ds, 8).zip(crate::limits::bytes(&ms, 12)).and_then(|(a, b)| a.checked_add(b));
+        need = need.zip(more).and_then(|(a, b)| a.checked_add(b));
+    }
+    Ok(need)
+}
+
 /// Loads every pair in `dir` (at most `limit` samples). `layout` and `norm` come from a
 /// checkpoint when given; otherwise the layout is derived for `levels` and the norm read
 /// from `norm.json` or computed from the data.
@@ -81,19 +103,7 @@ pub fn load(
         return Err(Error::config("--limit", "must be at least 1 sample"));
     }
     let files = pairs(dir)?;
-    // Every chosen file in memory twice (as stored, and laid out for the network).
-    let mut need = Some(0u64);
-    let mut counted = 0;
-    for (d, m) in &files {
-        if limit.is_some_and(|l| counted >= l) {
-            break;
-        }
-        let (ds, ms) = (crate::data::npy::shape(d)?, crate::data::npy::shape(m)?);
-        counted += ds.first().copied().unwrap_or(0);
-        let more = crate::limits::bytes(&ds, 8).zip(crate::limits::bytes(&ms, 12)).and_then(|(a, b)| a.checked_add(b));
-        need = need.zip(more).and_then(|(a, b)| a.checked_add(b));
-    }
-    crate::limits::check(&format!("{}: loading the dataset", dir.display()), need)?;
+    crate::limits::check(&format!("{}: loading the dataset", dir.display()), memory_needed(&files, limit)?)?;
     let mut shards = vec![];
     let mut total = 0;
     for (d, m) in &files {

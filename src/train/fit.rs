@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::SyncSender;
 use std::time::{Duration, Instant};
 
 use crate::data::write_file_atomic;
@@ -202,24 +203,47 @@ impl LossSum {
     }
 }
 
-/// Batches of one epoch in `order`, gathered on another thread while the runner works.
-fn batches<'s>(
-    scope: &'s std::thread::Scope<'s, '_>,
-    train: &'s Samples,
-    order: Vec<usize>,
-    b: usize,
-) -> std::sync::mpsc::Receiver<(Vec<f32>, Vec<f32>)> {
-    let (tx, rx) = std::sync::mpsc::sync_channel(2);
-    scope.spawn(move || {
-        for idx in order.chunks_exact(b) {
-            let x: Vec<f32> = idx.iter().flat_map(|&i| train.input(i).iter().copied()).collect();
-            let t: Vec<f32> = idx.iter().flat_map(|&i| train.target(i).iter().copied()).collect();
-            if tx.send((x, t)).is_err() {
+/// A batch: inputs and targets of `b` samples, laid out for the network.
+pub type Batch = (Vec<f32>, Vec<f32>);
+
+/// Where training batches come from: samples in memory, or shards streamed from disk.
+pub trait Batches: Sync {
+    /// Training samples per epoch.
+    fn len(&self) -> usize;
+    /// Sends one epoch's batches of `b` samples (a last partial one is dropped), in an order
+    /// drawn from `rng`; stops early when the receiver is gone.
+    fn send_epoch(&self, rng: Rng, b: usize, tx: &SyncSender<Result<Batch>>);
+}
+
+/// A shuffle of 0..n.
+pub fn shuffled(n: usize, rng: &mut Rng) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    for i in (1..order.len()).rev() {
+        order.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
+    }
+    order
+}
+
+impl Samples {
+    /// The samples `idx`, one after another, as a batch.
+    pub fn gather(&self, idx: &[usize]) -> Batch {
+        let x = idx.iter().flat_map(|&i| self.input(i).iter().copied()).collect();
+        let t = idx.iter().flat_map(|&i| self.target(i).iter().copied()).collect();
+        (x, t)
+    }
+}
+
+impl Batches for Samples {
+    fn len(&self) -> usize {
+        self.n
+    }
+    fn send_epoch(&self, mut rng: Rng, b: usize, tx: &SyncSender<Result<Batch>>) {
+        for idx in shuffled(self.n, &mut rng).chunks_exact(b) {
+            if tx.send(Ok(self.gather(idx))).is_err() {
                 return;
             }
         }
-    });
-    rx
+    }
 }
 
 /// Trains from epoch `rows.len()` (0 for a new run, more on resume) to `opts.epochs`,
@@ -227,7 +251,7 @@ fn batches<'s>(
 /// the validation loss improves. When `stop` turns true it saves `last` and returns.
 pub fn fit(
     runner: &mut Runner,
-    train: &Samples,
+    train: &dyn Batches,
     val: &Samples,
     opts: &Options,
     run: &Path,
@@ -235,32 +259,33 @@ pub fn fit(
     stop: &AtomicBool,
 ) -> Result<Outcome> {
     let b = opts.batch;
-    if train.n < b {
-        return Err(Error::config("train", format!("batch size {b} is larger than the {} training samples", train.n)));
+    if train.len() < b {
+        return Err(Error::config(
+            "train",
+            format!("batch size {b} is larger than the {} training samples", train.len()),
+        ));
     }
     if val.n == 0 {
         return Err(Error::config("train", "the validation split is empty"));
     }
-    let steps = train.n / b;
+    let steps = train.len() / b;
     let mut work: Option<GpuWork> = None;
     let mut best = rows.iter().map(|r| r.val_loss).fold(f64::INFINITY, f64::min);
     for epoch in rows.len()..opts.epochs {
         let started = Instant::now();
         let lr = opts.schedule.lr(opts.lr, epoch, opts.epochs);
         runner.set_lr(lr);
-        let mut order: Vec<usize> = (0..train.n).collect();
-        let mut rng = Rng::new(opts.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9));
-        for i in (1..order.len()).rev() {
-            order.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
-        }
+        let rng = Rng::new(opts.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9));
         let bar = progress_bar(opts.progress, steps as u64, epoch, opts.epochs);
         let mut sum = LossSum::default();
         let mut epoch_work = GpuWork::default();
         let interrupted = std::thread::scope(|scope| -> Result<bool> {
-            let rx = batches(scope, train, order, b);
+            // The next batches are read, normalised and laid out on another thread.
+            let (tx, rx) = std::sync::mpsc::sync_channel(2);
+            scope.spawn(move || train.send_epoch(rng, b, &tx));
             let mut shown = Instant::now();
             for s in 0..steps {
-                let (x, t) = rx.recv().map_err(|_| Error::config("train", "the batch loader stopped"))?;
+                let (x, t) = rx.recv().map_err(|_| Error::config("train", "the batch loader stopped"))??;
                 let before = runner.counters();
                 runner.step(&x, &t)?;
                 if let (Some(after), Some(before)) = (runner.counters(), before) {

@@ -4,3 +4,4 @@
 pub mod dataset;
 pub mod fit;
 pub mod layout;
+pub mod stream;

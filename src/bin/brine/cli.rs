@@ -325,6 +325,10 @@ pub(crate) struct TrainArgs {
     /// Use at most this many samples.
     #[arg(long)]
     pub(crate) limit: Option<usize>,
+    /// Stream the training set from its shards (a window of files in memory at a time)
+    /// instead of loading it; done anyway when it would take more than half the memory.
+    #[arg(long)]
+    pub(crate) stream: bool,
     /// Where the network runs: auto (a hardware GPU, else the CPU), gpu or cpu (default
     /// auto; with --resume: the run's own).
     #[arg(long, value_enum)]
@@ -336,7 +340,7 @@ pub(crate) struct TrainArgs {
     /// it, --backend move it; the other flags cannot change a run).
     #[arg(long, conflicts_with_all = [
         "data", "attention", "gates", "widths", "batch", "lr", "loss", "schedule", "weight_decay", "seed",
-        "val_every", "limit", "out",
+        "val_every", "limit", "out", "stream",
     ])]
     pub(crate) resume: Option<PathBuf>,
 }

@@ -70,7 +70,8 @@ fn run(cli: Cli) -> Result<bool> {
             let out = out.unwrap_or_else(|| checkpoint.parent().map(Path::to_path_buf).unwrap_or_default());
             let device = open(backend)?;
             let salt = attention.then_some(salt);
-            let (_, summary, focus) = brine::app::eval::run(&checkpoint, &data, Some(&out), &device, batch, limit, salt)?;
+            let (_, summary, focus) =
+                brine::app::eval::run(&checkpoint, &data, Some(&out), &device, batch, limit, salt)?;
             print_scores(&summary);
             if let Some(f) = focus {
                 println!("  attention on salt (≥ {} m/s):", f.salt_ms);
@@ -311,6 +312,7 @@ fn train(a: TrainArgs) -> Result<bool> {
                 seed: a.seed,
                 val_every: a.val_every,
                 limit: a.limit,
+                stream: a.stream,
                 backend: a.backend.unwrap_or(BackendChoice::Auto),
                 ..RunSpec::new(a.data.clone().unwrap_or_default(), config)
             };
@@ -325,6 +327,9 @@ fn train(a: TrainArgs) -> Result<bool> {
     let device = open(spec.backend)?;
     let r = run(&spec, &device, &dir, resume, true, &stop)?;
     println!("{} train / {} validation samples on {}", r.train_samples, r.val_samples, r.engine);
+    if r.streamed {
+        println!("the training set was streamed from its shards, {} files at a time", brine::app::train::STREAM_WINDOW);
+    }
     if let Some(last) = r.rows.last() {
         println!(
             "epoch {}: train loss {:.4}, validation loss {:.4}, validation MAE {:.4}; {:.1} ms per step",

@@ -1,0 +1,175 @@
+//! Training data streamed from shards: memory bounded by a window of files, not by the set.
+//! Each epoch shuffles the order of the files, reads `window` of them at a time (read,
+//! normalise, lay out — on the loader thread, while the runner works), shuffles their
+//! training samples together and sends full batches; samples left over carry into the next
+//! window, so every epoch sends `len() / b` batches. The held-out samples (every
+//! `val_every`-th, as in memory) are kept in memory for validation.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::SyncSender;
+
+use super::dataset::{held_out, pairs, spacing};
+use super::fit::{Batch, Batches, Samples, shuffled};
+use super::layout::Layout;
+use crate::data::{Norm, Shard, npy};
+use crate::error::{Error, Result};
+use crate::rng::Rng;
+
+/// One file pair and the global index of its first sample.
+struct File {
+    data: PathBuf,
+    models: PathBuf,
+    first: usize,
+    /// Samples used from this file (a `--limit` may cut the last one short).
+    len: usize,
+}
+
+pub struct Stream {
+    files: Vec<File>,
+    pub layout: Layout,
+    pub norm: Norm,
+    /// Grid spacing in metres (from `dataset.json`, else 10 m).
+    pub dx: f32,
+    val_every: usize,
+    window: usize,
+    train: usize,
+}
+
+impl Stream {
+    /// Reads the headers of every pair in `dir` (at most `limit` samples), and the bounds
+    /// from `norm.json` or, without it, from one pass over the files.
+    pub fn open(dir: &Path, levels: usize, limit: Option<usize>, val_every: usize, window: usize) -> Result<Stream> {
+        if limit == Some(0) {
+            return Err(Error::config("--limit", "must be at least 1 sample"));
+        }
+        let (mut files, mut total, mut shape) = (vec![], 0, None);
+        for (data, models) in pairs(dir)? {
+            if limit.is_some_and(|l| total >= l) {
+                break;
+            }
+            let (ds, ms) = (npy::shape(&data)?, npy::shape(&models)?);
+            let [n, shots, nt, nrec] = ds[..] else {
+                return Err(Error::file(&data, format!("shape {ds:?}: seismic data is (N, shots, time, receivers)")));
+            };
+            let grid = match ms[..] {
+                [m, 1, nz, nx] | [m, nz, nx] if m == n => (nz, nx),
+                _ => return Err(Error::file(&models, format!("shape {ms:?} does not hold {n} velocity models"))),
+            };
+            let this = (shots, nt, nrec, grid);
+            if *shape.get_or_insert(this) != this {
+                return Err(Error::file(&data, format!("sample shape {ds:?} / {ms:?} differs from the first file's")));
+            }
+            let len = limit.map_or(n, |l| n.min(l - total));
+            files.push(File { data, models, first: total, len });
+            total += len;
+        }
+        let Some((shots, nt, nrec, (nz, nx))) = shape else { return Err(Error::file(dir, "holds no samples")) };
+        let layout = Layout::new(shots, nt, nrec, nz, nx, levels)?;
+        let norm = if dir.join("norm.json").exists() {
+            Norm::load(&dir.join("norm.json"))?
+        } else {
+            let mut norm: Option<Norm> = None;
+            for f in &files {
+                let s = Shard::open(&f.data, &f.models)?;
+                let this = Norm::of(&s.data.data, &s.models.data);
+                norm = Some(norm.map_or(this, |n: Norm| n.merge(&this)));
+            }
+            norm.ok_or_else(|| Error::file(dir, "holds no samples"))?
+        };
+        let largest = files.iter().map(|f| f.len).max().unwrap_or(0);
+        let per = layout.data_len() + layout.input_len() + 2 * (layout.model_len() + layout.target_len());
+        crate::limits::check(
+            &format!("{}: streaming {window} files of up to {largest} samples", dir.display()),
+            crate::limits::bytes(&[window, largest, per], 4),
+        )?;
+        let train = (0..total).filter(|&i| !held_out(i, val_every)).count();
+        Ok(Stream { files, layout, norm, dx: spacing(dir), val_every, window, train })
+    }
+
+    /// The samples of file `f` that are held out (`held`) or trained on, laid out, with
+    /// their velocity models in m/s.
+    fn load(&self, f: &File, held: bool) -> Result<(Samples, Vec<f32>)> {
+        let mut s = Shard::open(&f.data, &f.models)?;
+        let l = &self.layout;
+        self.norm.normalize_data(&mut s.data.data)?;
+        let raw = s.models.data.clone();
+        self.norm.normalize_model(&mut s.models.data)?;
+        let mut out = Samples { input_len: l.input_len(), target_len: l.target_len(), ..Default::default() };
+        let mut models = vec![];
+        for i in (0..f.len).filter(|&i| held_out(f.first + i, self.val_every) == held) {
+            out.input.extend(l.input(&s.data.data[i * l.data_len()..][..l.data_len()])?);
+            out.target.extend(l.target(&s.models.data[i * l.model_len()..][..l.model_len()])?);
+            models.extend_from_slice(&raw[i * l.model_len()..][..l.model_len()]);
+            out.n += 1;
+        }
+        Ok((out, models))
+    }
+
+    /// The mean of the training samples' velocity models (m/s), one file at a time.
+    pub fn mean_training_model(&self) -> Result<Vec<f32>> {
+        let m = self.layout.model_len();
+        let (mut sum, mut n) = (vec![0.0f64; m], 0usize);
+        for f in &self.files {
+            let s = Shard::open(&f.data, &f.models)?;
+            for i in (0..f.len).filter(|&i| !held_out(f.first + i, self.val_every)) {
+                for (a, &v) in sum.iter_mut().zip(&s.models.data[i * m..][..m]) {
+                    *a += v as f64;
+                }
+                n += 1;
+            }
+        }
+        Ok(sum.iter().map(|s| (s / n.max(1) as f64) as f32).collect())
+    }
+
+    /// The held-out samples of every file (for validation) and their models in m/s.
+    pub fn validation(&self) -> Result<(Samples, Vec<f32>)> {
+        let l = &self.layout;
+        let mut all = Samples { input_len: l.input_len(), target_len: l.target_len(), ..Default::default() };
+        let mut models = vec![];
+        for f in &self.files {
+            let (s, m) = self.load(f, true)?;
+            all.input.extend(s.input);
+            all.target.extend(s.target);
+            all.n += s.n;
+            models.extend(m);
+        }
+        Ok((all, models))
+    }
+
+    fn epoch(&self, mut rng: Rng, b: usize, tx: &SyncSender<Result<Batch>>) -> Result<bool> {
+        let order = shuffled(self.files.len(), &mut rng);
+        let mut pool =
+            Samples { input_len: self.layout.input_len(), target_len: self.layout.target_len(), ..Default::default() };
+        for group in order.chunks(self.window) {
+            for &f in group {
+                let (s, _) = self.load(&self.files[f], false)?;
+                pool.input.extend(s.input);
+                pool.target.extend(s.target);
+                pool.n += s.n;
+            }
+            let idx = shuffled(pool.n, &mut rng);
+            let full = pool.n / b * b;
+            for batch in idx[..full].chunks_exact(b) {
+                if tx.send(Ok(pool.gather(batch))).is_err() {
+                    return Ok(false);
+                }
+            }
+            // Carry what did not fill a batch into the next window.
+            let rest: Vec<usize> = idx[full..].to_vec();
+            let (x, t) = pool.gather(&rest);
+            pool = Samples { n: rest.len(), input: x, target: t, ..pool };
+        }
+        Ok(true)
+    }
+}
+
+impl Batches for Stream {
+    fn len(&self) -> usize {
+        self.train
+    }
+    fn send_epoch(&self, rng: Rng, b: usize, tx: &SyncSender<Result<Batch>>) {
+        if let Err(e) = self.epoch(rng, b, tx) {
+            let _ = tx.send(Err(e));
+        }
+    }
+}
