@@ -213,7 +213,7 @@ pub fn run(
         rows: outcome.rows,
         interrupted: outcome.interrupted,
         engine: runner.describe(),
-        train_samples: train.len(),
+        train_samples: train.samples(),
         val_samples: val.n,
     })
 }

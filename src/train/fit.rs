@@ -209,7 +209,7 @@ pub type Batch = (Vec<f32>, Vec<f32>);
 /// Where training batches come from: samples in memory, or shards streamed from disk.
 pub trait Batches: Sync {
     /// Training samples per epoch.
-    fn len(&self) -> usize;
+    fn samples(&self) -> usize;
     /// Sends one epoch's batches of `b` samples (a last partial one is dropped), in an order
     /// drawn from `rng`; stops early when the receiver is gone.
     fn send_epoch(&self, rng: Rng, b: usize, tx: &SyncSender<Result<Batch>>);
@@ -234,7 +234,7 @@ impl Samples {
 }
 
 impl Batches for Samples {
-    fn len(&self) -> usize {
+    fn samples(&self) -> usize {
         self.n
     }
     fn send_epoch(&self, mut rng: Rng, b: usize, tx: &SyncSender<Result<Batch>>) {
@@ -259,16 +259,16 @@ pub fn fit(
     stop: &AtomicBool,
 ) -> Result<Outcome> {
     let b = opts.batch;
-    if train.len() < b {
+    if train.samples() < b {
         return Err(Error::config(
             "train",
-            format!("batch size {b} is larger than the {} training samples", train.len()),
+            format!("batch size {b} is larger than the {} training samples", train.samples()),
         ));
     }
     if val.n == 0 {
         return Err(Error::config("train", "the validation split is empty"));
     }
-    let steps = train.len() / b;
+    let steps = train.samples() / b;
     let mut work: Option<GpuWork> = None;
     let mut best = rows.iter().map(|r| r.val_loss).fold(f64::INFINITY, f64::min);
     for epoch in rows.len()..opts.epochs {

@@ -2,7 +2,7 @@
 //! Each epoch shuffles the order of the files, reads `window` of them at a time (read,
 //! normalise, lay out — on the loader thread, while the runner works), shuffles their
 //! training samples together and sends full batches; samples left over carry into the next
-//! window, so every epoch sends `len() / b` batches. The held-out samples (every
+//! window, so every epoch sends `samples() / b` batches. The held-out samples (every
 //! `val_every`-th, as in memory) are kept in memory for validation.
 
 use std::path::{Path, PathBuf};
@@ -164,7 +164,7 @@ impl Stream {
 }
 
 impl Batches for Stream {
-    fn len(&self) -> usize {
+    fn samples(&self) -> usize {
         self.train
     }
     fn send_epoch(&self, rng: Rng, b: usize, tx: &SyncSender<Result<Batch>>) {
