@@ -87,13 +87,20 @@ fn check_same_run(spec: &RunSpec, run: &Path) -> Result<()> {
     }
     let old = read_spec(run)?;
     let same = RunSpec { epochs: spec.epochs, budget_s: spec.budget_s, backend: spec.backend, ..old.clone() };
-    if &same != spec {
-        return Err(Error::file(
-            run.join("run.json"),
-            format!("describes another run ({old:?}); it cannot continue as {spec:?}: choose another --out"),
-        ));
+    if &same == spec {
+        return Ok(());
     }
-    Ok(())
+    let (a, b) = (serde_json::to_value(&same), serde_json::to_value(spec));
+    let differ: Vec<String> = match (a, b) {
+        (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) => {
+            a.iter().filter(|(k, v)| b.get(*k) != Some(v)).map(|(k, v)| format!("{k} {v} (now {})", b[k])).collect()
+        }
+        _ => vec![],
+    };
+    Err(Error::file(
+        run.join("run.json"),
+        format!("describes another run ({}); choose another --out", differ.join(", ")),
+    ))
 }
 
 /// The train and validation splits of a run's data (and its held-out models, in m/s).
