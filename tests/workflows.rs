@@ -386,3 +386,24 @@ fn training_streams_a_set_larger_than_memory() {
     ok(&args);
     assert_eq!(metrics_rows(&root.join("asked")).len(), 2);
 }
+
+/// `--online` trains each epoch on newly simulated salt (the stored set validates), and
+/// needs the acquisition a `brine synth` set records.
+#[test]
+fn training_online_simulates_new_salt_every_epoch() {
+    let root = tmp("online");
+    let (run, r2) = (root.join("run"), root.join("r2"));
+    let mut args = train_args(s(dataset()), s(&run), "cpu", "2");
+    args.push("--online");
+    let t = ok(&args);
+    assert!(t.contains("newly simulated"), "{t}");
+    assert_eq!(metrics_rows(&root.join("run")).len(), 2);
+    // An OpenFWI-style directory (pairs, no dataset.json) cannot be extended.
+    let pairs = root.join("pairs");
+    std::fs::create_dir_all(&pairs).unwrap();
+    std::fs::copy(dataset().join("data_00000.npy"), pairs.join("data1.npy")).unwrap();
+    std::fs::copy(dataset().join("model_00000.npy"), pairs.join("model1.npy")).unwrap();
+    let mut args = train_args(s(&pairs), s(&r2), "cpu", "1");
+    args.push("--online");
+    fails(&args, "dataset.json");
+}

@@ -19,6 +19,7 @@ use crate::runner::{Init, Runner};
 use crate::train::dataset::{self, Dataset, held_out};
 use crate::train::fit::{self, Batches, EpochRow, Options, Samples, Schedule};
 use crate::train::layout::Layout;
+use crate::train::online::Online;
 use crate::train::stream::Stream;
 
 /// Everything a run was asked for; saved as `run.json` so `--resume` continues it.
@@ -44,6 +45,10 @@ pub struct RunSpec {
     /// would take more than half the memory available).
     #[serde(default)]
     pub stream: bool,
+    /// Train on newly simulated salt every epoch (the stored set gives the normalisation and
+    /// the validation split).
+    #[serde(default)]
+    pub online: bool,
 }
 
 impl RunSpec {
@@ -65,6 +70,7 @@ impl RunSpec {
             backend: BackendChoice::Auto,
             budget_s: None,
             stream: false,
+            online: false,
         }
     }
 }
@@ -129,6 +135,8 @@ pub struct Report {
     pub gpu_work: Option<fit::GpuWork>,
     /// Whether the training set was streamed from its shards.
     pub streamed: bool,
+    /// Whether every epoch trained on newly simulated models.
+    pub online: bool,
 }
 
 /// Trains as `spec` says on `device` into `run`, continuing from its `last` checkpoint
@@ -185,7 +193,11 @@ pub fn run(
             ),
         ));
     }
-    let (train, val, baseline) = data.splits(spec)?;
+    let (mut train, val, baseline) = data.splits(spec)?;
+    if spec.online {
+        let per_epoch = train.samples();
+        train = Box::new(Online::new(&spec.data, device, layout, norm, per_epoch, spec.seed)?);
+    }
     ensure_dir(run)?;
     let x = [spec.batch, spec.config.in_channels, layout.h, layout.w];
     let hyper =
@@ -217,6 +229,7 @@ pub fn run(
         ms_per_step: ms.iter().sum::<f64>() / ms.len().max(1) as f64,
         gpu_work: outcome.gpu_work,
         streamed,
+        online: spec.online,
         rows: outcome.rows,
         interrupted: outcome.interrupted,
         engine: runner.describe(),
@@ -255,7 +268,7 @@ impl Data {
     }
 
     /// The training batches, the validation split and the training set's baselines.
-    fn splits(self, spec: &RunSpec) -> Result<(Box<dyn Batches>, Samples, Option<Baseline>)> {
+    fn splits<'a>(self, spec: &RunSpec) -> Result<(Box<dyn Batches + 'a>, Samples, Option<Baseline>)> {
         Ok(match self {
             Data::Memory(ds) => {
                 let (l, m) = (ds.layout, ds.layout.model_len());

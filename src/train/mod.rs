@@ -4,4 +4,5 @@
 pub mod dataset;
 pub mod fit;
 pub mod layout;
+pub mod online;
 pub mod stream;

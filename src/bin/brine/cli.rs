@@ -329,6 +329,11 @@ pub(crate) struct TrainArgs {
     /// instead of loading it; done anyway when it would take more than half the memory.
     #[arg(long)]
     pub(crate) stream: bool,
+    /// Train on newly simulated salt every epoch, as many models as the training split, on
+    /// the run's device, with the acquisition of DIR/dataset.json (a `brine synth` set); the
+    /// stored set gives the normalisation and the validation split.
+    #[arg(long)]
+    pub(crate) online: bool,
     /// Where the network runs: auto (a hardware GPU, else the CPU), gpu or cpu (default
     /// auto; with --resume: the run's own).
     #[arg(long, value_enum)]
@@ -340,7 +345,7 @@ pub(crate) struct TrainArgs {
     /// it, --backend move it; the other flags cannot change a run).
     #[arg(long, conflicts_with_all = [
         "data", "attention", "gates", "widths", "batch", "lr", "loss", "schedule", "weight_decay", "seed",
-        "val_every", "limit", "out", "stream",
+        "val_every", "limit", "out", "stream", "online",
     ])]
     pub(crate) resume: Option<PathBuf>,
 }

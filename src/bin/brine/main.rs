@@ -313,6 +313,7 @@ fn train(a: TrainArgs) -> Result<bool> {
                 val_every: a.val_every,
                 limit: a.limit,
                 stream: a.stream,
+                online: a.online,
                 backend: a.backend.unwrap_or(BackendChoice::Auto),
                 ..RunSpec::new(a.data.clone().unwrap_or_default(), config)
             };
@@ -327,6 +328,9 @@ fn train(a: TrainArgs) -> Result<bool> {
     let device = open(spec.backend)?;
     let r = run(&spec, &device, &dir, resume, true, &stop)?;
     println!("{} train / {} validation samples on {}", r.train_samples, r.val_samples, r.engine);
+    if r.online {
+        println!("every epoch trained on newly simulated salt models");
+    }
     if r.streamed {
         println!("the training set was streamed from its shards, {} files at a time", brine::app::train::STREAM_WINDOW);
     }
