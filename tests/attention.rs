@@ -6,7 +6,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use brine::device::Device;
 use brine::graph::{Graph, exec};
@@ -105,12 +104,7 @@ fn gpu_maps_equal_cpu_maps() {
 
 // ---------------------------------------------------------------- the commands
 
-fn brine(args: &[&str]) -> String {
-    let o = Command::new(env!("CARGO_BIN_EXE_brine")).args(args).output().unwrap();
-    let t = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success() && !t.contains("panicked"), "brine {}:\n{t}", args.join(" "));
-    t
-}
+use common::brine_ok as brine;
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -125,25 +119,7 @@ fn tmp(name: &str) -> PathBuf {
 
 /// 24 demo samples and a CBAM + gates, an SE and a plain network trained briefly on them.
 fn trained(dir: &Path) -> PathBuf {
-    let acq = dir.join("acq.json");
-    std::fs::write(&acq, brine::app::demo::ACQUISITION).unwrap();
-    let set = dir.join("set");
-    brine(&[
-        "synth",
-        "--preset",
-        s(&acq),
-        "--count",
-        "24",
-        "--seed",
-        "3",
-        "--per-file",
-        "24",
-        "--out",
-        s(&set),
-        "--backend",
-        "cpu",
-        "--quiet",
-    ]);
+    let set = common::demo_set(dir, 24, 24, 3);
     for (name, attention, gates) in [("cbam", "cbam", true), ("se", "se", false), ("none", "none", false)] {
         let mut args = vec![
             "train",

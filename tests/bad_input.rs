@@ -95,25 +95,7 @@ fn fixture() -> &'static (PathBuf, PathBuf) {
     static F: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     F.get_or_init(|| {
         let dir = tmp("fixture");
-        let acq = dir.join("acq.json");
-        std::fs::write(&acq, brine::app::demo::ACQUISITION).unwrap();
-        let set = dir.join("set");
-        ok(&[
-            "synth",
-            "--preset",
-            s(&acq),
-            "--count",
-            "24",
-            "--seed",
-            "3",
-            "--per-file",
-            "12",
-            "--out",
-            s(&set),
-            "--backend",
-            "cpu",
-            "--quiet",
-        ]);
+        let set = common::demo_set(&dir, 24, 12, 3);
         let run = dir.join("run");
         ok(&train(&set, &run, &["--epochs", "1"]));
         (set, run)

@@ -43,29 +43,7 @@ fn s(p: &Path) -> &str {
 /// 24 samples of the demo acquisition (40 × 40 models, 3 shots), made once.
 fn dataset() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = tmp("data");
-        let acq = dir.join("acq.json");
-        std::fs::write(&acq, brine::app::demo::ACQUISITION).unwrap();
-        let set = dir.join("set");
-        ok(&[
-            "synth",
-            "--preset",
-            s(&acq),
-            "--count",
-            "24",
-            "--seed",
-            "3",
-            "--per-file",
-            "12",
-            "--out",
-            s(&set),
-            "--engine",
-            "cpu",
-            "--quiet",
-        ]);
-        set
-    })
+    DIR.get_or_init(|| common::demo_set(&tmp("data"), 24, 12, 3))
 }
 
 fn metrics_rows(run: &Path) -> Vec<String> {
@@ -347,25 +325,7 @@ fn the_shipped_model_infers_openfwi_data_without_training() {
 #[test]
 fn training_streams_a_set_larger_than_memory() {
     let root = tmp("stream");
-    let acq = root.join("acq.json");
-    std::fs::write(&acq, brine::app::demo::ACQUISITION).unwrap();
-    let set = root.join("set");
-    ok(&[
-        "synth",
-        "--preset",
-        s(&acq),
-        "--count",
-        "24",
-        "--seed",
-        "4",
-        "--per-file",
-        "6",
-        "--out",
-        s(&set),
-        "--backend",
-        "cpu",
-        "--quiet",
-    ]);
+    let set = common::demo_set(&root, 24, 6, 4);
     let (mem, asked) = (root.join("mem"), root.join("asked"));
     let in_memory = ok(&train_args(s(&set), s(&mem), "cpu", "2"));
     // 6 MB: the 7.4 MB set does not fit, two of its files do.

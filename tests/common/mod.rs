@@ -101,3 +101,41 @@ pub fn expect_shape_err<T>(r: brine::Result<T>, tensor: &str, what: &str) {
         Ok(_) => panic!("{what}: expected a shape error naming `{tensor}`, got Ok"),
     }
 }
+
+/// Runs the brine binary; panics (with its output) unless it succeeds without a panic.
+/// Returns stdout and stderr together.
+#[track_caller]
+pub fn brine_ok(args: &[&str]) -> String {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_brine")).args(args).output().expect("brine runs");
+    let t = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success() && !t.contains("panicked"), "brine {}:\n{t}", args.join(" "));
+    t
+}
+
+/// `count` samples of the demo acquisition (40 × 40 models, 3 shots) drawn from `seed`, in
+/// files of `per_file`, synthesised on the CPU into `dir/set`.
+pub fn demo_set(dir: &std::path::Path, count: usize, per_file: usize, seed: u64) -> std::path::PathBuf {
+    let acq = dir.join("acq.json");
+    std::fs::write(&acq, brine::app::demo::ACQUISITION).unwrap();
+    let set = dir.join("set");
+    let (count, per_file, seed) = (count.to_string(), per_file.to_string(), seed.to_string());
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    let (acq, out) = (path(&acq), path(&set));
+    brine_ok(&[
+        "synth",
+        "--preset",
+        &acq,
+        "--count",
+        &count,
+        "--seed",
+        &seed,
+        "--per-file",
+        &per_file,
+        "--out",
+        &out,
+        "--backend",
+        "cpu",
+        "--quiet",
+    ]);
+    set
+}
