@@ -284,8 +284,8 @@ impl Data {
                 (Box::new(train), val, baseline)
             }
             Data::Stream(st) => {
-                let baseline = Baseline::of(&st.mean_training_model()?, st.layout.nz, st.layout.nx);
-                let (val, _) = st.validation()?;
+                let (val, mean) = st.validation_and_mean_model()?;
+                let baseline = Baseline::of(&mean, st.layout.nz, st.layout.nx);
                 (Box::new(st), val, baseline)
             }
         })

@@ -144,7 +144,7 @@ pub fn step(device: &Device, cfg: &Config, x: [usize; 4], iters: usize) -> Resul
     let ts = runner.train_step().ok_or_else(|| Error::config("bench", "no training step"))?;
     let (train_peak_bytes, infer_peak_bytes) = runner.peak_bytes();
     let params: u64 = crate::nn::programs::shapes(cfg)?.0.iter().map(|(_, s)| s.iter().product::<usize>() as u64).sum();
-    let inf = crate::nn::programs::Inference::new(cfg, x)?;
+    let inf = runner.inference_program();
     let k = iters as f64;
     Ok(StepRow {
         name: config_name(cfg),

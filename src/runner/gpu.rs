@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use super::{Captured, HostState, bad_loss};
+use super::{Captured, HostState, bad_loss, no_training};
 use crate::backend::{Backend, Gpu};
 use crate::error::{Error, Result};
 use crate::gpu::{Context, GpuTensor};
@@ -50,10 +50,6 @@ pub struct GpuRunner<'d> {
     train: Option<Training>,
     infer: Inference,
     infer_prog: Captured,
-}
-
-fn no_training() -> Error {
-    Error::config("runner", "this runner was made for inference only")
 }
 
 fn upload_all(ctx: &Context, map: BTreeMap<String, Vec<f32>>, suffix: &str) -> Result<BTreeMap<String, GpuTensor>> {
@@ -251,10 +247,6 @@ impl<'d> GpuRunner<'d> {
 
     pub fn dispatches_per_step(&self) -> Option<usize> {
         self.train.as_ref().map(|t| t.prog.dispatches())
-    }
-
-    pub fn peak_bytes(&self) -> (u64, u64) {
-        (self.train.as_ref().map_or(0, |t| t.step.plan.peak_bytes), self.infer.plan.peak_bytes)
     }
 }
 

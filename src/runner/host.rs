@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use super::{HostState, bad_loss};
+use super::{HostState, bad_loss, no_training};
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::graph::V;
@@ -28,10 +28,6 @@ pub struct HostRunner<B> {
     store: Store<Vec<f32>>,
     train: Option<Training>,
     infer: Inference,
-}
-
-fn no_training() -> Error {
-    Error::config("runner", "this runner was made for inference only")
 }
 
 impl<B: Backend<Tensor = Vec<f32>>> HostRunner<B> {
@@ -137,9 +133,5 @@ impl<B: Backend<Tensor = Vec<f32>>> HostRunner<B> {
             v: t.opt.v.clone(),
         });
         Ok(HostState { store, opt })
-    }
-
-    pub fn peak_bytes(&self) -> (u64, u64) {
-        (self.train.as_ref().map_or(0, |t| t.step.plan.peak_bytes), self.infer.plan.peak_bytes)
     }
 }

@@ -71,6 +71,11 @@ impl HostState {
     }
 }
 
+/// The error for training calls on an inference runner.
+fn no_training() -> Error {
+    Error::config("runner", "this runner was made for inference only")
+}
+
 /// The error for a step whose loss was NaN or infinite.
 fn bad_loss(step: u64, loss: f32) -> Error {
     Error::config("train", format!("step {step}: the loss is {loss}; stopped before updating the parameters"))
@@ -237,9 +242,14 @@ impl<'d> Runner<'d> {
         on!(mut self, r => r.predict(x))
     }
 
+    /// The planned inference (its kept values: the output, and maps when asked for).
+    pub fn inference_program(&self) -> &Inference {
+        on!(self, r => r.inference())
+    }
+
     /// The attention maps `predict_with_maps` returns (none unless asked for).
     pub fn maps(&self) -> &[KeptMap] {
-        on!(self, r => &r.inference().maps)
+        &self.inference_program().maps
     }
 
     /// Eval-mode outputs of any number of samples laid out one after another, in batches of
@@ -328,7 +338,7 @@ impl<'d> Runner<'d> {
 
     /// Planned peak bytes of the intermediate values of a training step and of inference.
     pub fn peak_bytes(&self) -> (u64, u64) {
-        on!(self, r => r.peak_bytes())
+        (self.train_step().map_or(0, |t| t.plan.peak_bytes), self.inference_program().plan.peak_bytes)
     }
 
     /// The device, and on the GPU the dispatches per training step.

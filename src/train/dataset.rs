@@ -40,6 +40,14 @@ pub fn pairs(dir: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
     Ok(out)
 }
 
+/// A `--limit` of no samples is refused.
+pub fn check_limit(limit: Option<usize>) -> Result<()> {
+    if limit == Some(0) {
+        return Err(Error::config("--limit", "must be at least 1 sample"));
+    }
+    Ok(())
+}
+
 /// Whether sample `i` is held out for validation: every `val_every`-th one.
 pub fn held_out(i: usize, val_every: usize) -> bool {
     i % val_every == val_every - 1
@@ -99,9 +107,7 @@ pub fn load(
     norm: Option<Norm>,
     limit: Option<usize>,
 ) -> Result<Dataset> {
-    if limit == Some(0) {
-        return Err(Error::config("--limit", "must be at least 1 sample"));
-    }
+    check_limit(limit)?;
     let files = pairs(dir)?;
     crate::limits::check(&format!("{}: loading the dataset", dir.display()), memory_needed(&files, limit)?)?;
     let mut shards = vec![];
@@ -151,19 +157,34 @@ pub fn load(
             .reduce(|a, b| a.merge(&b))
             .ok_or_else(|| Error::file(dir, "holds no samples"))?,
     };
-    let mut samples = Samples { input_len: layout.input_len(), target_len: layout.target_len(), ..Default::default() };
+    let mut samples = Samples::new(&layout);
     let mut models = vec![];
-    for (_, mut s) in shards {
+    for (_, s) in shards {
         let take = limit.map_or(s.len(), |l| (l - samples.n).min(s.len()));
-        norm.normalize_data(&mut s.data.data)?;
-        let raw = s.models.data.clone();
-        norm.normalize_model(&mut s.models.data)?;
-        for i in 0..take {
-            samples.input.extend(layout.input(&s.data.data[i * layout.data_len()..][..layout.data_len()])?);
-            samples.target.extend(layout.target(&s.models.data[i * layout.model_len()..][..layout.model_len()])?);
-            models.extend_from_slice(&raw[i * layout.model_len()..][..layout.model_len()]);
-            samples.n += 1;
-        }
+        lay_out(s, &layout, &norm, |i| i < take, &mut samples, &mut models)?;
     }
     Ok(Dataset { layout, norm, samples, models, dx: spacing(dir) })
+}
+
+/// Normalises a shard and appends the samples `keep` picks (by index in the shard), laid
+/// out for the network, to `into`, and their velocity models in m/s to `models`.
+pub fn lay_out(
+    mut s: Shard,
+    layout: &Layout,
+    norm: &Norm,
+    keep: impl Fn(usize) -> bool,
+    into: &mut Samples,
+    models: &mut Vec<f32>,
+) -> Result<()> {
+    let (d, m) = (layout.data_len(), layout.model_len());
+    norm.normalize_data(&mut s.data.data)?;
+    let raw = s.models.data.clone();
+    norm.normalize_model(&mut s.models.data)?;
+    for i in (0..s.len()).filter(|&i| keep(i)) {
+        into.input.extend(layout.input(&s.data.data[i * d..][..d])?);
+        into.target.extend(layout.target(&s.models.data[i * m..][..m])?);
+        models.extend_from_slice(&raw[i * m..][..m]);
+        into.n += 1;
+    }
+    Ok(())
 }

@@ -23,6 +23,10 @@ pub struct Samples {
 }
 
 impl Samples {
+    /// No samples yet, of the sizes `layout` gives.
+    pub fn new(layout: &super::layout::Layout) -> Samples {
+        Samples { input_len: layout.input_len(), target_len: layout.target_len(), ..Default::default() }
+    }
     pub fn input(&self, i: usize) -> &[f32] {
         &self.input[i * self.input_len..][..self.input_len]
     }

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::SyncSender;
 
-use super::dataset::{held_out, pairs, spacing};
+use super::dataset::{check_limit, held_out, lay_out, pairs, spacing};
 use super::fit::{Batch, Batches, Samples, shuffled};
 use super::layout::Layout;
 use crate::data::{Norm, Shard, npy};
@@ -39,9 +39,7 @@ impl Stream {
     /// Reads the headers of every pair in `dir` (at most `limit` samples), and the bounds
     /// from `norm.json` or, without it, from one pass over the files.
     pub fn open(dir: &Path, levels: usize, limit: Option<usize>, val_every: usize, window: usize) -> Result<Stream> {
-        if limit == Some(0) {
-            return Err(Error::config("--limit", "must be at least 1 sample"));
-        }
+        check_limit(limit)?;
         let (mut files, mut total, mut shape) = (vec![], 0, None);
         for (data, models) in pairs(dir)? {
             if limit.is_some_and(|l| total >= l) {
@@ -86,28 +84,11 @@ impl Stream {
         Ok(Stream { files, layout, norm, dx: spacing(dir), val_every, window, train })
     }
 
-    /// The samples of file `f` that are held out (`held`) or trained on, laid out, with
-    /// their velocity models in m/s.
-    fn load(&self, f: &File, held: bool) -> Result<(Samples, Vec<f32>)> {
-        let mut s = Shard::open(&f.data, &f.models)?;
-        let l = &self.layout;
-        self.norm.normalize_data(&mut s.data.data)?;
-        let raw = s.models.data.clone();
-        self.norm.normalize_model(&mut s.models.data)?;
-        let mut out = Samples { input_len: l.input_len(), target_len: l.target_len(), ..Default::default() };
-        let mut models = vec![];
-        for i in (0..f.len).filter(|&i| held_out(f.first + i, self.val_every) == held) {
-            out.input.extend(l.input(&s.data.data[i * l.data_len()..][..l.data_len()])?);
-            out.target.extend(l.target(&s.models.data[i * l.model_len()..][..l.model_len()])?);
-            models.extend_from_slice(&raw[i * l.model_len()..][..l.model_len()]);
-            out.n += 1;
-        }
-        Ok((out, models))
-    }
-
-    /// The mean of the training samples' velocity models (m/s), one file at a time.
-    pub fn mean_training_model(&self) -> Result<Vec<f32>> {
+    /// In one pass over the files: the held-out samples (for validation), and the mean of
+    /// the training samples' velocity models (m/s, for the baselines).
+    pub fn validation_and_mean_model(&self) -> Result<(Samples, Vec<f32>)> {
         let m = self.layout.model_len();
+        let (mut val, mut held_models) = (Samples::new(&self.layout), vec![]);
         let (mut sum, mut n) = (vec![0.0f64; m], 0usize);
         for f in &self.files {
             let s = Shard::open(&f.data, &f.models)?;
@@ -117,35 +98,20 @@ impl Stream {
                 }
                 n += 1;
             }
+            let keep = |i: usize| i < f.len && held_out(f.first + i, self.val_every);
+            lay_out(s, &self.layout, &self.norm, keep, &mut val, &mut held_models)?;
         }
-        Ok(sum.iter().map(|s| (s / n.max(1) as f64) as f32).collect())
-    }
-
-    /// The held-out samples of every file (for validation) and their models in m/s.
-    pub fn validation(&self) -> Result<(Samples, Vec<f32>)> {
-        let l = &self.layout;
-        let mut all = Samples { input_len: l.input_len(), target_len: l.target_len(), ..Default::default() };
-        let mut models = vec![];
-        for f in &self.files {
-            let (s, m) = self.load(f, true)?;
-            all.input.extend(s.input);
-            all.target.extend(s.target);
-            all.n += s.n;
-            models.extend(m);
-        }
-        Ok((all, models))
+        Ok((val, sum.iter().map(|s| (s / n.max(1) as f64) as f32).collect()))
     }
 
     fn epoch(&self, mut rng: Rng, b: usize, tx: &SyncSender<Result<Batch>>) -> Result<bool> {
         let order = shuffled(self.files.len(), &mut rng);
-        let mut pool =
-            Samples { input_len: self.layout.input_len(), target_len: self.layout.target_len(), ..Default::default() };
+        let mut pool = Samples::new(&self.layout);
         for group in order.chunks(self.window) {
-            for &f in group {
-                let (s, _) = self.load(&self.files[f], false)?;
-                pool.input.extend(s.input);
-                pool.target.extend(s.target);
-                pool.n += s.n;
+            for f in group.iter().map(|&k| &self.files[k]) {
+                let s = Shard::open(&f.data, &f.models)?;
+                let keep = |i: usize| i < f.len && !held_out(f.first + i, self.val_every);
+                lay_out(s, &self.layout, &self.norm, keep, &mut pool, &mut Vec::new())?;
             }
             let idx = shuffled(pool.n, &mut rng);
             let full = pool.n / b * b;
