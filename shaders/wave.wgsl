@@ -18,6 +18,7 @@
 // Bindings, in the order of the Rust `Kernel.bindings` lists (layout: src/kernels/wave.rs):
 //   wave_step: 1 vel (read)  2 cur (read)  3 nxt (read_write)  4 psi (read)  5 zeta (read_write)
 //              6 prof (read)  7 pos (read)  8 traces (read_write)
+//   wave_step_q: as wave_step, with 8 q_out (read_write) [bs][plane] in place of traces
 //   wave_psi:  1 cur (read)  2 psi (read_write)  3 prof (read)
 
 const NO_SLOT: u32 = 0xffffffffu;
@@ -174,25 +175,15 @@ fn slow_laplacian(base: u32, bs: u32, b: u32, z: u32, x: u32, p0: f32) -> f32 {
     return tx + tz;
 }
 
-// Workgroups of 64 columns × 4 rows of one plane; the grid is (columns, rows, planes).
-@compute @workgroup_size(64, 4, 1)
-fn wave_step(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let x = gid.x;
-    let z = gid.y;
-    let bs = gid.z;
-    if (x >= p.nx || z >= p.nz || bs >= p.nbs) {
-        return;
-    }
+// One cell's update: writes p^{n+1} (and ζ^n in the frame) and returns q^n, what (v dt)²
+// multiplies: the Laplacian with its C-PML terms plus the wavelet at the source.
+fn advance(x: u32, z: u32, bs: u32) -> f32 {
     let plane = p.nz * p.nx;
     let c = z * p.nx + x;
     let idx = bs * plane + c;
     let b = bs / p.shots;
     let s = bs - b * p.shots;
     let base = bs * plane;
-    if (p.slot != NO_SLOT && c < p.nrec) {
-        let r = 2u * (p.shots + c);
-        traces[(bs * p.nt_out + p.slot) * p.nrec + c] = cur[base + pos[r] * p.nx + pos[r + 1u]];
-    }
     let h = p.half;
     let p0 = cur[idx];
     var lap: f32;
@@ -215,13 +206,48 @@ fn wave_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     let v2 = vel[b * plane + c];
     var pn = 2.0 * p0 - nxt[idx] + v2 * lap;
+    var q = lap;
     if (z == pos[2u * s] && x == pos[2u * s + 1u]) {
         pn += v2 * p.wavelet;
+        q += p.wavelet;
     }
     if (p.free_surface != 0u && z == 0u) {
         pn = 0.0;
     }
     nxt[idx] = pn;
+    return q;
+}
+
+// Workgroups of 64 columns × 4 rows of one plane; the grid is (columns, rows, planes).
+@compute @workgroup_size(64, 4, 1)
+fn wave_step(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let x = gid.x;
+    let z = gid.y;
+    let bs = gid.z;
+    if (x >= p.nx || z >= p.nz || bs >= p.nbs) {
+        return;
+    }
+    let c = z * p.nx + x;
+    if (p.slot != NO_SLOT && c < p.nrec) {
+        let r = 2u * (p.shots + c);
+        traces[(bs * p.nt_out + p.slot) * p.nrec + c] = cur[bs * p.nz * p.nx + pos[r] * p.nx + pos[r + 1u]];
+    }
+    advance(x, z, bs);
+}
+
+// wave_step for the adjoint's recomputation: records nothing, keeps q^n of every cell
+// (binding 8 is `q_out` here, in place of `traces`).
+@group(0) @binding(8) var<storage, read_write> q_out: array<f32>;
+
+@compute @workgroup_size(64, 4, 1)
+fn wave_step_q(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let x = gid.x;
+    let z = gid.y;
+    let bs = gid.z;
+    if (x >= p.nx || z >= p.nz || bs >= p.nbs) {
+        return;
+    }
+    q_out[bs * p.nz * p.nx + z * p.nx + x] = advance(x, z, bs);
 }
 
 // p^n for wave_psi (its own binding of `cur`), with the same boundary rules as `pv`.

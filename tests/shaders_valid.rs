@@ -81,6 +81,10 @@ fn every_params_struct_matches_its_rust_mirror() {
             nz, nx, nbs, shots, nrec, wt, wb, wl, wr, frame, half, slot, nt_out, free_surface, prof_stride, wavelet,
             c2 => "c2lo", c1,
         ]),
+        mirror!("wave_adjoint", "Params", wave::Params, [
+            nz, nx, nbs, shots, nrec, wt, wb, wl, wr, frame, half, slot, nt_out, free_surface, prof_stride, wavelet,
+            c2 => "c2lo", c1,
+        ]),
     ];
     let mut seen = std::collections::BTreeSet::new();
     for m in &mirrors {

@@ -11,6 +11,7 @@ pub mod loss;
 pub mod pool;
 pub mod reduce;
 pub mod wave;
+pub mod wave_adjoint;
 
 /// The float types the twins run in: f32 (the engine) and f64 (gradient checks).
 pub trait Real:

@@ -12,6 +12,7 @@ pub mod loss;
 pub mod pool;
 pub mod reduce;
 pub mod wave;
+pub mod wave_adjoint;
 
 use crate::gpu::Shader;
 
@@ -26,4 +27,5 @@ pub const SHADERS: &[&Shader] = &[
     &pool::SHADER,
     &reduce::SHADER,
     &wave::SHADER,
+    &wave_adjoint::SHADER,
 ];

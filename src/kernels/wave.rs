@@ -31,6 +31,12 @@ static STEP: Kernel = Kernel {
     bindings: &[Read, Read, ReadWrite, Read, ReadWrite, Read, Read, ReadWrite],
 };
 
+static STEP_Q: Kernel = Kernel {
+    shader: &SHADER,
+    entry: "wave_step_q",
+    bindings: &[Read, Read, ReadWrite, Read, ReadWrite, Read, Read, ReadWrite],
+};
+
 /// Workgroup shape: columns × rows.
 pub const WG: [usize; 2] = [64, 4];
 /// Records the first half of a time step: ψ^n = b ψ^{n−1} + a ∂p^n in place, for the frame
@@ -66,4 +72,29 @@ pub fn step(
     p.check("wave_step", [vel.len, cur.len, nxt.len, psi.len, zeta.len, prof.len, pos.len, traces.len])?;
     let groups = [(p.nx as usize).div_ceil(WG[0]) as u32, (p.nz as usize).div_ceil(WG[1]) as u32, p.nbs];
     r.dispatch(&STEP, p, &[vel, cur, nxt, psi, zeta, prof, pos, traces], groups)
+}
+
+/// `step` for the adjoint's recomputation: records no traces, writes q^n (what (v·dt)²
+/// multiplies in p^{n+1}) of every cell into `q` [bs][plane].
+#[allow(clippy::too_many_arguments)]
+pub fn step_q(
+    r: &mut Recorder,
+    p: &Params,
+    vel: &GpuTensor,
+    cur: &GpuTensor,
+    nxt: &GpuTensor,
+    psi: &GpuTensor,
+    zeta: &GpuTensor,
+    prof: &GpuTensor,
+    pos: &GpuTensor,
+    q: &GpuTensor,
+) -> Result<()> {
+    let p = Params { slot: NO_SLOT, nt_out: 1, ..*p };
+    p.check(
+        "wave_step_q",
+        [vel.len, cur.len, nxt.len, psi.len, zeta.len, prof.len, pos.len, p.nbs as usize * p.nrec as usize],
+    )?;
+    check_len("wave_step_q", "q", q.len, &[p.nbs as usize, p.plane()])?;
+    let groups = [(p.nx as usize).div_ceil(WG[0]) as u32, (p.nz as usize).div_ceil(WG[1]) as u32, p.nbs];
+    r.dispatch(&STEP_Q, &p, &[vel, cur, nxt, psi, zeta, prof, pos, q], groups)
 }

@@ -2,10 +2,12 @@
 //! wave propagator (WGSL kernel, CPU twin and fast CPU engine) on a `Device`.
 
 pub mod acquisition;
+pub mod gradient;
 pub mod propagate;
 pub mod stencil;
 
 pub use acquisition::{Acquisition, Positions};
+pub use gradient::{Gradient, gradient};
 pub use propagate::{Plan, forward};
 pub mod bench;
 pub mod model;

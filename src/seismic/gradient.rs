@@ -1,0 +1,300 @@
+//! The data misfit's gradient with respect to velocity, by the adjoint-state method, on the
+//! GPU (`kernels::wave_adjoint`) or the CPU (`cpu::wave_adjoint`, which derives it).
+//!
+//! For J(v) = ½ Σ_shots,receivers,samples (d(v) − d_obs)², the forward is run once with
+//! its whole state (p^n, p^{n−1}, ψ, ζ) checkpointed every `every` steps (about √steps), the
+//! residual d − d_obs is formed, then segment by segment from the last: the forward is
+//! recomputed from its checkpoint keeping q^n (what (v·dt)² multiplies), and the adjoint
+//! steps run backwards through it accumulating ∂J/∂(v·dt)² = Σ_n mask·λ^{n+1}·q^n. Sample
+//! m of a trace is p at step m·keep_every, so decimated receivers and sub-steps enter the
+//! adjoint at exactly the steps they were recorded. Cost: three forward propagations
+//! (forward, recomputation, adjoint); memory: √steps states plus √steps planes per shot.
+//!
+//! The padded cells take their velocity from the model's edge, so their gradient is summed
+//! into it; the C-PML profiles are held fixed at `pml_vmax` (the gradient is that of the
+//! simulation with those profiles, not of vmax's choice of damping).
+
+use rayon::prelude::*;
+
+use super::propagate::Plan;
+use crate::cpu::wave_adjoint::{self as twin, Grid};
+use crate::cpu::{Real, lit};
+use crate::device::Device;
+use crate::error::{Error, Result, check_len};
+use crate::gpu::{Context, GpuTensor};
+use crate::kernels::{wave, wave_adjoint};
+use crate::limits;
+
+/// The misfit, its gradient and the traces for a batch of models.
+#[derive(Clone, Debug)]
+pub struct Gradient {
+    /// ½ Σ (d − d_obs)² per model.
+    pub misfit: Vec<f64>,
+    /// ∂J/∂v [n][nz][nx] (misfit units per m/s).
+    pub grad: Vec<f32>,
+    /// The simulated traces [n][shots][samples][receivers].
+    pub traces: Vec<f32>,
+    /// Steps between checkpoints.
+    pub every: usize,
+    /// Bytes held for checkpoints and recomputed q of one batch.
+    pub bytes: usize,
+}
+
+impl Plan {
+    /// Every step's (wavelet, trace slot).
+    pub fn schedule(&self) -> Vec<(f32, u32)> {
+        (0..self.steps).map(|n| (self.wavelet[n], self.params(1, n).slot)).collect()
+    }
+
+    /// The model cell each padded cell takes its velocity from.
+    pub fn pad_index(&self) -> Vec<usize> {
+        let [wt, _, wl, _] = self.widths;
+        let mut out = Vec::with_capacity(self.plane());
+        for z in 0..self.pnz {
+            let mz = z.saturating_sub(wt).min(self.nz - 1);
+            for x in 0..self.pnx {
+                out.push(mz * self.nx + x.saturating_sub(wl).min(self.nx - 1));
+            }
+        }
+        out
+    }
+
+    /// Bytes `planes` planes (models × shots) hold for the gradient, at most: per plane
+    /// `ceil(steps / every)` states of 6 planes (the CPU twin keeps ψ and ζ on the whole
+    /// plane), `every` planes of q, and 8 working planes.
+    pub fn gradient_bytes(&self, planes: usize, every: usize, word: usize) -> Option<u64> {
+        limits::bytes(&[planes, self.plane(), 6 * self.steps.div_ceil(every) + every + 8], word)
+    }
+}
+
+/// ½‖d − d_obs‖² and the residual of one plane's traces.
+fn residual<T: Real>(traces: &[T], observed: &[T]) -> (f64, Vec<T>) {
+    let r: Vec<T> = traces.iter().zip(observed).map(|(&d, &o)| d - o).collect();
+    let j = r.iter().map(|v| v.to_f64().unwrap().powi(2)).sum::<f64>() / 2.0;
+    (j, r)
+}
+
+/// Checks models and observed traces against the plan, and the profile velocity.
+fn check_inputs(plan: &Plan, models: usize, observed: usize, n: usize, pml_vmax: f64) -> Result<()> {
+    check_len("gradient", "models", models, &[n, plan.nz, plan.nx])?;
+    check_len("gradient", "observed", observed, &[n, plan.trace_len()])?;
+    if !(pml_vmax.is_finite() && pml_vmax > 0.0) {
+        return Err(Error::config("gradient", format!("the C-PML velocity {pml_vmax} m/s is not positive")));
+    }
+    Ok(())
+}
+
+/// The plain-loop gradient (the twin, in T) of `n` models [n][nz][nx] (m/s) against
+/// `observed` [n][shots][samples][receivers]: (misfit per model, ∂J/∂v, traces).
+pub fn gradient_cpu<T: Real>(
+    plan: &Plan,
+    models: &[T],
+    observed: &[T],
+    n: usize,
+    pml_vmax: f64,
+    every: usize,
+) -> Result<(Vec<f64>, Vec<T>, Vec<T>)> {
+    check_inputs(plan, models.len(), observed.len(), n, pml_vmax)?;
+    let every = every.max(1);
+    let threads = rayon::current_num_threads().min(n * plan.shots).max(1);
+    limits::check(
+        &format!("the gradient's checkpoints ({} planes at a time)", threads),
+        plan.gradient_bytes(threads, every, std::mem::size_of::<T>()),
+    )?;
+    let (cells, index, sched) = (plan.nz * plan.nx, plan.pad_index(), plan.schedule());
+    let (prm, prof, dt) = (plan.params(1, 0), plan.profiles(pml_vmax), lit::<T>(plan.dt));
+    let per_shot = plan.samples * plan.receivers;
+    let planes: Vec<(f64, Vec<T>, Vec<T>)> = (0..n * plan.shots)
+        .into_par_iter()
+        .map(|bs| {
+            let (b, s) = (bs / plan.shots, bs % plan.shots);
+            let v = &models[b * cells..][..cells];
+            let w = index.iter().map(|&m| (v[m] * dt) * (v[m] * dt)).collect();
+            let grid = Grid::new(&prm, w, &prof, &plan.pos, s);
+            let (traces, saved) = twin::forward(&grid, &sched, plan.samples, every);
+            let (j, r) = residual(&traces, &observed[bs * per_shot..][..per_shot]);
+            let gw = twin::backward(&grid, &sched, every, &saved, &r);
+            let mut gv = vec![T::zero(); cells];
+            for (c, &m) in index.iter().enumerate() {
+                gv[m] = gv[m] + gw[c] * lit::<T>(2.0) * v[m] * dt * dt;
+            }
+            (j, gv, traces)
+        })
+        .collect();
+    let mut misfit = vec![0.0; n];
+    let mut grad = vec![T::zero(); n * cells];
+    let mut traces = Vec::with_capacity(n * plan.trace_len());
+    for (bs, (j, gv, tr)) in planes.into_iter().enumerate() {
+        let b = bs / plan.shots;
+        misfit[b] += j;
+        for (g, v) in grad[b * cells..][..cells].iter_mut().zip(gv) {
+            *g = *g + v;
+        }
+        traces.extend(tr);
+    }
+    Ok((misfit, grad, traces))
+}
+
+/// Buffers of one checkpoint: p^n, p^{n−1}, ψ^{n−1}, ζ^{n−1}.
+type Saved = [GpuTensor; 4];
+
+/// The same on the GPU for one batch that fits (see [`gradient`]).
+fn gradient_gpu(
+    ctx: &Context,
+    plan: &Plan,
+    models: &[f32],
+    observed: &[f32],
+    n: usize,
+    pml_vmax: f64,
+    every: usize,
+) -> Result<(Vec<f64>, Vec<f32>, Vec<f32>)> {
+    let op = "gradient";
+    let (cells, plane, planes) = (plan.nz * plan.nx, plan.plane(), n * plan.shots);
+    let index = plan.pad_index();
+    let mut vel = Vec::with_capacity(n * plane);
+    let mut prof = Vec::with_capacity(n * plan.prof_stride());
+    for m in models.chunks(cells) {
+        vel.extend(index.iter().map(|&i| ((m[i] as f64 * plan.dt).powi(2)) as f32));
+        prof.extend(plan.profiles(pml_vmax));
+    }
+    let (vel, prof, pos) = (ctx.upload("vel", &vel)?, ctx.upload("prof", &prof)?, ctx.upload("pos", &plan.pos)?);
+    let field = planes * plane;
+    let aux = planes * plan.frame.max(1) * 2;
+    let zeros = |name: &str, len: usize| ctx.zeros(op, name, len);
+    let p = [zeros("p_even", field)?, zeros("p_odd", field)?];
+    let (psi, zeta) = (zeros("psi", aux)?, zeros("zeta", aux)?);
+    let traces = zeros("traces", n * plan.trace_len())?;
+    let saves = plan.steps.div_ceil(every);
+    let saved: Vec<Saved> = (0..saves)
+        .map(|_| {
+            Ok([
+                zeros("saved_p", field)?,
+                zeros("saved_prev", field)?,
+                zeros("saved_psi", aux)?,
+                zeros("saved_zeta", aux)?,
+            ])
+        })
+        .collect::<Result<_>>()?;
+    // The forward, checkpointing.
+    for (j, s) in saved.iter().enumerate() {
+        let mut r = ctx.recorder();
+        for step in j * every..((j + 1) * every).min(plan.steps) {
+            let (c, o) = (step % 2, 1 - step % 2);
+            if step == j * every {
+                for (from, to) in [&p[c], &p[o], &psi, &zeta].into_iter().zip(s) {
+                    r.copy(from, to)?;
+                }
+            }
+            let prm = plan.params(n, step);
+            wave::psi(&mut r, &prm, &p[c], &psi, &prof)?;
+            wave::step(&mut r, &prm, &vel, &p[c], &p[o], &psi, &zeta, &prof, &pos, &traces)?;
+        }
+        r.submit()?;
+    }
+    let simulated: Vec<f32> = ctx.read(&traces)?;
+    let per_model = plan.trace_len();
+    let mut misfit = vec![0.0; n];
+    let mut res = Vec::with_capacity(simulated.len());
+    for (b, (d, o)) in simulated.chunks(per_model).zip(observed.chunks(per_model)).enumerate() {
+        let (j, r) = residual(d, o);
+        misfit[b] = j;
+        res.extend(r);
+    }
+    let residual = ctx.upload("residual", &res)?;
+    // Backwards, segment by segment.
+    let lam = [zeros("lambda_a", field)?, zeros("lambda_b", field)?];
+    let (mu, eta, grad) = (zeros("mu", aux)?, zeros("eta", aux)?, zeros("grad", field)?);
+    let qs: Vec<GpuTensor> = (0..every.min(plan.steps)).map(|_| zeros("q", field)).collect::<Result<_>>()?;
+    let mut t = 0;
+    for (j, s) in saved.iter().enumerate().rev() {
+        let (s0, s1) = (j * every, ((j + 1) * every).min(plan.steps));
+        let mut r = ctx.recorder();
+        let (c0, o0) = (s0 % 2, 1 - s0 % 2);
+        for (from, to) in s.iter().zip([&p[c0], &p[o0], &psi, &zeta]) {
+            r.copy(from, to)?;
+        }
+        for step in s0..s1 {
+            let (c, o) = (step % 2, 1 - step % 2);
+            let prm = plan.params(n, step);
+            wave::psi(&mut r, &prm, &p[c], &psi, &prof)?;
+            wave::step_q(&mut r, &prm, &vel, &p[c], &p[o], &psi, &zeta, &prof, &pos, &qs[step - s0])?;
+        }
+        for step in (s0..s1).rev() {
+            let prm = plan.params(n, step);
+            let b = wave_adjoint::Buffers {
+                vel: &vel,
+                prof: &prof,
+                pos: &pos,
+                lam: &lam[t % 2],
+                out: &lam[1 - t % 2],
+                eta: &eta,
+                mu: &mu,
+                q: &qs[step - s0],
+                grad: &grad,
+                residual: &residual,
+            };
+            wave_adjoint::step(&mut r, &prm, &b)?;
+            t += 1;
+        }
+        r.submit()?;
+    }
+    let gw: Vec<f32> = ctx.read(&grad)?;
+    let mut gv = vec![0.0f32; n * cells];
+    for (bs, g) in gw.chunks(plane).enumerate() {
+        let b = bs / plan.shots;
+        let (m, out) = (&models[b * cells..][..cells], &mut gv[b * cells..][..cells]);
+        for (c, &i) in index.iter().enumerate() {
+            out[i] += (g[c] as f64 * 2.0 * m[i] as f64 * plan.dt * plan.dt) as f32;
+        }
+    }
+    Ok((misfit, gv, simulated))
+}
+
+/// The most models one GPU gradient batch holds within the adapter's binding limit and
+/// `budget` bytes.
+fn gpu_batch(ctx: &Context, plan: &Plan, every: usize, budget: usize) -> usize {
+    let per_model = plan.gradient_bytes(plan.shots, every, 4).unwrap_or(u64::MAX) as usize + 8 * plan.trace_len();
+    let biggest = 4 * plan.shots * plan.plane().max(plan.samples * plan.receivers);
+    let by_binding = ctx.max_binding_bytes() as usize / biggest.max(1);
+    let by_grid = wave::MAX_PLANES / plan.shots;
+    (budget / per_model.max(1)).min(by_binding).min(by_grid).max(1)
+}
+
+/// ½‖d(v) − d_obs‖² per model and its gradient ∂J/∂v for `n` models [n][nz][nx] (m/s)
+/// against `observed` [n][shots][samples][receivers], on `device`, with the C-PML profiles
+/// of a model whose largest velocity is `pml_vmax`.
+pub fn gradient(
+    device: &Device,
+    plan: &Plan,
+    models: &[f32],
+    observed: &[f32],
+    n: usize,
+    pml_vmax: f64,
+) -> Result<Gradient> {
+    check_inputs(plan, models.len(), observed.len(), n, pml_vmax)?;
+    let every = twin::checkpoint_every(plan.steps);
+    let Some(ctx) = device.gpu() else {
+        let (misfit, grad, traces) = gradient_cpu::<f32>(plan, models, observed, n, pml_vmax, every)?;
+        let threads = rayon::current_num_threads().min(n * plan.shots).max(1);
+        let bytes = plan.gradient_bytes(threads, every, 4).unwrap_or(u64::MAX) as usize;
+        return Ok(Gradient { misfit, grad, traces, every, bytes });
+    };
+    let batch = gpu_batch(ctx, plan, every, 1 << 30).min(n.max(1));
+    limits::check(
+        &format!("the gradient of {batch} models at a time"),
+        plan.gradient_bytes(batch * plan.shots, every, 4),
+    )?;
+    let (cells, per) = (plan.nz * plan.nx, plan.trace_len());
+    let mut g = Gradient { misfit: vec![], grad: vec![], traces: vec![], every, bytes: 0 };
+    for start in (0..n).step_by(batch) {
+        let k = batch.min(n - start);
+        let (m, o) = (&models[start * cells..][..k * cells], &observed[start * per..][..k * per]);
+        let (j, gv, tr) = gradient_gpu(ctx, plan, m, o, k, pml_vmax, every)?;
+        g.misfit.extend(j);
+        g.grad.extend(gv);
+        g.traces.extend(tr);
+    }
+    g.bytes = batch * plan.shots * 4 * plan.plane() * (2 * plan.steps.div_ceil(every) + every)
+        + batch * plan.shots * 4 * 4 * plan.frame * plan.steps.div_ceil(every);
+    Ok(g)
+}
