@@ -13,6 +13,7 @@ pub mod colormap;
 mod curves;
 mod layout;
 mod raster;
+mod refinement;
 pub mod ticks;
 
 use crate::error::{Error, Result, check_len};
@@ -25,6 +26,7 @@ use layout::{
     title_height, x_axis_height, y_axis_width,
 };
 use raster::{colorize, fit_len, percentile_abs, raster_size, resample};
+pub use refinement::refinement;
 use std::path::Path;
 use ticks::{Tick, linear_ticks, log_ticks};
 

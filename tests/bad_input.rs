@@ -598,3 +598,51 @@ fn a_full_disk_leaves_no_temporary_files_and_keeps_earlier_outputs() {
     unchanged(&out, &before);
     let _ = run;
 }
+
+/// `brine refine`: starting models with NaN, zero or negative velocities or outside the
+/// bounds, truth of another shape, an acquisition that contradicts the data, `--iters 0`,
+/// bounds the scheme cannot keep stable: each refused before anything is written, and an
+/// earlier refinement in the output directory is left byte-identical.
+#[test]
+fn refine_refuses_bad_starts_acquisitions_and_bounds() {
+    let (set, run) = fixture();
+    let dir = tmp("refine");
+    let (ckpt, data) = (run.join("best.safetensors"), set.join("data_00000.npy"));
+    let out = dir.join("out");
+    let base = |extra: &[&str]| -> Vec<String> {
+        let mut v = vec!["refine", "--checkpoint", s(&ckpt), "--data", s(&data), "--out", s(&out), "--limit", "1"];
+        v.extend_from_slice(extra);
+        v.extend(["--backend", "cpu", "--quiet", "--figures", "0"]);
+        v.into_iter().map(String::from).collect()
+    };
+    let refused =
+        |args: Vec<String>, needles: &[&str]| refused(&args.iter().map(String::as_str).collect::<Vec<_>>(), needles);
+    ok(&base(&["--iters", "1"]).iter().map(String::as_str).collect::<Vec<_>>());
+    let before = snapshot(&out);
+    let model = |name: &str, edit: &dyn Fn(&mut [f32])| {
+        let mut m = vec![2500.0f32; 40 * 40];
+        edit(&mut m);
+        let p = dir.join(name);
+        brine::data::npy::write(&p, &[1, 1, 40, 40], &m).unwrap();
+        p
+    };
+    let nan = model("nan.npy", &|m| m[41] = f32::NAN);
+    let zero = model("zero.npy", &|m| m[0] = 0.0);
+    let negative = model("negative.npy", &|m| m[7] = -1500.0);
+    let fast = model("fast.npy", &|m| m[5] = 9000.0);
+    let small = dir.join("small.npy");
+    brine::data::npy::write(&small, &[1, 1, 30, 40], &vec![2000.0f32; 1200]).unwrap();
+    refused(base(&["--init", s(&nan), "--iters", "2"]), &["nan.npy", "NaN", "[z 1, x 1]"]);
+    refused(base(&["--init", s(&zero), "--iters", "2"]), &["zero.npy", "velocity 0"]);
+    refused(base(&["--init", s(&negative), "--iters", "2"]), &["negative.npy", "-1500"]);
+    refused(base(&["--init", s(&fast), "--iters", "2"]), &["fast.npy", "9000", "outside the bounds", "--vmax"]);
+    refused(base(&["--truth", s(&small), "--iters", "2"]), &["small.npy", "30 × 40", "40 × 40"]);
+    refused(base(&["--iters", "0"]), &["--iters must be at least 1"]);
+    refused(base(&["--lr=-3"]), &["--lr -3"]);
+    refused(base(&["--vmin", "3000", "--vmax", "2000"]), &["need 0 < vmin < vmax"]);
+    refused(base(&["--acquisition", "openfwi"]), &["contradicts", "5 shots × 1000 samples × 70 receivers"]);
+    // A vmax the time step cannot keep stable is refused with the largest stable dt.
+    refused(base(&["--vmax", "20000"]), &["unstable", "largest stable dt"]);
+    refused(base(&["--smooth=-1"]), &["--smooth -1"]);
+    unchanged(&out, &before);
+}

@@ -66,7 +66,7 @@ fn the_twins_forward_is_the_engines_forward() {
         let plan = Plan::new(&acq, NZ, NX, 1500.0, 4500.0).unwrap();
         let want = plan.run_reference(&m32, 1).unwrap();
         let zero = vec![0.0f32; want.len()];
-        let (_, _, got) =
+        let (_, _, got, _) =
             gradient_cpu::<f32>(&plan, &m32, &zero, 1, m.iter().fold(0.0, |a: f64, &b| a.max(b)), 7).unwrap();
         let e = rel_err(&got, &want);
         eprintln!("order {order}, free surface {fs}: twin forward vs cpu::wave relative L2 {e:.2e}");
@@ -117,7 +117,7 @@ fn the_gradient_matches_finite_differences() {
         };
         let start: Vec<f64> =
             truth.iter().enumerate().map(|(i, v)| v * (1.0 - 0.04 * ((i % 7) as f64 / 7.0))).collect();
-        let (_, grad, _) = gradient_cpu::<f64>(&plan, &start, &observed, 1, 4500.0, 10).unwrap();
+        let (_, grad, _, _) = gradient_cpu::<f64>(&plan, &start, &observed, 1, 4500.0, 10).unwrap();
         let misfit = |m: &[f64]| gradient_cpu::<f64>(&plan, m, &observed, 1, 4500.0, 10).unwrap().0[0];
         // A smooth direction, and single cells: interior, edge (with padding) and top row.
         let smooth: Vec<f64> =

@@ -367,3 +367,62 @@ fn training_online_simulates_new_salt_every_epoch() {
     args.push("--online");
     fails(&args, "dataset.json");
 }
+
+/// `brine refine` from a tiny network's guess on the demo set: a few FWI iterations lower the
+/// data misfit, on the CPU and on the GPU (which agree on the start's misfit), and the
+/// outputs are what the README says.
+#[test]
+fn refine_lowers_the_data_misfit_on_cpu_and_gpu() {
+    let root = tmp("refine");
+    let run = root.join("run");
+    ok(&train_args(s(dataset()), s(&run), "cpu", "1"));
+    let ckpt = run.join("best.safetensors");
+    let data = dataset().join("data_00001.npy");
+    let refine = |out: &Path, backend: &str, limit: &str, iters: &str| {
+        let text = ok(&[
+            "refine",
+            "--checkpoint",
+            s(&ckpt),
+            "--data",
+            s(&data),
+            "--out",
+            s(out),
+            "--iters",
+            iters,
+            "--limit",
+            limit,
+            "--figures",
+            "1",
+            "--backend",
+            backend,
+            "--quiet",
+        ]);
+        let json: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("refine.json")).unwrap()).unwrap();
+        let misfit: Vec<f64> =
+            json["iterations"].as_array().unwrap().iter().map(|r| r["misfit"].as_f64().unwrap()).collect();
+        (text, json, misfit)
+    };
+    let cpu = root.join("cpu");
+    let (text, json, misfit) = refine(&cpu, "cpu", "2", "3");
+    assert!(text.contains("data misfit") && text.contains("vs truth"), "{text}");
+    assert_eq!(misfit.len(), 4, "the start and 3 iterations");
+    assert!(misfit.windows(2).all(|w| w[1] < w[0]), "the misfit falls at every iteration: {misfit:?}");
+    assert!(json["iterations"][0]["scores"]["mae"].as_f64().unwrap() > 0.0, "scored against the sibling truth");
+    assert_eq!(json["per_sample"].as_array().unwrap().len(), 2);
+    let refined = brine::data::npy::read(&cpu.join("refined.npy")).unwrap();
+    assert_eq!(refined.shape, vec![2, 1, 40, 40]);
+    let (lo, hi) = (json["bounds"][0].as_f64().unwrap() as f32, json["bounds"][1].as_f64().unwrap() as f32);
+    assert!(refined.data.iter().all(|v| *v >= lo && *v <= hi), "velocities stay within the bounds");
+    for f in ["refine_0000.png", "misfit.png"] {
+        assert!(image_ok(&cpu.join(f)), "{f}");
+    }
+    assert!(!cpu.join("refine_0001.png").exists(), "--figures 1");
+    if common::gpu_device().is_some() {
+        let gpu = root.join("gpu");
+        let (_, _, on_gpu) = refine(&gpu, "gpu", "1", "1");
+        let (_, _, on_cpu) = refine(&root.join("cpu1"), "cpu", "1", "1");
+        assert!((on_gpu[0] - on_cpu[0]).abs() < 1e-3 * on_cpu[0], "start misfit: GPU {on_gpu:?} vs CPU {on_cpu:?}");
+        assert!(on_gpu[1] < on_gpu[0], "the misfit falls on the GPU too: {on_gpu:?}");
+        assert!((on_gpu[1] - on_cpu[1]).abs() < 0.01 * on_cpu[1], "GPU {on_gpu:?} vs CPU {on_cpu:?}");
+    }
+}

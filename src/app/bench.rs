@@ -51,6 +51,25 @@ pub fn wave(device: &Device, batch: usize, steps: usize, iters: usize, cpu: bool
     Ok(())
 }
 
+/// `brine bench gradient`: the misfit gradient beside the forward on one device.
+pub fn gradient(device: &Device, preset: &str, batch: usize, write: Option<&std::path::Path>) -> Result<()> {
+    at_least_one(&[("--batch", batch)])?;
+    match device.gpu() {
+        Some(ctx) => println!("adapter: {}", ctx.adapter_name()),
+        None => println!("{}", Machine::measure().describe()),
+    }
+    // A warm-up on one model, so pipelines and thread pools are made before the timing.
+    crate::seismic::bench::gradient(device, preset, 1, None)?;
+    let (row, cells) = crate::seismic::bench::gradient(device, preset, batch, write)?;
+    for line in row.lines(cells) {
+        println!("{line}");
+    }
+    if let Some(dir) = write {
+        println!("case written to {} (compare: python3 benches/deepwave_gradient.py {})", dir.display(), dir.display());
+    }
+    Ok(())
+}
+
 /// `brine bench kernels`: every kernel at the `bench` network's shapes, each checked
 /// against the CPU backend before it is timed.
 pub fn kernels(ctx: &Context, opts: &bench::Options) -> Result<()> {

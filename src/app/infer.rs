@@ -46,7 +46,8 @@ pub struct Report {
     pub notes: Vec<String>,
 }
 
-fn sibling_truth(data: &Path) -> Option<PathBuf> {
+/// The data file's sibling truth (`data` → `model` in its name), when it exists.
+pub fn sibling_truth(data: &Path) -> Option<PathBuf> {
     let name = data.file_name()?.to_string_lossy().replacen("data", "model", 1);
     let p = data.with_file_name(name);
     (p != data && p.exists()).then_some(p)
@@ -91,9 +92,7 @@ pub fn run(o: &Options) -> Result<Report> {
         None => None,
     };
     ensure_dir(o.out)?;
-    model.norm.normalize_data(&mut arr.data)?;
-    let inputs: Vec<f32> =
-        (0..n).map(|i| l.input(&arr.data[i * l.data_len()..][..l.data_len()])).collect::<Result<Vec<_>>>()?.concat();
+    let inputs = network_inputs(&model, &mut arr.data, n)?;
     if o.attention && !(o.salt_ms.is_finite() && o.salt_ms > 0.0) {
         return Err(Error::config("infer", format!("--salt {} is not a positive velocity in m/s", o.salt_ms)));
     }
@@ -113,20 +112,7 @@ pub fn run(o: &Options) -> Result<Report> {
             crate::nn::describe(&model.config)
         ));
     }
-    let mut velocities = Vec::with_capacity(n * l.model_len());
-    for y in out.chunks_exact(l.target_len()) {
-        velocities.extend(model.to_velocity(y)?);
-    }
-    if let Some(i) = crate::data::npy::first_non_finite(&velocities) {
-        return Err(Error::file(
-            o.checkpoint,
-            format!(
-                "predicts {} m/s in sample {} (a NaN or infinite weight?): nothing was written",
-                velocities[i],
-                i / l.model_len()
-            ),
-        ));
-    }
+    let velocities = to_velocities(&model, o.checkpoint, &out)?;
     let prediction = o.out.join("prediction.npy");
     npy::write_atomic(&prediction, &[n, 1, l.nz, l.nx], &velocities)?;
     let written = attention::write_maps(&o.out.join("attention"), &kept, &maps, n)?;
@@ -175,6 +161,33 @@ pub fn run(o: &Options) -> Result<Report> {
         }
     }
     Ok(Report { samples: n, prediction, figures, scores, maps: written, focus, notes })
+}
+
+/// The network's inputs for `n` samples of raw gathers (normalised in place, then laid out).
+pub fn network_inputs(model: &Model, data: &mut [f32], n: usize) -> Result<Vec<f32>> {
+    let l = &model.layout;
+    model.norm.normalize_data(data)?;
+    Ok((0..n).map(|i| l.input(&data[i * l.data_len()..][..l.data_len()])).collect::<Result<Vec<_>>>()?.concat())
+}
+
+/// The network's outputs as velocity models (m/s); a non-finite one is an error.
+pub fn to_velocities(model: &Model, checkpoint: &Path, out: &[f32]) -> Result<Vec<f32>> {
+    let l = &model.layout;
+    let mut velocities = Vec::with_capacity(out.len() / l.target_len().max(1) * l.model_len());
+    for y in out.chunks_exact(l.target_len()) {
+        velocities.extend(model.to_velocity(y)?);
+    }
+    if let Some(i) = crate::data::npy::first_non_finite(&velocities) {
+        return Err(Error::file(
+            checkpoint,
+            format!(
+                "predicts {} m/s in sample {} (a NaN or infinite weight?): nothing was written",
+                velocities[i],
+                i / l.model_len()
+            ),
+        ));
+    }
+    Ok(velocities)
 }
 
 /// Sample `i`'s velocity (the truth when known) beside every spatial attention map, with the

@@ -127,11 +127,6 @@ impl<T: Real> Grid<T> {
     fn in_z(&self, z: usize) -> bool {
         z < self.widths[0] || z >= self.nz - self.widths[1]
     }
-    /// No stencil neighbour of (z, x) is in the frame or (under a free surface) mirrored.
-    fn interior(&self, z: usize, x: usize) -> bool {
-        let (h, [wt, wb, wl, wr]) = (self.h, self.widths);
-        x >= wl + h && x + wr + h < self.nx && z >= wt + h + self.fs as usize && z + wb + h < self.nz
-    }
     fn mask(&self, i: usize) -> T {
         if self.fs && i < self.nx { T::zero() } else { T::one() }
     }
@@ -156,62 +151,125 @@ impl<T: Real> Grid<T> {
         f(z as usize * self.nx + x as usize)
     }
 
-    /// The forward's step n: ψ, ζ and p advance; returns nothing, writes q^n into `q` when
-    /// given. `extra` is added to p^{n+1} before the mask (the Born source).
+    /// Columns of row `z` in the absorbing frame: all of a z layer's, else the side layers'.
+    fn frame_cols(&self, z: usize) -> impl Iterator<Item = usize> + use<T> {
+        let (all, nx, [_, _, wl, wr]) = (self.in_z(z), self.nx, self.widths);
+        (0..nx).filter(move |&x| all || x < wl || x >= nx - wr)
+    }
+    /// Columns [lo, hi) of row `z` whose whole stencil is clear of the frame and of the
+    /// mirror (empty for other rows): the plain Laplacian, in straight loops.
+    fn inner(&self, z: usize) -> (usize, usize) {
+        let (h, [wt, wb, wl, wr]) = (self.h, self.widths);
+        if z >= wt + h + self.fs as usize && z + wb + h < self.nz {
+            (wl + h, (self.nx - wr - h).max(wl + h))
+        } else {
+            (0, 0)
+        }
+    }
+    /// (z, x)'s stencil stays inside the grid and clear of the mirror: direct indexing.
+    fn unbounded(&self, z: usize, x: usize) -> bool {
+        let h = self.h;
+        z >= h + self.fs as usize && z + h < self.nz && x >= h && x + h < self.nx
+    }
+
+    /// Σ_k c[k] (f[i+k·d] ± f[i−k·d]) along stride `d` (`sign` −1 for a first derivative).
+    #[inline(always)]
+    fn line(&self, f: &[T], c: &[T; 5], sign: T, i: usize, d: usize) -> T {
+        (1..=self.h).fold(T::zero(), |acc, k| acc + c[k] * (f[i + k * d] + sign * f[i - k * d]))
+    }
+
+    /// The raw x and z terms (before ζ) of a cell outside `inner`.
+    fn frame_terms(&self, s: &State<T>, z: usize, x: usize) -> (T, T) {
+        let (nx, i, p0) = (self.nx, z * self.nx + x, s.cur[z * self.nx + x]);
+        let (a2, c1, one) = (&self.a2, &self.c1, T::one());
+        // ψ is zero outside its layers, so its neighbours are read without a test.
+        if self.unbounded(z, x) {
+            let pick = |k: usize, j: usize| s.psi[j][k];
+            let dpx = (1..=self.h).fold(T::zero(), |a, k| a + c1[k] * (pick(0, i + k) - pick(0, i - k)));
+            let dpz = (1..=self.h).fold(T::zero(), |a, k| a + c1[k] * (pick(1, i + k * nx) - pick(1, i - k * nx)));
+            let lx = a2[0] * p0 + self.line(&s.cur, a2, one, i, 1) + dpx;
+            let lz = a2[0] * p0 + self.line(&s.cur, a2, one, i, nx) + dpz;
+            return (lx, lz);
+        }
+        let (psx, psz) = (|j: usize| s.psi[j][0], |j: usize| s.psi[j][1]);
+        let (zi, xi) = (z as isize, x as isize);
+        let (mut lx, mut lz) = (a2[0] * p0, a2[0] * p0);
+        for k in 1..=self.h {
+            let ki = k as isize;
+            lx = lx + a2[k] * (self.pv(&s.cur, zi, xi + ki) + self.pv(&s.cur, zi, xi - ki));
+            lx = lx + c1[k] * (self.at(psx, zi, xi + ki) - self.at(psx, zi, xi - ki));
+            lz = lz + a2[k] * (self.pv(&s.cur, zi + ki, xi) + self.pv(&s.cur, zi - ki, xi));
+            lz = lz + c1[k] * (self.at(psz, zi + ki, xi) - self.at(psz, zi - ki, xi));
+        }
+        (lx, lz)
+    }
+
+    /// The forward's step n: ψ, ζ and p advance; writes q^n into `q` when given. `extra` is
+    /// added to p^{n+1} before the mask (the Born source).
     pub fn forward_step(&self, s: &mut State<T>, wavelet: T, extra: Option<&[T]>, mut q: Option<&mut [T]>) {
         let (nz, nx, h) = (self.nz, self.nx, self.h);
-        let (a2, c1) = (&self.a2, &self.c1);
+        let (a2, c1, two) = (&self.a2, &self.c1, lit::<T>(2.0));
+        let minus = -T::one();
         for z in 0..nz {
-            for x in 0..nx {
+            for x in self.frame_cols(z) {
                 let (i, zi, xi) = (z * nx + x, z as isize, x as isize);
+                let free = self.unbounded(z, x);
                 if self.in_x(x) {
-                    let d = (1..=h).fold(T::zero(), |d, k| {
-                        d + c1[k] * (self.pv(&s.cur, zi, xi + k as isize) - self.pv(&s.cur, zi, xi - k as isize))
-                    });
+                    let d = if free {
+                        self.line(&s.cur, c1, minus, i, 1)
+                    } else {
+                        (1..=h).fold(T::zero(), |d, k| {
+                            d + c1[k] * (self.pv(&s.cur, zi, xi + k as isize) - self.pv(&s.cur, zi, xi - k as isize))
+                        })
+                    };
                     s.psi[i][0] = self.bx[x] * s.psi[i][0] + self.ax[x] * d;
                 }
                 if self.in_z(z) {
-                    let d = (1..=h).fold(T::zero(), |d, k| {
-                        d + c1[k] * (self.pv(&s.cur, zi + k as isize, xi) - self.pv(&s.cur, zi - k as isize, xi))
-                    });
+                    let d = if free {
+                        self.line(&s.cur, c1, minus, i, nx)
+                    } else {
+                        (1..=h).fold(T::zero(), |d, k| {
+                            d + c1[k] * (self.pv(&s.cur, zi + k as isize, xi) - self.pv(&s.cur, zi - k as isize, xi))
+                        })
+                    };
                     s.psi[i][1] = self.bz[z] * s.psi[i][1] + self.az[z] * d;
                 }
             }
         }
-        let psx = |i: usize| if self.in_x(i % nx) { s.psi[i][0] } else { T::zero() };
-        let psz = |i: usize| if self.in_z(i / nx) { s.psi[i][1] } else { T::zero() };
+        let mut lap = vec![T::zero(); nx];
         for z in 0..nz {
-            for x in 0..nx {
-                let (i, zi, xi) = (z * nx + x, z as isize, x as isize);
-                let p0 = s.cur[i];
-                let mut lap = a2[0] * p0 + a2[0] * p0;
-                if self.interior(z, x) {
-                    for k in 1..=h {
-                        let c = &s.cur;
-                        lap = lap + a2[k] * ((c[i - k] + c[i + k]) + (c[i - k * nx] + c[i + k * nx]));
-                    }
-                } else {
-                    let (mut lx, mut lz) = (a2[0] * p0, a2[0] * p0);
-                    for k in 1..=h {
-                        let ki = k as isize;
-                        lx = lx + a2[k] * (self.pv(&s.cur, zi, xi + ki) + self.pv(&s.cur, zi, xi - ki));
-                        lx = lx + c1[k] * (self.at(psx, zi, xi + ki) - self.at(psx, zi, xi - ki));
-                        lz = lz + a2[k] * (self.pv(&s.cur, zi + ki, xi) + self.pv(&s.cur, zi - ki, xi));
-                        lz = lz + c1[k] * (self.at(psz, zi + ki, xi) - self.at(psz, zi - ki, xi));
-                    }
-                    if self.in_x(x) {
-                        s.zeta[i][0] = self.bx[x] * s.zeta[i][0] + self.ax[x] * lx;
-                        lx = lx + s.zeta[i][0];
-                    }
-                    if self.in_z(z) {
-                        s.zeta[i][1] = self.bz[z] * s.zeta[i][1] + self.az[z] * lz;
-                        lz = lz + s.zeta[i][1];
-                    }
-                    lap = lx + lz;
+            let (lo, hi) = self.inner(z);
+            let row = z * nx;
+            // The plain Laplacian over the inner columns, one weight at a time (vectorises).
+            for (l, &p) in lap[lo..hi].iter_mut().zip(&s.cur[row + lo..row + hi]) {
+                *l = a2[0] * p + a2[0] * p;
+            }
+            for k in (1..=h).filter(|_| hi > lo) {
+                let c = &s.cur;
+                let (w, e) = (&c[row + lo - k..row + hi - k], &c[row + lo + k..row + hi + k]);
+                let (n, so) = (&c[row + lo - k * nx..row + hi - k * nx], &c[row + lo + k * nx..row + hi + k * nx]);
+                for ((((l, &w), &e), &n), &so) in lap[lo..hi].iter_mut().zip(w).zip(e).zip(n).zip(so) {
+                    *l = *l + a2[k] * ((w + e) + (n + so));
                 }
-                let qi = if i == self.src { lap + wavelet } else { lap };
+            }
+            for x in (0..lo).chain(hi.max(lo)..nx) {
+                let i = row + x;
+                let (mut lx, mut lz) = self.frame_terms(s, z, x);
+                if self.in_x(x) {
+                    s.zeta[i][0] = self.bx[x] * s.zeta[i][0] + self.ax[x] * lx;
+                    lx = lx + s.zeta[i][0];
+                }
+                if self.in_z(z) {
+                    s.zeta[i][1] = self.bz[z] * s.zeta[i][1] + self.az[z] * lz;
+                    lz = lz + s.zeta[i][1];
+                }
+                lap[x] = lx + lz;
+            }
+            for x in 0..nx {
+                let i = row + x;
+                let qi = if i == self.src { lap[x] + wavelet } else { lap[x] };
                 let e = extra.map_or(T::zero(), |e| e[i]);
-                s.prev[i] = self.mask(i) * (lit::<T>(2.0) * p0 - s.prev[i] + self.w[i] * qi + e);
+                s.prev[i] = self.mask(i) * (two * s.cur[i] - s.prev[i] + self.w[i] * qi + e);
                 if let Some(q) = q.as_deref_mut() {
                     q[i] = qi;
                 }
@@ -230,30 +288,30 @@ impl<T: Real> Grid<T> {
     /// Σ_k c[k] (u(r−k) ± u(r+k)) down a column through the transposed free-surface
     /// mirror: `sign` +1 for D2ᵀ, −1 for D1ᵀ (the mirror term takes the opposite sign of
     /// the first one: see the module's derivation).
-    fn zt(&self, u: &impl Fn(usize) -> T, c: &[T; 5], sign: T, r: usize, x: usize) -> T {
+    fn zt(&self, u: &[T], c: &[T; 5], sign: T, r: usize, x: usize) -> T {
         let (nz, nx) = (self.nz, self.nx);
         let mut acc = T::zero();
         for k in 1..=self.h {
             let mut t = T::zero();
             if r >= k {
-                t = t + u((r - k) * nx + x);
+                t = t + u[(r - k) * nx + x];
             }
             if r + k < nz {
-                t = t + sign * u((r + k) * nx + x);
+                t = t + sign * u[(r + k) * nx + x];
             }
             if self.fs && r >= 1 && r <= k {
-                t = t - sign * u((k - r) * nx + x);
+                t = t - sign * u[(k - r) * nx + x];
             }
             acc = acc + c[k] * t;
         }
         acc
     }
     /// The same along a row (zero-padded, no mirror).
-    fn xt(&self, u: &impl Fn(usize) -> T, c: &[T; 5], sign: T, z: usize, x: usize) -> T {
+    fn xt(&self, u: &[T], c: &[T; 5], sign: T, z: usize, x: usize) -> T {
         let (zi, xi) = (z as isize, x as isize);
         (1..=self.h).fold(T::zero(), |acc, k| {
             let ki = k as isize;
-            acc + c[k] * (self.at(u, zi, xi - ki) + sign * self.at(u, zi, xi + ki))
+            acc + c[k] * (self.at(|j| u[j], zi, xi - ki) + sign * self.at(|j| u[j], zi, xi + ki))
         })
     }
 
@@ -261,58 +319,103 @@ impl<T: Real> Grid<T> {
     /// (∂J/∂w) gains g·q^n, `residual` (the misfit's derivative at the traces sample this
     /// step recorded, if any) enters at the receivers.
     pub fn adjoint_step(&self, a: &mut Adjoint<T>, q: &[T], grad: &mut [T], residual: Option<&[T]>) {
-        let (nz, nx, h) = (self.nz, self.nx, self.h);
-        let one = T::one();
-        let hh: Vec<T> = (0..self.cells()).map(|i| self.w[i] * self.mask(i) * a.lam[i]).collect();
-        // T̄ per cell, and μ̂ = μ + G1ᵀ T̄ (the shader's `adj_psi`).
-        let tb: Vec<[T; 2]> = (0..self.cells())
-            .map(|i| {
-                let tx = if self.in_x(i % nx) { hh[i] + self.ax[i % nx] * (a.eta[i][0] + hh[i]) } else { hh[i] };
-                let tz = if self.in_z(i / nx) { hh[i] + self.az[i / nx] * (a.eta[i][1] + hh[i]) } else { hh[i] };
-                [tx, tz]
-            })
-            .collect();
-        let (tbx, tbz) = (|i: usize| tb[i][0], |i: usize| tb[i][1]);
+        let (nz, nx, h, cells) = (self.nz, self.nx, self.h, self.cells());
+        let (one, two, zero) = (T::one(), lit::<T>(2.0), T::zero());
+        let mut hh: Vec<T> = self.w.iter().zip(&a.lam).map(|(&w, &l)| w * l).collect();
+        if self.fs {
+            hh[..nx].iter_mut().for_each(|v| *v = zero);
+        }
+        // T̄ per cell (x and z parts).
+        let mut tbx = hh.clone();
+        let mut tbz = hh.clone();
         for z in 0..nz {
-            for x in 0..nx {
+            for x in self.frame_cols(z) {
+                let i = z * nx + x;
+                if self.in_x(x) {
+                    tbx[i] = hh[i] + self.ax[x] * (a.eta[i][0] + hh[i]);
+                }
+                if self.in_z(z) {
+                    tbz[i] = hh[i] + self.az[z] * (a.eta[i][1] + hh[i]);
+                }
+            }
+        }
+        // μ̂ = μ + G1ᵀ T̄ on the frame (the shader's `adj_psi`).
+        let mut ux = vec![zero; cells];
+        let mut uz = vec![zero; cells];
+        for z in 0..nz {
+            for x in self.frame_cols(z) {
                 let (i, zi, xi) = (z * nx + x, z as isize, x as isize);
-                for k in 1..=h {
-                    let ki = k as isize;
-                    if self.in_x(x) {
-                        a.mu[i][0] = a.mu[i][0] + self.c1[k] * (self.at(tbx, zi, xi - ki) - self.at(tbx, zi, xi + ki));
-                    }
-                    if self.in_z(z) {
-                        a.mu[i][1] = a.mu[i][1] + self.c1[k] * (self.at(tbz, zi - ki, xi) - self.at(tbz, zi + ki, xi));
-                    }
+                let free = self.unbounded(z, x);
+                if self.in_x(x) {
+                    a.mu[i][0] = a.mu[i][0]
+                        - if free {
+                            self.line(&tbx, &self.c1, -one, i, 1)
+                        } else {
+                            (1..=h as isize).fold(zero, |d, k| {
+                                d + self.c1[k as usize]
+                                    * (self.at(|j| tbx[j], zi, xi + k) - self.at(|j| tbx[j], zi, xi - k))
+                            })
+                        };
+                    // a μ̂, zero outside each axis's layer.
+                    ux[i] = self.ax[x] * a.mu[i][0];
+                }
+                if self.in_z(z) {
+                    a.mu[i][1] = a.mu[i][1]
+                        - if free {
+                            self.line(&tbz, &self.c1, -one, i, nx)
+                        } else {
+                            (1..=h as isize).fold(zero, |d, k| {
+                                d + self.c1[k as usize]
+                                    * (self.at(|j| tbz[j], zi + k, xi) - self.at(|j| tbz[j], zi - k, xi))
+                            })
+                        };
+                    uz[i] = self.az[z] * a.mu[i][1];
                 }
             }
         }
         // λ(p^n) (`adj_step`).
-        let ux = |i: usize| if self.in_x(i % nx) { self.ax[i % nx] * a.mu[i][0] } else { T::zero() };
-        let uz = |i: usize| if self.in_z(i / nx) { self.az[i / nx] * a.mu[i][1] } else { T::zero() };
+        let mut acc = vec![zero; nx];
         for z in 0..nz {
+            let (lo, hi) = self.inner(z);
+            let row = z * nx;
+            for (o, &v) in acc[lo..hi].iter_mut().zip(&hh[row + lo..row + hi]) {
+                *o = self.a2[0] * v + self.a2[0] * v;
+            }
+            for k in (1..=h).filter(|_| hi > lo) {
+                let (w, e) = (&hh[row + lo - k..row + hi - k], &hh[row + lo + k..row + hi + k]);
+                let (n, so) = (&hh[row + lo - k * nx..row + hi - k * nx], &hh[row + lo + k * nx..row + hi + k * nx]);
+                for ((((o, &w), &e), &n), &so) in acc[lo..hi].iter_mut().zip(w).zip(e).zip(n).zip(so) {
+                    *o = *o + self.a2[k] * ((w + e) + (n + so));
+                }
+            }
+            for x in (0..lo).chain(hi.max(lo)..nx) {
+                let i = row + x;
+                acc[x] = if self.unbounded(z, x) {
+                    self.a2[0] * tbx[i]
+                        + self.line(&tbx, &self.a2, one, i, 1)
+                        + self.a2[0] * tbz[i]
+                        + self.line(&tbz, &self.a2, one, i, nx)
+                        - self.line(&ux, &self.c1, -one, i, 1)
+                        - self.line(&uz, &self.c1, -one, i, nx)
+                } else {
+                    self.a2[0] * tbx[i]
+                        + self.xt(&tbx, &self.a2, one, z, x)
+                        + self.a2[0] * tbz[i]
+                        + self.zt(&tbz, &self.a2, one, z, x)
+                        + self.xt(&ux, &self.c1, -one, z, x)
+                        + self.zt(&uz, &self.c1, -one, z, x)
+                };
+            }
             for x in 0..nx {
-                let i = z * nx + x;
+                let i = row + x;
                 let g = self.mask(i) * a.lam[i];
                 grad[i] = grad[i] + g * q[i];
-                let mut v = lit::<T>(2.0) * g - self.mask(i) * a.out[i];
-                if self.interior(z, x) {
-                    let mut lap = self.a2[0] * hh[i] + self.a2[0] * hh[i];
-                    for k in 1..=h {
-                        lap = lap + self.a2[k] * ((hh[i - k] + hh[i + k]) + (hh[i - k * nx] + hh[i + k * nx]));
-                    }
-                    v = v + lap;
-                } else {
-                    v = v + self.a2[0] * tb[i][0] + self.xt(&tbx, &self.a2, one, z, x);
-                    v = v + self.a2[0] * tb[i][1] + self.zt(&tbz, &self.a2, one, z, x);
-                    v = v + self.xt(&ux, &self.c1, -one, z, x) + self.zt(&uz, &self.c1, -one, z, x);
-                }
-                a.out[i] = v;
+                a.out[i] = two * g - self.mask(i) * a.out[i] + acc[x];
             }
         }
         // η ← b (η + H), μ ← b μ̂ (`adj_frame`).
         for z in 0..nz {
-            for x in 0..nx {
+            for x in self.frame_cols(z) {
                 let i = z * nx + x;
                 if self.in_x(x) {
                     a.eta[i][0] = self.bx[x] * (a.eta[i][0] + hh[i]);

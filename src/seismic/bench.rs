@@ -94,3 +94,93 @@ pub fn cpu(preset: &str, batch: usize, steps: usize) -> Result<Row> {
         rate: cells * plan.steps as f64 / s,
     })
 }
+
+/// One measured gradient (`brine bench gradient`).
+#[derive(Clone, Debug)]
+pub struct GradientRow {
+    pub name: String,
+    pub shape: String,
+    pub steps: usize,
+    /// Wall seconds of the plain forward (the engine `forward` uses) and of the gradient.
+    pub forward_s: f64,
+    pub gradient_s: f64,
+    /// The gradient's own forward and backward, wall seconds.
+    pub split: [f64; 2],
+    pub every: usize,
+    pub bytes: usize,
+}
+
+impl GradientRow {
+    /// Cell-updates of one propagation over every padded plane.
+    fn cells(&self, plan_cells: f64) -> f64 {
+        plan_cells * self.steps as f64
+    }
+    pub fn lines(&self, plan_cells: f64) -> Vec<String> {
+        let c = self.cells(plan_cells);
+        let adjoint_s = (self.split[1] - self.split[0]).max(1e-9);
+        vec![
+            format!(
+                "{:<22} {:<24} {:>5} steps  forward {:>8.3} s ({:.3e} cell-updates/s)",
+                self.name,
+                self.shape,
+                self.steps,
+                self.forward_s,
+                c / self.forward_s
+            ),
+            format!(
+                "{:<22} gradient {:.3} s = {:.2} forwards; its forward {:.3} s, recompute + adjoint {:.3} s (adjoint ≈ {:.3e} cell-updates/s); checkpoint every {} steps, {:.1} MiB",
+                "",
+                self.gradient_s,
+                self.gradient_s / self.forward_s,
+                self.split[0],
+                self.split[1],
+                c / adjoint_s,
+                self.every,
+                self.bytes as f64 / (1u64 << 20) as f64
+            ),
+        ]
+    }
+}
+
+/// Times the forward and the misfit gradient of `batch` models of `preset` on `device`
+/// (one run each after a warm-up gradient); with `write`, keeps the case for
+/// `benches/deepwave_gradient.py`: truth.npy, start.npy, observed.npy, gradient.npy,
+/// acquisition.json.
+pub fn gradient(
+    device: &crate::device::Device,
+    preset: &str,
+    batch: usize,
+    write: Option<&std::path::Path>,
+) -> Result<(GradientRow, f64)> {
+    let (plan, truth) = setup(preset, batch)?;
+    let (nz, nx) = (plan.nz, plan.nx);
+    let mut start = truth.clone();
+    super::fwi::smooth(&mut start, nz, nx, 4.0);
+    let acq = &plan.acq;
+    let clock = std::time::Instant::now();
+    let (_, observed) = super::forward(device, acq, &truth, batch, nz, nx, |_| {})?;
+    let forward_s = clock.elapsed().as_secs_f64();
+    let clock = std::time::Instant::now();
+    let g = super::gradient(device, &plan, &start, &observed, batch, 4500.0)?;
+    let gradient_s = clock.elapsed().as_secs_f64();
+    if let Some(dir) = write {
+        std::fs::create_dir_all(dir).map_err(|e| crate::Error::file(dir, e.to_string()))?;
+        let npy = crate::data::npy::write_atomic;
+        npy(&dir.join("truth.npy"), &[batch, 1, nz, nx], &truth)?;
+        npy(&dir.join("start.npy"), &[batch, 1, nz, nx], &start)?;
+        npy(&dir.join("observed.npy"), &[batch, plan.shots, plan.samples, plan.receivers], &observed)?;
+        npy(&dir.join("gradient.npy"), &[batch, 1, nz, nx], &g.grad)?;
+        crate::data::write_file_atomic(&dir.join("acquisition.json"), acq.to_json().as_bytes())?;
+    }
+    let row = GradientRow {
+        name: format!("{preset} {}", if device.gpu().is_some() { "gpu" } else { "cpu" }),
+        shape: format!("{batch}x{}x{}x{}", plan.shots, plan.pnz, plan.pnx),
+        steps: plan.steps,
+        forward_s,
+        gradient_s,
+        split: g.seconds,
+        every: g.every,
+        bytes: g.bytes,
+    };
+    Ok((row, (batch * plan.shots * plan.plane()) as f64))
+}

@@ -38,6 +38,9 @@ pub struct Gradient {
     pub every: usize,
     /// Bytes held for checkpoints and recomputed q of one batch.
     pub bytes: usize,
+    /// Wall seconds of the forward (with checkpointing) and of the backward (recomputation
+    /// and adjoint); on the CPU the split of the planes' summed thread time.
+    pub seconds: [f64; 2],
 }
 
 impl Plan {
@@ -85,7 +88,8 @@ fn check_inputs(plan: &Plan, models: usize, observed: usize, n: usize, pml_vmax:
 }
 
 /// The plain-loop gradient (the twin, in T) of `n` models [n][nz][nx] (m/s) against
-/// `observed` [n][shots][samples][receivers]: (misfit per model, ∂J/∂v, traces).
+/// `observed` [n][shots][samples][receivers]: (misfit per model, ∂J/∂v, traces, thread
+/// seconds of the forwards and of the backwards).
 pub fn gradient_cpu<T: Real>(
     plan: &Plan,
     models: &[T],
@@ -93,7 +97,7 @@ pub fn gradient_cpu<T: Real>(
     n: usize,
     pml_vmax: f64,
     every: usize,
-) -> Result<(Vec<f64>, Vec<T>, Vec<T>)> {
+) -> Result<(Vec<f64>, Vec<T>, Vec<T>, [f64; 2])> {
     check_inputs(plan, models.len(), observed.len(), n, pml_vmax)?;
     let every = every.max(1);
     let threads = rayon::current_num_threads().min(n * plan.shots).max(1);
@@ -104,35 +108,41 @@ pub fn gradient_cpu<T: Real>(
     let (cells, index, sched) = (plan.nz * plan.nx, plan.pad_index(), plan.schedule());
     let (prm, prof, dt) = (plan.params(1, 0), plan.profiles(pml_vmax), lit::<T>(plan.dt));
     let per_shot = plan.samples * plan.receivers;
-    let planes: Vec<(f64, Vec<T>, Vec<T>)> = (0..n * plan.shots)
+    let planes: Vec<(f64, Vec<T>, Vec<T>, [f64; 2])> = (0..n * plan.shots)
         .into_par_iter()
         .map(|bs| {
+            // Subnormals in the decaying wavefield cost ~100 cycles each on x86.
+            let _flush = crate::fast::simd::FlushSubnormals::new();
+            let clock = std::time::Instant::now();
             let (b, s) = (bs / plan.shots, bs % plan.shots);
             let v = &models[b * cells..][..cells];
             let w = index.iter().map(|&m| (v[m] * dt) * (v[m] * dt)).collect();
             let grid = Grid::new(&prm, w, &prof, &plan.pos, s);
             let (traces, saved) = twin::forward(&grid, &sched, plan.samples, every);
             let (j, r) = residual(&traces, &observed[bs * per_shot..][..per_shot]);
+            let forward_s = clock.elapsed().as_secs_f64();
             let gw = twin::backward(&grid, &sched, every, &saved, &r);
             let mut gv = vec![T::zero(); cells];
             for (c, &m) in index.iter().enumerate() {
                 gv[m] = gv[m] + gw[c] * lit::<T>(2.0) * v[m] * dt * dt;
             }
-            (j, gv, traces)
+            (j, gv, traces, [forward_s, clock.elapsed().as_secs_f64() - forward_s])
         })
         .collect();
     let mut misfit = vec![0.0; n];
     let mut grad = vec![T::zero(); n * cells];
     let mut traces = Vec::with_capacity(n * plan.trace_len());
-    for (bs, (j, gv, tr)) in planes.into_iter().enumerate() {
+    let mut thread_s = [0.0; 2];
+    for (bs, (j, gv, tr, t)) in planes.into_iter().enumerate() {
         let b = bs / plan.shots;
+        thread_s = [thread_s[0] + t[0], thread_s[1] + t[1]];
         misfit[b] += j;
         for (g, v) in grad[b * cells..][..cells].iter_mut().zip(gv) {
             *g = *g + v;
         }
         traces.extend(tr);
     }
-    Ok((misfit, grad, traces))
+    Ok((misfit, grad, traces, thread_s))
 }
 
 /// Buffers of one checkpoint: p^n, p^{n−1}, ψ^{n−1}, ζ^{n−1}.
@@ -147,7 +157,7 @@ fn gradient_gpu(
     n: usize,
     pml_vmax: f64,
     every: usize,
-) -> Result<(Vec<f64>, Vec<f32>, Vec<f32>)> {
+) -> Result<(Vec<f64>, Vec<f32>, Vec<f32>, [f64; 2])> {
     let op = "gradient";
     let (cells, plane, planes) = (plan.nz * plan.nx, plan.plane(), n * plan.shots);
     let index = plan.pad_index();
@@ -164,6 +174,7 @@ fn gradient_gpu(
     let p = [zeros("p_even", field)?, zeros("p_odd", field)?];
     let (psi, zeta) = (zeros("psi", aux)?, zeros("zeta", aux)?);
     let traces = zeros("traces", n * plan.trace_len())?;
+    let clock = std::time::Instant::now();
     let saves = plan.steps.div_ceil(every);
     let saved: Vec<Saved> = (0..saves)
         .map(|_| {
@@ -192,6 +203,7 @@ fn gradient_gpu(
         r.submit()?;
     }
     let simulated: Vec<f32> = ctx.read(&traces)?;
+    let forward_s = clock.elapsed().as_secs_f64();
     let per_model = plan.trace_len();
     let mut misfit = vec![0.0; n];
     let mut res = Vec::with_capacity(simulated.len());
@@ -239,6 +251,7 @@ fn gradient_gpu(
         r.submit()?;
     }
     let gw: Vec<f32> = ctx.read(&grad)?;
+    let seconds = [forward_s, clock.elapsed().as_secs_f64() - forward_s];
     let mut gv = vec![0.0f32; n * cells];
     for (bs, g) in gw.chunks(plane).enumerate() {
         let b = bs / plan.shots;
@@ -247,7 +260,7 @@ fn gradient_gpu(
             out[i] += (g[c] as f64 * 2.0 * m[i] as f64 * plan.dt * plan.dt) as f32;
         }
     }
-    Ok((misfit, gv, simulated))
+    Ok((misfit, gv, simulated, seconds))
 }
 
 /// The most models one GPU gradient batch holds within the adapter's binding limit and
@@ -274,10 +287,13 @@ pub fn gradient(
     check_inputs(plan, models.len(), observed.len(), n, pml_vmax)?;
     let every = twin::checkpoint_every(plan.steps);
     let Some(ctx) = device.gpu() else {
-        let (misfit, grad, traces) = gradient_cpu::<f32>(plan, models, observed, n, pml_vmax, every)?;
+        let clock = std::time::Instant::now();
+        let (misfit, grad, traces, t) = gradient_cpu::<f32>(plan, models, observed, n, pml_vmax, every)?;
+        let wall = clock.elapsed().as_secs_f64();
+        let share = t[0] / (t[0] + t[1]).max(1e-12);
         let threads = rayon::current_num_threads().min(n * plan.shots).max(1);
         let bytes = plan.gradient_bytes(threads, every, 4).unwrap_or(u64::MAX) as usize;
-        return Ok(Gradient { misfit, grad, traces, every, bytes });
+        return Ok(Gradient { misfit, grad, traces, every, bytes, seconds: [wall * share, wall * (1.0 - share)] });
     };
     let batch = gpu_batch(ctx, plan, every, 1 << 30).min(n.max(1));
     limits::check(
@@ -285,11 +301,12 @@ pub fn gradient(
         plan.gradient_bytes(batch * plan.shots, every, 4),
     )?;
     let (cells, per) = (plan.nz * plan.nx, plan.trace_len());
-    let mut g = Gradient { misfit: vec![], grad: vec![], traces: vec![], every, bytes: 0 };
+    let mut g = Gradient { misfit: vec![], grad: vec![], traces: vec![], every, bytes: 0, seconds: [0.0; 2] };
     for start in (0..n).step_by(batch) {
         let k = batch.min(n - start);
         let (m, o) = (&models[start * cells..][..k * cells], &observed[start * per..][..k * per]);
-        let (j, gv, tr) = gradient_gpu(ctx, plan, m, o, k, pml_vmax, every)?;
+        let (j, gv, tr, t) = gradient_gpu(ctx, plan, m, o, k, pml_vmax, every)?;
+        g.seconds = [g.seconds[0] + t[0], g.seconds[1] + t[1]];
         g.misfit.extend(j);
         g.grad.extend(gv);
         g.traces.extend(tr);

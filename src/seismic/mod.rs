@@ -2,6 +2,7 @@
 //! wave propagator (WGSL kernel, CPU twin and fast CPU engine) on a `Device`.
 
 pub mod acquisition;
+pub mod fwi;
 pub mod gradient;
 pub mod propagate;
 pub mod stencil;

@@ -100,6 +100,55 @@ pub(crate) enum Command {
         #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
         backend: BackendChoice,
     },
+    /// Full-waveform inversion from the network's guess: iterations of adjoint-state FWI
+    /// against the gathers, written as OUT/refined.npy (m/s), OUT/refine.json and figures.
+    Refine {
+        /// Default: the shipped model, assets/model/openfwi_cbam_gates.safetensors.
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+        /// Seismic data .npy: (N, shots, time, receivers), raw as `brine synth` writes it.
+        #[arg(long)]
+        data: PathBuf,
+        /// Velocity models to score against (default: the data file's `model` sibling, if any).
+        #[arg(long)]
+        truth: Option<PathBuf>,
+        /// The starting model: network (the checkpoint's prediction), smooth (its training
+        /// set's mean depth profile) or a .npy file of models in m/s.
+        #[arg(long, default_value = "network")]
+        init: brine::app::refine::Start,
+        /// Acquisition preset or JSON file (default: the data directory's dataset.json, else
+        /// the preset with the checkpoint's layout).
+        #[arg(long)]
+        acquisition: Option<String>,
+        #[arg(long)]
+        out: PathBuf,
+        /// FWI iterations.
+        #[arg(long, default_value_t = 30)]
+        iters: usize,
+        /// Adam's step in m/s (about the largest change of a cell per iteration).
+        #[arg(long, default_value_t = 25.0)]
+        lr: f64,
+        /// Velocity bounds in m/s (default: the checkpoint's velocity range).
+        #[arg(long)]
+        vmin: Option<f64>,
+        #[arg(long)]
+        vmax: Option<f64>,
+        /// Smooth each gradient with a Gaussian of this many cells (0: none).
+        #[arg(long, default_value_t = 1.0)]
+        smooth: f64,
+        /// Only the first N samples.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// At most this many figures.
+        #[arg(long, default_value_t = 4)]
+        figures: usize,
+        /// Where it runs: auto (a hardware GPU, else the CPU), gpu or cpu.
+        #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+        backend: BackendChoice,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Train none, se, cbam and ca, each with and without gates, on one split and budget,
     /// and compare them (MAE, RMSE, SSIM, parameters, ms per step).
     Ablate {
@@ -232,6 +281,23 @@ pub(crate) enum BenchWhat {
         /// Time only the CPU engine (no GPU needed).
         #[arg(long)]
         cpu_only: bool,
+    },
+    /// The misfit's adjoint-state gradient beside the forward: seconds, cost in forward
+    /// propagations, cell-updates/s, checkpoint memory.
+    Gradient {
+        /// Where it runs: auto (a hardware GPU, else the CPU), gpu or cpu.
+        #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+        backend: BackendChoice,
+        /// Acquisition preset (openfwi or fcnvmb).
+        #[arg(long, default_value = "openfwi")]
+        preset: String,
+        /// Models per batch.
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
+        /// Keep the case (truth, start, observed, gradient, acquisition) here for
+        /// benches/deepwave_gradient.py.
+        #[arg(long)]
+        write: Option<PathBuf>,
     },
     /// Every kernel at the shapes of the `bench` network (SPEC.md).
     Kernels {

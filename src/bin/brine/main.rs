@@ -111,6 +111,70 @@ fn run(cli: Cli) -> Result<bool> {
             }
             Ok(true)
         }
+        Command::Refine {
+            checkpoint,
+            data,
+            truth,
+            init,
+            acquisition,
+            out,
+            iters,
+            lr,
+            vmin,
+            vmax,
+            smooth,
+            limit,
+            figures,
+            backend,
+            quiet,
+        } => {
+            let checkpoint = checkpoint.unwrap_or_else(|| PathBuf::from(SHIPPED_MODEL));
+            let device = open(backend)?;
+            let r = brine::app::refine::run(&brine::app::refine::Options {
+                checkpoint: &checkpoint,
+                data: &data,
+                truth: truth.as_deref(),
+                start: init,
+                acquisition: acquisition.as_deref(),
+                out: &out,
+                device: &device,
+                iters,
+                lr,
+                vmin,
+                vmax,
+                smooth,
+                limit,
+                figures,
+                progress: !quiet,
+            })?;
+            r.warnings.iter().for_each(|w| eprintln!("warning: {w}"));
+            let (first, last) = (&r.iterations[0], &r.iterations[r.iterations.len() - 1]);
+            println!(
+                "{} sample(s), {} iterations from {} on {} in {:.1} s (acquisition: {})",
+                r.samples, r.iters, r.start, r.device, r.seconds, r.acquisition
+            );
+            println!("data misfit: {:.4e} -> {:.4e} ({:.3}x)", first.misfit, last.misfit, last.misfit / first.misfit);
+            if let (Some(a), Some(b)) = (&first.scores, &last.scores) {
+                println!(
+                    "vs truth: MAE {:.4} -> {:.4} ({:.3}x, {:.0} -> {:.0} m/s), RMSE {:.4} -> {:.4}, SSIM {:.4} -> {:.4}",
+                    a.mae,
+                    b.mae,
+                    b.mae / a.mae,
+                    a.mae_ms,
+                    b.mae_ms,
+                    a.rmse,
+                    b.rmse,
+                    a.ssim,
+                    b.ssim
+                );
+            }
+            println!("refined models -> {}", r.refined.display());
+            println!("per iteration -> {}", out.join("refine.json").display());
+            for f in &r.figures {
+                println!("figure: {}", f.display());
+            }
+            Ok(true)
+        }
         Command::Ablate { data, out, epochs, widths, batch, lr, loss, seed, val_every, limit, backend } => {
             let device = open(backend)?;
             let o = brine::app::ablate::Options {
@@ -213,6 +277,9 @@ fn bench(what: BenchWhat) -> Result<()> {
                 })
                 .collect();
             bench::step(&open(backend)?, &configs, [batch, channels, height, width], iters)?;
+        }
+        BenchWhat::Gradient { backend, preset, batch, write } => {
+            bench::gradient(&open(backend)?, &preset, batch, write.as_deref())?
         }
         BenchWhat::Anchors { rounds, reference, quick } => bench::anchors(rounds, reference, quick)?,
     }

@@ -1,0 +1,356 @@
+//! `brine refine`: full-waveform inversion from the network's guess. The checkpoint predicts
+//! velocity models from shot gathers (or the start is its training set's mean depth profile,
+//! or a given file); `seismic::fwi` then runs iterations of adjoint-state FWI against the
+//! same gathers, and the results are written as `infer` writes its predictions:
+//! `refined.npy` (m/s, N × 1 × nz × nx), `refine.json` (misfit per iteration; with the truth,
+//! `eval`'s scores of the start and of every iteration) and figures. Everything is checked
+//! before the first iteration, and every file is written whole (temporary name, renamed).
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::ensure_dir;
+use super::eval::{Model, Scores, mean, score};
+use super::infer::{network_inputs, sibling_truth, to_velocities};
+use crate::data::{npy, shards, write_file_atomic};
+use crate::device::Device;
+use crate::error::{Error, Result};
+use crate::plot;
+use crate::runner::Runner;
+use crate::seismic::fwi::{self, check_bounds};
+use crate::seismic::propagate::check_models;
+use crate::seismic::{Acquisition, Plan};
+
+/// Where the iterations start.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Start {
+    /// The checkpoint's prediction from the gathers.
+    Network,
+    /// The checkpoint's training set's mean depth profile in every column.
+    Smooth,
+    /// Velocity models from a `.npy` file (m/s, N × 1 × nz × nx or N × nz × nx).
+    File(PathBuf),
+}
+
+impl std::str::FromStr for Start {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        Ok(match s {
+            "network" => Start::Network,
+            "smooth" => Start::Smooth,
+            path => Start::File(path.into()),
+        })
+    }
+}
+
+impl Start {
+    fn name(&self) -> String {
+        match self {
+            Start::Network => "network".into(),
+            Start::Smooth => "smooth".into(),
+            Start::File(p) => p.display().to_string(),
+        }
+    }
+}
+
+pub struct Options<'a> {
+    pub checkpoint: &'a Path,
+    /// Gathers: (N, shots, time, receivers) or one sample (shots, time, receivers), raw
+    /// (as `brine synth` writes them).
+    pub data: &'a Path,
+    /// Velocity models to score against; by default the data file's `model` sibling.
+    pub truth: Option<&'a Path>,
+    pub start: Start,
+    /// Preset or JSON file; by default the data directory's `dataset.json`, else the
+    /// preset whose layout the checkpoint has.
+    pub acquisition: Option<&'a str>,
+    pub out: &'a Path,
+    pub device: &'a Device,
+    pub iters: usize,
+    /// Adam's step in m/s.
+    pub lr: f64,
+    /// Bounds in m/s; by default the checkpoint's velocity range.
+    pub vmin: Option<f64>,
+    pub vmax: Option<f64>,
+    /// Gradient smoothing (Gaussian σ in cells).
+    pub smooth: f64,
+    /// Only the first this many samples.
+    pub limit: Option<usize>,
+    /// At most this many figures.
+    pub figures: usize,
+    pub progress: bool,
+}
+
+/// One iteration's record in `refine.json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Iteration {
+    pub iter: usize,
+    /// Mean over samples of ½‖d − d_obs‖².
+    pub misfit: f64,
+    /// Mean scores against the truth, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scores: Option<Scores>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub samples: usize,
+    pub start: String,
+    pub acquisition: String,
+    pub device: String,
+    pub iters: usize,
+    pub lr: f64,
+    pub bounds: (f64, f64),
+    pub smooth: f64,
+    pub seconds: f64,
+    /// Iteration 0 is the start, the last the refined models.
+    pub iterations: Vec<Iteration>,
+    /// Per sample: the start's and the refined model's scores (with the truth).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub per_sample: Vec<(Scores, Scores)>,
+    #[serde(skip)]
+    pub refined: PathBuf,
+    #[serde(skip)]
+    pub figures: Vec<PathBuf>,
+    #[serde(skip)]
+    pub warnings: Vec<String>,
+}
+
+/// The acquisition: the flag's preset or file, else the data directory's `dataset.json`,
+/// else the one preset with the checkpoint's layout; it must fit the data and the models.
+fn acquisition(o: &Options, model: &Model) -> Result<(Acquisition, String)> {
+    let l = &model.layout;
+    let fits = |a: &Acquisition| {
+        a.sources.points().len() == l.shots
+            && a.samples() == l.nt
+            && a.receivers.points().len() == l.nrec
+            && a.nz.is_none_or(|z| z == l.nz)
+            && a.nx.is_none_or(|x| x == l.nx)
+    };
+    let (acq, from) = if let Some(what) = o.acquisition {
+        (Acquisition::preset_or_file(what)?, what.to_string())
+    } else if let Some(d) = o.data.parent().and_then(shards::description) {
+        (d.acquisition, o.data.with_file_name("dataset.json").display().to_string())
+    } else {
+        let presets: Vec<Acquisition> = crate::seismic::acquisition::PRESETS
+            .iter()
+            .filter_map(|p| Acquisition::preset(p).ok())
+            .filter(|a| fits(a))
+            .collect();
+        match presets.len() {
+            1 => {
+                let name = crate::seismic::acquisition::PRESETS
+                    .iter()
+                    .find(|p| Acquisition::preset(p).is_ok_and(|a| fits(&a)))
+                    .expect("one preset fits");
+                (presets.into_iter().next().expect("one"), format!("preset {name}"))
+            }
+            _ => {
+                return Err(Error::config(
+                    "refine",
+                    format!(
+                        "no dataset.json beside {} and no single preset has the checkpoint's layout ({} shots × {} samples \
+                         × {} receivers on {} × {}): give --acquisition",
+                        o.data.display(),
+                        l.shots,
+                        l.nt,
+                        l.nrec,
+                        l.nz,
+                        l.nx
+                    ),
+                ));
+            }
+        }
+    };
+    acq.check()?;
+    if !fits(&acq) {
+        return Err(Error::config(
+            "refine",
+            format!(
+                "the acquisition from {from} ({} shots × {} samples × {} receivers{}) contradicts the checkpoint's data \
+                 ({} × {} × {} on {} × {} models)",
+                acq.sources.points().len(),
+                acq.samples(),
+                acq.receivers.points().len(),
+                match (acq.nz, acq.nx) {
+                    (Some(z), Some(x)) => format!(" on {z} × {x}"),
+                    _ => String::new(),
+                },
+                l.shots,
+                l.nt,
+                l.nrec,
+                l.nz,
+                l.nx
+            ),
+        ));
+    }
+    Ok((acq, from))
+}
+
+/// The gathers as (samples, data), checked against the checkpoint's layout.
+fn gathers(o: &Options, model: &Model) -> Result<(usize, Vec<f32>)> {
+    let l = &model.layout;
+    let arr = npy::read(o.data)?;
+    let n = match arr.shape[..] {
+        [n, s, t, r] if (s, t, r) == (l.shots, l.nt, l.nrec) => n,
+        [s, t, r] if (s, t, r) == (l.shots, l.nt, l.nrec) => 1,
+        _ => {
+            return Err(Error::file(
+                o.data,
+                format!(
+                    "shape {:?}; the checkpoint and acquisition take (N, {}, {}, {}) shots × time × receivers",
+                    arr.shape, l.shots, l.nt, l.nrec
+                ),
+            ));
+        }
+    };
+    if n == 0 {
+        return Err(Error::file(o.data, "holds no samples"));
+    }
+    shards::check_data(o.data, &arr)?;
+    let n = o.limit.map_or(n, |k| k.min(n));
+    let mut data = arr.data;
+    data.truncate(n * l.data_len());
+    Ok((n, data))
+}
+
+/// Models of `n` × nz × nx from `path` (the truth or a start), positive and finite.
+fn models_file(path: &Path, n: usize, model: &Model, what: &str) -> Result<Vec<f32>> {
+    let l = &model.layout;
+    let (m, count, nz, nx) = shards::read_models(path)?;
+    if count < n || (nz, nx) != (l.nz, l.nx) {
+        return Err(Error::file(
+            path,
+            format!("holds {count} models of {nz} × {nx}; expected {n} of {} × {}", l.nz, l.nx),
+        ));
+    }
+    let m = m[..n * nz * nx].to_vec();
+    check_models(what, &m, n, nz, nx).map_err(|e| Error::file(path, e.to_string()))?;
+    Ok(m)
+}
+
+pub fn run(o: &Options) -> Result<Report> {
+    let model = Model::read(o.checkpoint)?;
+    let l = model.layout;
+    let bounds = (o.vmin.unwrap_or(model.norm.model_min), o.vmax.unwrap_or(model.norm.model_max));
+    let fo = fwi::Options { iters: o.iters, lr: o.lr, vmin: bounds.0, vmax: bounds.1, smooth: o.smooth };
+    fo.check()?;
+    let (acq, acq_from) = acquisition(o, &model)?;
+    let (n, mut data) = gathers(o, &model)?;
+    let observed = data.clone();
+    let truth_path = o.truth.map(Path::to_path_buf).or_else(|| sibling_truth(o.data));
+    let truth = truth_path.as_deref().map(|p| models_file(p, n, &model, "truth")).transpose()?;
+    let plan = Plan::new(&acq, l.nz, l.nx, bounds.0, bounds.1)?;
+    let mut warnings = plan.warnings.clone();
+    let start = match &o.start {
+        Start::Network => {
+            let x = [n.min(16), model.config.in_channels, l.h, l.w];
+            let mut runner = Runner::inference(o.device, o.checkpoint, &model.config, x)?;
+            let out = runner.predict_all(&network_inputs(&model, &mut data, n)?)?;
+            let mut v = to_velocities(&model, o.checkpoint, &out)?;
+            let outside = v.iter().filter(|&&x| !(x as f64 >= bounds.0 && x as f64 <= bounds.1)).count();
+            if outside > 0 {
+                warnings.push(format!("{outside} cells of the network's prediction lay outside the bounds; clamped"));
+                v.iter_mut().for_each(|x| *x = x.clamp(bounds.0 as f32, bounds.1 as f32));
+            }
+            v
+        }
+        Start::Smooth => {
+            let b = model.baseline.as_ref().ok_or_else(|| {
+                Error::file(o.checkpoint, "keeps no training-set baseline (`brine.baseline`) for --init smooth")
+            })?;
+            b.profile_model(l.nx).repeat(n)
+        }
+        Start::File(p) => {
+            let m = models_file(p, n, &model, "start")?;
+            check_bounds(&p.display().to_string(), &m, l.nz, l.nx, &fo)?;
+            m
+        }
+    };
+    ensure_dir(o.out)?;
+
+    let bar = if o.progress {
+        let b = indicatif::ProgressBar::new(o.iters as u64 + 1);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} evaluations  {msg}  elapsed {elapsed_precise}  eta {eta}",
+            )
+            .expect("template"),
+        );
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let clock = std::time::Instant::now();
+    let cells = l.nz * l.nx;
+    let mut iterations = vec![];
+    let mut first: Vec<Scores> = vec![];
+    let mut last: Vec<Scores> = vec![];
+    let refined = fwi::invert(o.device, &plan, &start, &observed, n, &fo, |it, misfit, models| {
+        let mean_misfit = misfit.iter().sum::<f64>() / n as f64;
+        let scores = match &truth {
+            Some(t) => {
+                let s: Vec<Scores> = (0..n)
+                    .map(|i| score(&model, &models[i * cells..][..cells], &t[i * cells..][..cells]))
+                    .collect::<Result<_>>()?;
+                if it == 0 {
+                    first = s.clone();
+                }
+                let m = mean(&s).mean;
+                last = s;
+                bar.set_message(format!("misfit {mean_misfit:.4e}  MAE {:.4}  SSIM {:.3}", m.mae, m.ssim));
+                Some(m)
+            }
+            None => {
+                bar.set_message(format!("misfit {mean_misfit:.4e}"));
+                None
+            }
+        };
+        iterations.push(Iteration { iter: it, misfit: mean_misfit, scores });
+        bar.inc(1);
+        Ok(())
+    })?;
+    bar.finish_and_clear();
+    let seconds = clock.elapsed().as_secs_f64();
+
+    let path = o.out.join("refined.npy");
+    npy::write_atomic(&path, &[n, 1, l.nz, l.nx], &refined)?;
+    let mut report = Report {
+        samples: n,
+        start: o.start.name(),
+        acquisition: acq_from,
+        device: o.device.describe(),
+        iters: o.iters,
+        lr: o.lr,
+        bounds,
+        smooth: o.smooth,
+        seconds,
+        iterations,
+        per_sample: first.into_iter().zip(last).collect(),
+        refined: path,
+        figures: vec![],
+        warnings,
+    };
+    let json = serde_json::to_string_pretty(&report).map_err(|e| Error::config("refine", e.to_string()))?;
+    write_file_atomic(&o.out.join("refine.json"), json.as_bytes())?;
+    let range = (model.norm.model_min as f32, model.norm.model_max as f32);
+    for i in 0..n.min(o.figures) {
+        let t = truth.as_ref().map(|t| &t[i * cells..][..cells]);
+        let title = match report.per_sample.get(i) {
+            Some((a, b)) => {
+                format!("Sample {i}: MAE {:.0} → {:.0} m/s, SSIM {:.3} → {:.3}", a.mae_ms, b.mae_ms, a.ssim, b.ssim)
+            }
+            None => format!("Sample {i}"),
+        };
+        let p = o.out.join(format!("refine_{i:04}.png"));
+        let (s, r) = (&start[i * cells..][..cells], &refined[i * cells..][..cells]);
+        plot::refinement(&p, t, s, r, l.nz, l.nx, model.dx, range, &title)?;
+        report.figures.push(p);
+    }
+    let curve: Vec<(f64, f64)> = report.iterations.iter().map(|r| (r.iter as f64, r.misfit)).collect();
+    let p = o.out.join("misfit.png");
+    plot::loss_curves(&p, &[("data misfit", &curve)], "Data misfit per iteration", true)?;
+    report.figures.push(p);
+    Ok(report)
+}
