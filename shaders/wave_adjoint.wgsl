@@ -2,19 +2,21 @@
 // and CPU twin: src/cpu/wave_adjoint.rs), for every (model, shot) plane in each dispatch.
 // With λ = λ(p^{n+1}), g = mask·λ (mask: 0 on row 0 under a free surface), H = (v dt)² g:
 //
-//   adj_psi   (frame cells)  T̄ = H + a (η + H) in the frame, H elsewhere;  μ̂ = μ + G1ᵀ T̄
-//   adj_step  (all cells)    out = −mask·out + 2g + D2ᵀ T̄ + D1ᵀ (a μ̂);  grad += g q^n
-//   adj_frame (frame cells)  η = b (η + H);  μ = b μ̂
-//   adj_inject (planes)      out += residual at the receivers (steps that recorded a sample)
+//   wave_adjoint_psi   (frame cells)  T̄ = H + a (η + H) in the frame, H elsewhere;  μ̂ = μ + G1ᵀ T̄
+//   wave_adjoint_step  (all cells)    out = −mask·out + 2g + D2ᵀ T̄ + D1ᵀ (a μ̂);  grad += g q^n
+//   wave_adjoint_frame (frame cells)  η = b (η + H);  μ = b μ̂
+//   wave_adjoint_inject (planes)      out += residual at the receivers (steps that recorded a sample)
 //
 // `out` holds λ(p^{n+2}) on entry and λ(p^n) on exit; the host swaps λ and out after a step.
 // D1 and D2 read p through the free-surface mirror, so their transposes gather through it.
 //
 // Bindings, in the order of the Rust `Kernel.bindings` lists (layout: src/kernels/wave_adjoint.rs):
-//   adj_psi, adj_frame: 1 vel  2 lam  3 eta (read_write)  4 mu (read_write)  5 prof
-//   adj_step:           1 vel  2 lam  3 eta (read_write)  4 mu (read_write)  5 prof
-//                       6 out (read_write)  7 q  8 grad (read_write)
-//   adj_inject:         1 out (read_write)  2 pos  3 residual
+//   wave_adjoint_psi, wave_adjoint_frame:
+//       1 vel  2 lam  3 eta (read_write)  4 mu (read_write)  5 prof
+//   wave_adjoint_step:
+//       1 vel  2 lam  3 eta (read_write)  4 mu (read_write)  5 prof  6 out (read_write)  7 q  8 grad (read_write)
+//   wave_adjoint_inject:
+//       1 out (read_write)  2 pos  3 residual
 
 const NO_SLOT: u32 = 0xffffffffu;
 
@@ -50,7 +52,7 @@ struct Params {
 @group(0) @binding(7) var<storage, read> q: array<f32>;
 @group(0) @binding(8) var<storage, read_write> grad: array<f32>;
 
-// adj_inject's own bindings.
+// wave_adjoint_inject's own bindings.
 @group(0) @binding(1) var<storage, read_write> out_i: array<f32>;
 @group(0) @binding(2) var<storage, read> pos_i: array<u32>;
 @group(0) @binding(3) var<storage, read> residual: array<f32>;
@@ -161,7 +163,7 @@ fn amu(bs: u32, z: i32, x: i32) -> vec2<f32> {
 
 // Frame cells: grid (frame cells / 64, planes).
 @compute @workgroup_size(64)
-fn adj_psi(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn wave_adjoint_psi(@builtin(global_invocation_id) gid: vec3<u32>) {
     let f = gid.x;
     let bs = gid.y;
     if (f >= p.frame || bs >= p.nbs) {
@@ -186,7 +188,7 @@ fn adj_psi(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 // Workgroups of 64 columns × 4 rows of one plane; the grid is (columns, rows, planes).
 @compute @workgroup_size(64, 4, 1)
-fn adj_step(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn wave_adjoint_step(@builtin(global_invocation_id) gid: vec3<u32>) {
     let x = gid.x;
     let z = gid.y;
     let bs = gid.z;
@@ -242,7 +244,7 @@ fn adj_step(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 // Frame cells: η = b (η + H), μ = b μ̂.
 @compute @workgroup_size(64)
-fn adj_frame(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn wave_adjoint_frame(@builtin(global_invocation_id) gid: vec3<u32>) {
     let f = gid.x;
     let bs = gid.y;
     if (f >= p.frame || bs >= p.nbs) {
@@ -271,7 +273,7 @@ fn adj_frame(@builtin(global_invocation_id) gid: vec3<u32>) {
 // One invocation per plane adds that step's residual at every receiver, in order (two
 // receivers may share a cell).
 @compute @workgroup_size(64)
-fn adj_inject(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn wave_adjoint_inject(@builtin(global_invocation_id) gid: vec3<u32>) {
     let bs = gid.x;
     if (bs >= p.nbs || p.slot == NO_SLOT) {
         return;

@@ -644,5 +644,6 @@ fn refine_refuses_bad_starts_acquisitions_and_bounds() {
     // A vmax the time step cannot keep stable is refused with the largest stable dt.
     refused(base(&["--vmax", "20000"]), &["unstable", "largest stable dt"]);
     refused(base(&["--smooth=-1"]), &["--smooth -1"]);
+    refused(base(&["--depth-weight", "9"]), &["--depth-weight 9"]);
     unchanged(&out, &before);
 }

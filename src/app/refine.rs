@@ -67,14 +67,17 @@ pub struct Options<'a> {
     pub acquisition: Option<&'a str>,
     pub out: &'a Path,
     pub device: &'a Device,
+    pub method: fwi::Method,
     pub iters: usize,
-    /// Adam's step in m/s.
+    /// The step in m/s (see `fwi::Options::lr`).
     pub lr: f64,
     /// Bounds in m/s; by default the checkpoint's velocity range.
     pub vmin: Option<f64>,
     pub vmax: Option<f64>,
     /// Gradient smoothing (Gaussian σ in cells).
     pub smooth: f64,
+    /// Gradient depth preconditioning: × (depth / nz)^depth_weight.
+    pub depth_weight: f64,
     /// Only the first this many samples.
     pub limit: Option<usize>,
     /// At most this many figures.
@@ -99,10 +102,15 @@ pub struct Report {
     pub start: String,
     pub acquisition: String,
     pub device: String,
+    pub method: fwi::Method,
     pub iters: usize,
+    /// Gradient evaluations (each a forward and an adjoint propagation): iters + 1 for
+    /// Adam, more when L-BFGS's line search backtracks.
+    pub evaluations: usize,
     pub lr: f64,
     pub bounds: (f64, f64),
     pub smooth: f64,
+    pub depth_weight: f64,
     pub seconds: f64,
     /// Iteration 0 is the start, the last the refined models.
     pub iterations: Vec<Iteration>,
@@ -133,20 +141,13 @@ fn acquisition(o: &Options, model: &Model) -> Result<(Acquisition, String)> {
     } else if let Some(d) = o.data.parent().and_then(shards::description) {
         (d.acquisition, o.data.with_file_name("dataset.json").display().to_string())
     } else {
-        let presets: Vec<Acquisition> = crate::seismic::acquisition::PRESETS
+        let matching: Vec<(&str, Acquisition)> = crate::seismic::acquisition::PRESETS
             .iter()
-            .filter_map(|p| Acquisition::preset(p).ok())
-            .filter(|a| fits(a))
+            .filter_map(|&p| Acquisition::preset(p).ok().filter(|a| fits(a)).map(|a| (p, a)))
             .collect();
-        match presets.len() {
-            1 => {
-                let name = crate::seismic::acquisition::PRESETS
-                    .iter()
-                    .find(|p| Acquisition::preset(p).is_ok_and(|a| fits(&a)))
-                    .expect("one preset fits");
-                (presets.into_iter().next().expect("one"), format!("preset {name}"))
-            }
-            _ => {
+        match <[_; 1]>::try_from(matching) {
+            Ok([(name, a)]) => (a, format!("preset {name}")),
+            Err(_) => {
                 return Err(Error::config(
                     "refine",
                     format!(
@@ -234,7 +235,15 @@ pub fn run(o: &Options) -> Result<Report> {
     let model = Model::read(o.checkpoint)?;
     let l = model.layout;
     let bounds = (o.vmin.unwrap_or(model.norm.model_min), o.vmax.unwrap_or(model.norm.model_max));
-    let fo = fwi::Options { iters: o.iters, lr: o.lr, vmin: bounds.0, vmax: bounds.1, smooth: o.smooth };
+    let fo = fwi::Options {
+        method: o.method,
+        iters: o.iters,
+        lr: o.lr,
+        vmin: bounds.0,
+        vmax: bounds.1,
+        smooth: o.smooth,
+        depth_weight: o.depth_weight,
+    };
     fo.check()?;
     let (acq, acq_from) = acquisition(o, &model)?;
     let (n, mut data) = gathers(o, &model)?;
@@ -272,9 +281,10 @@ pub fn run(o: &Options) -> Result<Report> {
 
     let bar = if o.progress {
         let b = indicatif::ProgressBar::new(o.iters as u64 + 1);
+        b.set_position(0);
         b.set_style(
             indicatif::ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} evaluations  {msg}  elapsed {elapsed_precise}  eta {eta}",
+                "{bar:40} {pos}/{len} iterates  {msg}  elapsed {elapsed_precise}  eta {eta}",
             )
             .expect("template"),
         );
@@ -287,7 +297,7 @@ pub fn run(o: &Options) -> Result<Report> {
     let mut iterations = vec![];
     let mut first: Vec<Scores> = vec![];
     let mut last: Vec<Scores> = vec![];
-    let refined = fwi::invert(o.device, &plan, &start, &observed, n, &fo, |it, misfit, models| {
+    let (refined, evaluations) = fwi::invert(o.device, &plan, &start, &observed, n, &fo, |it, misfit, models| {
         let mean_misfit = misfit.iter().sum::<f64>() / n as f64;
         let scores = match &truth {
             Some(t) => {
@@ -321,10 +331,13 @@ pub fn run(o: &Options) -> Result<Report> {
         start: o.start.name(),
         acquisition: acq_from,
         device: o.device.describe(),
+        method: o.method,
         iters: o.iters,
+        evaluations,
         lr: o.lr,
         bounds,
         smooth: o.smooth,
+        depth_weight: o.depth_weight,
         seconds,
         iterations,
         per_sample: first.into_iter().zip(last).collect(),

@@ -339,7 +339,7 @@ impl<T: Real> Grid<T> {
                 }
             }
         }
-        // μ̂ = μ + G1ᵀ T̄ on the frame (the shader's `adj_psi`).
+        // μ̂ = μ + G1ᵀ T̄ on the frame (the shader's `wave_adjoint_psi`).
         let mut ux = vec![zero; cells];
         let mut uz = vec![zero; cells];
         for z in 0..nz {
@@ -373,7 +373,7 @@ impl<T: Real> Grid<T> {
                 }
             }
         }
-        // λ(p^n) (`adj_step`).
+        // λ(p^n) (`wave_adjoint_step`).
         let mut acc = vec![zero; nx];
         for z in 0..nz {
             let (lo, hi) = self.inner(z);
@@ -413,7 +413,7 @@ impl<T: Real> Grid<T> {
                 a.out[i] = two * g - self.mask(i) * a.out[i] + acc[x];
             }
         }
-        // η ← b (η + H), μ ← b μ̂ (`adj_frame`).
+        // η ← b (η + H), μ ← b μ̂ (`wave_adjoint_frame`).
         for z in 0..nz {
             for x in self.frame_cols(z) {
                 let i = z * nx + x;
@@ -427,7 +427,7 @@ impl<T: Real> Grid<T> {
                 }
             }
         }
-        // The residual at the receivers (`adj_inject`).
+        // The residual at the receivers (`wave_adjoint_inject`).
         if let Some(res) = residual {
             for (&c, &r) in self.rec.iter().zip(res) {
                 a.out[c] = a.out[c] + r;

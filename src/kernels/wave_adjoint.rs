@@ -17,14 +17,14 @@ use crate::ops::wave::Params;
 pub static SHADER: Shader = Shader { name: "wave_adjoint", source: include_str!("../../shaders/wave_adjoint.wgsl") };
 
 const FRAME: &[crate::gpu::Access] = &[Read, Read, ReadWrite, ReadWrite, Read];
-static PSI: Kernel = Kernel { shader: &SHADER, entry: "adj_psi", bindings: FRAME };
-static FRAME_UPDATE: Kernel = Kernel { shader: &SHADER, entry: "adj_frame", bindings: FRAME };
+static PSI: Kernel = Kernel { shader: &SHADER, entry: "wave_adjoint_psi", bindings: FRAME };
+static FRAME_UPDATE: Kernel = Kernel { shader: &SHADER, entry: "wave_adjoint_frame", bindings: FRAME };
 static STEP: Kernel = Kernel {
     shader: &SHADER,
-    entry: "adj_step",
+    entry: "wave_adjoint_step",
     bindings: &[Read, Read, ReadWrite, ReadWrite, Read, ReadWrite, Read, ReadWrite],
 };
-static INJECT: Kernel = Kernel { shader: &SHADER, entry: "adj_inject", bindings: &[ReadWrite, Read, Read] };
+static INJECT: Kernel = Kernel { shader: &SHADER, entry: "wave_adjoint_inject", bindings: &[ReadWrite, Read, Read] };
 
 /// The buffers of one adjoint step.
 pub struct Buffers<'a> {

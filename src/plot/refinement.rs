@@ -62,7 +62,9 @@ pub fn refinement(
     heading(&mut c, title, width as f32 / 2.0);
     // The differences sit under the models they belong to (the last columns).
     let shift = top.len() - bottom.len();
-    let rows: [Vec<(usize, &str, &[f32], &ColorBar)>; 2] = [
+    // Each row's panels: (column, title, values, colour bar).
+    type Row<'a> = Vec<(usize, &'a str, &'a [f32], &'a ColorBar)>;
+    let rows: [Row; 2] = [
         top.iter().enumerate().map(|(i, (n, v))| (i, *n, *v, &vbar)).collect(),
         bottom.iter().enumerate().map(|(i, (n, v))| (i + shift, *n, v.as_slice(), &dbar)).collect(),
     ];
@@ -74,7 +76,9 @@ pub fn refinement(
             draw_panel(&mut c, Panel { x, y, w, h, title: name, x_axis: xa, y_axis: za, y_label: true }, &pixels);
         }
         let last = PAD + top.len() as i64 * cell_w - 16;
-        row.last().map(|(_, _, _, bar)| bar.draw(&mut c, last, y, h));
+        if let Some((_, _, _, bar)) = row.last() {
+            bar.draw(&mut c, last, y, h);
+        }
     }
     save_png(path, &c)
 }

@@ -1,6 +1,7 @@
-//! Full-waveform inversion on velocity: from a starting model, Adam steps down the data
-//! misfit's adjoint-state gradient ([`super::gradient`]), each model on its own, the
-//! gradient optionally smoothed, velocities kept within [vmin, vmax].
+//! Full-waveform inversion on velocity: from a starting model, L-BFGS (with a backtracking
+//! line search) or Adam steps down the data misfit's adjoint-state gradient
+//! ([`super::gradient`]), each model on its own, the gradient smoothed and weighted by depth,
+//! velocities kept within [vmin, vmax].
 //!
 //! The plan is made for vmax, so no iterate can become unstable: the bounds are what keeps
 //! the scheme within its Courant limit, and they are enforced after every step. The C-PML
@@ -12,17 +13,40 @@ use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::ops::Adam;
 
+/// The update rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// L-BFGS (5 pairs) with a backtracking (Armijo) line search, per model.
+    Lbfgs,
+    /// Adam on the clipped, normalised gradient.
+    Adam,
+}
+
+impl Method {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Method::Lbfgs => "L-BFGS",
+            Method::Adam => "Adam",
+        }
+    }
+}
+
 /// How to invert.
 #[derive(Clone, Debug)]
 pub struct Options {
+    pub method: Method,
     pub iters: usize,
-    /// Adam's step size in m/s (about the largest change of a cell per iteration).
+    /// The step in m/s: Adam's step size (about the largest change of a cell per
+    /// iteration); for L-BFGS the first step's (at the 98th percentile of the change).
     pub lr: f64,
     /// Velocity bounds in m/s.
     pub vmin: f64,
     pub vmax: f64,
     /// Standard deviation in cells of the Gaussian that smooths each gradient (0: none).
     pub smooth: f64,
+    /// The gradient is multiplied by (depth / nz)^depth_weight (0: not at all).
+    pub depth_weight: f64,
 }
 
 impl Options {
@@ -37,8 +61,11 @@ impl Options {
         if !(self.vmin.is_finite() && self.vmin > 0.0 && self.vmax.is_finite() && self.vmax > self.vmin) {
             return Err(Error::config(op, format!("bounds [{}, {}] m/s: need 0 < vmin < vmax", self.vmin, self.vmax)));
         }
-        if !(self.smooth.is_finite() && self.smooth >= 0.0) {
-            return Err(Error::config(op, format!("--smooth {} is not a width in cells (≥ 0)", self.smooth)));
+        if !(self.depth_weight.is_finite() && (0.0..=8.0).contains(&self.depth_weight)) {
+            return Err(Error::config(op, format!("--depth-weight {} is not a power in [0, 8]", self.depth_weight)));
+        }
+        if !(self.smooth.is_finite() && (0.0..=100.0).contains(&self.smooth)) {
+            return Err(Error::config(op, format!("--smooth {} is not a width in cells in [0, 100]", self.smooth)));
         }
         Ok(())
     }
@@ -95,10 +122,48 @@ pub fn check_bounds(what: &str, models: &[f32], nz: usize, nx: usize, o: &Option
     }
 }
 
+/// The 98th percentile of |v|: a scale that the source and receiver imprint (a few cells of
+/// huge gradient) does not set.
+fn robust_scale(v: &[f32]) -> f32 {
+    let mut mags: Vec<f32> = v.iter().map(|x| x.abs()).collect();
+    let k = (mags.len() * 98 / 100).min(mags.len().saturating_sub(1));
+    mags.select_nth_unstable_by(k, f32::total_cmp).1.to_owned()
+}
+
+/// Per model: the misfit and the smoothed gradient, refusing non-finite values.
+fn evaluate(
+    device: &Device,
+    plan: &Plan,
+    models: &[f32],
+    observed: &[f32],
+    o: &Options,
+    it: usize,
+) -> Result<(Vec<f64>, Vec<f32>)> {
+    let n = models.len() / (plan.nz * plan.nx);
+    let mut g = gradient(device, plan, models, observed, n, o.vmax)?;
+    if let Some(b) = g.misfit.iter().position(|j| !j.is_finite()) {
+        return Err(Error::config("refine", format!("iteration {it}: the misfit of sample {b} is {}", g.misfit[b])));
+    }
+    if let Some(i) = g.grad.iter().position(|x| !x.is_finite()) {
+        let b = i / (plan.nz * plan.nx);
+        return Err(Error::config("refine", format!("iteration {it}: the gradient of sample {b} is not finite")));
+    }
+    smooth(&mut g.grad, plan.nz, plan.nx, o.smooth);
+    // Depth preconditioning: deeper cells are seen by weaker, farther-travelled waves.
+    if o.depth_weight > 0.0 {
+        let w: Vec<f32> = (0..plan.nz).map(|z| ((z + 1) as f64 / plan.nz as f64).powf(o.depth_weight) as f32).collect();
+        for (i, v) in g.grad.iter_mut().enumerate() {
+            *v *= w[(i / plan.nx) % plan.nz];
+        }
+    }
+    Ok((g.misfit, g.grad))
+}
+
 /// Inverts `n` models [n][nz][nx] (m/s) from `start` against `observed` traces
 /// [n][shots][samples][receivers] on `device`. `each(iteration, misfit per model, models)`
 /// sees every iterate, the start (0) through the result (`iters`), with its misfit; the
-/// result is returned. A non-finite misfit or gradient stops with the iteration named.
+/// result is returned with the number of gradient evaluations. A non-finite misfit or
+/// gradient stops with the iteration named.
 pub fn invert(
     device: &Device,
     plan: &Plan,
@@ -106,53 +171,168 @@ pub fn invert(
     observed: &[f32],
     n: usize,
     o: &Options,
-    mut each: impl FnMut(usize, &[f64], &[f32]) -> Result<()>,
-) -> Result<Vec<f32>> {
+    each: impl FnMut(usize, &[f64], &[f32]) -> Result<()>,
+) -> Result<(Vec<f32>, usize)> {
     o.check()?;
-    let cells = plan.nz * plan.nx;
     check_bounds("the starting model", start, plan.nz, plan.nx, o)?;
+    crate::error::check_len("refine", "observed", observed.len(), &[n, plan.trace_len()])?;
+    match o.method {
+        Method::Adam => adam(device, plan, start, observed, o, each),
+        Method::Lbfgs => lbfgs(device, plan, start, observed, n, o, each),
+    }
+}
+
+fn clamp(models: &mut [f32], o: &Options) {
+    models.iter_mut().for_each(|x| *x = x.clamp(o.vmin as f32, o.vmax as f32));
+}
+
+fn adam(
+    device: &Device,
+    plan: &Plan,
+    start: &[f32],
+    observed: &[f32],
+    o: &Options,
+    mut each: impl FnMut(usize, &[f64], &[f32]) -> Result<()>,
+) -> Result<(Vec<f32>, usize)> {
     let adam = Adam { lr: o.lr as f32, ..Adam::default() };
     let mut models = start.to_vec();
     let (mut m, mut v) = (vec![0f32; models.len()], vec![0f32; models.len()]);
     for it in 0..=o.iters {
-        let mut g = gradient(device, plan, &models, observed, n, o.vmax)?;
-        if let Some(b) = g.misfit.iter().position(|j| !j.is_finite()) {
-            return Err(Error::config(
-                "refine",
-                format!("iteration {it}: the misfit of sample {b} is {}", g.misfit[b]),
-            ));
-        }
-        each(it, &g.misfit, &models)?;
+        let (misfit, mut grad) = evaluate(device, plan, &models, observed, o, it)?;
+        each(it, &misfit, &models)?;
         if it == o.iters {
             break;
         }
-        smooth(&mut g.grad, plan.nz, plan.nx, o.smooth);
-        for (b, gb) in g.grad.chunks_mut(cells).enumerate() {
-            if gb.iter().any(|x| !x.is_finite()) {
-                return Err(Error::config(
-                    "refine",
-                    format!("iteration {it}: the gradient of sample {b} is not finite"),
-                ));
-            }
-            // Clip at the 98th percentile of |g| (the source and receiver imprint) and scale
-            // so that that value is 1.
-            let mut mags: Vec<f32> = gb.iter().map(|x| x.abs()).collect();
-            let k = (mags.len() * 98 / 100).min(mags.len() - 1);
-            let scale = *mags.select_nth_unstable_by(k, f32::total_cmp).1;
+        // Clipped at the 98th percentile of |g|, which becomes 1.
+        for gb in grad.chunks_mut(plan.nz * plan.nx) {
+            let scale = robust_scale(gb);
             if scale > 0.0 {
                 gb.iter_mut().for_each(|x| *x = x.clamp(-scale, scale) / scale);
             }
         }
-        if std::env::var("BRINE_FWI_GD").is_ok() {
-            for (x, g) in models.iter_mut().zip(&g.grad) {
-                *x -= o.lr as f32 * g;
-            }
-        } else {
-            crate::cpu::adam::step(&adam, it as u32 + 1, &mut models, &g.grad, &mut m, &mut v)?;
+        crate::cpu::adam::step(&adam, it as u32 + 1, &mut models, &grad, &mut m, &mut v)?;
+        clamp(&mut models, o);
+    }
+    Ok((models, o.iters + 1))
+}
+
+/// One model's L-BFGS memory: the last steps s and gradient changes y.
+#[derive(Default)]
+struct Memory {
+    pairs: std::collections::VecDeque<(Vec<f64>, Vec<f64>)>,
+}
+
+const PAIRS: usize = 5;
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+impl Memory {
+    /// −H g by the two-loop recursion, with H₀ = (s·y / y·y) I; `None` without history.
+    fn direction(&self, g: &[f64]) -> Option<Vec<f64>> {
+        let (s, y) = self.pairs.back()?;
+        let mut q = g.to_vec();
+        let mut alphas = vec![];
+        for (s, y) in self.pairs.iter().rev() {
+            let a = dot(s, &q) / dot(y, s);
+            q.iter_mut().zip(y).for_each(|(q, y)| *q -= a * y);
+            alphas.push(a);
         }
-        for x in &mut models {
-            *x = x.clamp(o.vmin as f32, o.vmax as f32);
+        let gamma = dot(s, y) / dot(y, y);
+        q.iter_mut().for_each(|q| *q *= gamma);
+        for ((s, y), a) in self.pairs.iter().zip(alphas.into_iter().rev()) {
+            let b = dot(y, &q) / dot(y, s);
+            q.iter_mut().zip(s).for_each(|(q, s)| *q += (a - b) * s);
+        }
+        Some(q.into_iter().map(|v| -v).collect())
+    }
+    /// Keeps (s, y) when the curvature s·y is positive (else the pair would break H).
+    fn push(&mut self, s: Vec<f64>, y: Vec<f64>) {
+        if dot(&s, &y) > 1e-12 * dot(&s, &s).sqrt() * dot(&y, &y).sqrt() {
+            if self.pairs.len() == PAIRS {
+                self.pairs.pop_front();
+            }
+            self.pairs.push_back((s, y));
         }
     }
-    Ok(models)
+}
+
+/// Backtracking tries per iteration before a model is left where it is.
+const TRIES: usize = 6;
+
+fn lbfgs(
+    device: &Device,
+    plan: &Plan,
+    start: &[f32],
+    observed: &[f32],
+    n: usize,
+    o: &Options,
+    mut each: impl FnMut(usize, &[f64], &[f32]) -> Result<()>,
+) -> Result<(Vec<f32>, usize)> {
+    let (cells, per) = (plan.nz * plan.nx, plan.trace_len());
+    let mut models = start.to_vec();
+    let (mut misfit, mut grad) = evaluate(device, plan, &models, observed, o, 0)?;
+    let mut evaluations = 1;
+    each(0, &misfit, &models)?;
+    let mut memory: Vec<Memory> = (0..n).map(|_| Memory::default()).collect();
+    let as64 = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
+    for it in 1..=o.iters {
+        // Each model's direction and its first trial step.
+        let mut dirs = Vec::with_capacity(n);
+        for b in 0..n {
+            let g = as64(&grad[b * cells..][..cells]);
+            let d = match memory[b].direction(&g) {
+                Some(d) if dot(&d, &g) < 0.0 => d,
+                _ => {
+                    // Steepest descent scaled to `lr` at the 98th percentile of the change.
+                    memory[b] = Memory::default();
+                    let scale = robust_scale(&grad[b * cells..][..cells]) as f64;
+                    g.iter().map(|v| if scale > 0.0 { -o.lr * v / scale } else { 0.0 }).collect()
+                }
+            };
+            dirs.push(d);
+        }
+        let mut step = vec![1.0f64; n];
+        let mut pending: Vec<usize> = (0..n).collect();
+        for _ in 0..TRIES {
+            if pending.is_empty() {
+                break;
+            }
+            let mut trial = Vec::with_capacity(pending.len() * cells);
+            let mut obs = Vec::with_capacity(pending.len() * per);
+            for &b in &pending {
+                let x = &models[b * cells..][..cells];
+                trial.extend(x.iter().zip(&dirs[b]).map(|(&x, d)| (x as f64 + step[b] * d) as f32));
+                obs.extend_from_slice(&observed[b * per..][..per]);
+            }
+            clamp(&mut trial, o);
+            let (j, g) = evaluate(device, plan, &trial, &obs, o, it)?;
+            evaluations += 1;
+            let mut still = vec![];
+            for (k, &b) in pending.iter().enumerate() {
+                let (x, gb) = (&trial[k * cells..][..cells], &g[k * cells..][..cells]);
+                let slope = dot(&dirs[b], &as64(&grad[b * cells..][..cells]));
+                if j[k] <= misfit[b] + 1e-4 * step[b] * slope {
+                    let s: Vec<f64> =
+                        x.iter().zip(&models[b * cells..][..cells]).map(|(a, b)| (a - b) as f64).collect();
+                    let y: Vec<f64> = gb.iter().zip(&grad[b * cells..][..cells]).map(|(a, b)| (a - b) as f64).collect();
+                    memory[b].push(s, y);
+                    models[b * cells..][..cells].copy_from_slice(x);
+                    grad[b * cells..][..cells].copy_from_slice(gb);
+                    misfit[b] = j[k];
+                } else {
+                    step[b] *= 0.3;
+                    still.push(b);
+                }
+            }
+            pending = still;
+        }
+        // A model no trial improved stays put and forgets its curvature.
+        for &b in &pending {
+            memory[b] = Memory::default();
+        }
+        each(it, &misfit, &models)?;
+    }
+    Ok((models, evaluations))
 }

@@ -70,6 +70,15 @@ impl Plan {
     }
 }
 
+/// What one engine returns for a batch: misfit per model, ∂J/∂v [n][nz][nx], the traces,
+/// and the seconds of the forward and of the backward.
+pub struct Parts<T> {
+    pub misfit: Vec<f64>,
+    pub grad: Vec<T>,
+    pub traces: Vec<T>,
+    pub seconds: [f64; 2],
+}
+
 /// ½‖d − d_obs‖² and the residual of one plane's traces.
 fn residual<T: Real>(traces: &[T], observed: &[T]) -> (f64, Vec<T>) {
     let r: Vec<T> = traces.iter().zip(observed).map(|(&d, &o)| d - o).collect();
@@ -88,8 +97,8 @@ fn check_inputs(plan: &Plan, models: usize, observed: usize, n: usize, pml_vmax:
 }
 
 /// The plain-loop gradient (the twin, in T) of `n` models [n][nz][nx] (m/s) against
-/// `observed` [n][shots][samples][receivers]: (misfit per model, ∂J/∂v, traces, thread
-/// seconds of the forwards and of the backwards).
+/// `observed` [n][shots][samples][receivers]; its seconds are the planes' summed thread
+/// time.
 pub fn gradient_cpu<T: Real>(
     plan: &Plan,
     models: &[T],
@@ -97,7 +106,7 @@ pub fn gradient_cpu<T: Real>(
     n: usize,
     pml_vmax: f64,
     every: usize,
-) -> Result<(Vec<f64>, Vec<T>, Vec<T>, [f64; 2])> {
+) -> Result<Parts<T>> {
     check_inputs(plan, models.len(), observed.len(), n, pml_vmax)?;
     let every = every.max(1);
     let threads = rayon::current_num_threads().min(n * plan.shots).max(1);
@@ -108,7 +117,7 @@ pub fn gradient_cpu<T: Real>(
     let (cells, index, sched) = (plan.nz * plan.nx, plan.pad_index(), plan.schedule());
     let (prm, prof, dt) = (plan.params(1, 0), plan.profiles(pml_vmax), lit::<T>(plan.dt));
     let per_shot = plan.samples * plan.receivers;
-    let planes: Vec<(f64, Vec<T>, Vec<T>, [f64; 2])> = (0..n * plan.shots)
+    let planes: Vec<Parts<T>> = (0..n * plan.shots)
         .into_par_iter()
         .map(|bs| {
             // Subnormals in the decaying wavefield cost ~100 cycles each on x86.
@@ -126,23 +135,24 @@ pub fn gradient_cpu<T: Real>(
             for (c, &m) in index.iter().enumerate() {
                 gv[m] = gv[m] + gw[c] * lit::<T>(2.0) * v[m] * dt * dt;
             }
-            (j, gv, traces, [forward_s, clock.elapsed().as_secs_f64() - forward_s])
+            let seconds = [forward_s, clock.elapsed().as_secs_f64() - forward_s];
+            Parts { misfit: vec![j], grad: gv, traces, seconds }
         })
         .collect();
     let mut misfit = vec![0.0; n];
     let mut grad = vec![T::zero(); n * cells];
     let mut traces = Vec::with_capacity(n * plan.trace_len());
     let mut thread_s = [0.0; 2];
-    for (bs, (j, gv, tr, t)) in planes.into_iter().enumerate() {
+    for (bs, p) in planes.into_iter().enumerate() {
         let b = bs / plan.shots;
-        thread_s = [thread_s[0] + t[0], thread_s[1] + t[1]];
-        misfit[b] += j;
-        for (g, v) in grad[b * cells..][..cells].iter_mut().zip(gv) {
+        thread_s = [thread_s[0] + p.seconds[0], thread_s[1] + p.seconds[1]];
+        misfit[b] += p.misfit[0];
+        for (g, v) in grad[b * cells..][..cells].iter_mut().zip(p.grad) {
             *g = *g + v;
         }
-        traces.extend(tr);
+        traces.extend(p.traces);
     }
-    Ok((misfit, grad, traces, thread_s))
+    Ok(Parts { misfit, grad, traces, seconds: thread_s })
 }
 
 /// Buffers of one checkpoint: p^n, p^{n−1}, ψ^{n−1}, ζ^{n−1}.
@@ -157,7 +167,7 @@ fn gradient_gpu(
     n: usize,
     pml_vmax: f64,
     every: usize,
-) -> Result<(Vec<f64>, Vec<f32>, Vec<f32>, [f64; 2])> {
+) -> Result<Parts<f32>> {
     let op = "gradient";
     let (cells, plane, planes) = (plan.nz * plan.nx, plan.plane(), n * plan.shots);
     let index = plan.pad_index();
@@ -260,7 +270,7 @@ fn gradient_gpu(
             out[i] += (g[c] as f64 * 2.0 * m[i] as f64 * plan.dt * plan.dt) as f32;
         }
     }
-    Ok((misfit, gv, simulated, seconds))
+    Ok(Parts { misfit, grad: gv, traces: simulated, seconds })
 }
 
 /// The most models one GPU gradient batch holds within the adapter's binding limit and
@@ -288,7 +298,8 @@ pub fn gradient(
     let every = twin::checkpoint_every(plan.steps);
     let Some(ctx) = device.gpu() else {
         let clock = std::time::Instant::now();
-        let (misfit, grad, traces, t) = gradient_cpu::<f32>(plan, models, observed, n, pml_vmax, every)?;
+        let Parts { misfit, grad, traces, seconds: t } =
+            gradient_cpu::<f32>(plan, models, observed, n, pml_vmax, every)?;
         let wall = clock.elapsed().as_secs_f64();
         let share = t[0] / (t[0] + t[1]).max(1e-12);
         let threads = rayon::current_num_threads().min(n * plan.shots).max(1);
@@ -305,11 +316,11 @@ pub fn gradient(
     for start in (0..n).step_by(batch) {
         let k = batch.min(n - start);
         let (m, o) = (&models[start * cells..][..k * cells], &observed[start * per..][..k * per]);
-        let (j, gv, tr, t) = gradient_gpu(ctx, plan, m, o, k, pml_vmax, every)?;
-        g.seconds = [g.seconds[0] + t[0], g.seconds[1] + t[1]];
-        g.misfit.extend(j);
-        g.grad.extend(gv);
-        g.traces.extend(tr);
+        let p = gradient_gpu(ctx, plan, m, o, k, pml_vmax, every)?;
+        g.seconds = [g.seconds[0] + p.seconds[0], g.seconds[1] + p.seconds[1]];
+        g.misfit.extend(p.misfit);
+        g.grad.extend(p.grad);
+        g.traces.extend(p.traces);
     }
     g.bytes = batch * plan.shots * 4 * plan.plane() * (2 * plan.steps.div_ceil(every) + every)
         + batch * plan.shots * 4 * 4 * plan.frame * plan.steps.div_ceil(every);

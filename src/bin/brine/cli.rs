@@ -122,10 +122,14 @@ pub(crate) enum Command {
         acquisition: Option<String>,
         #[arg(long)]
         out: PathBuf,
+        /// The update: lbfgs (with a backtracking line search) or adam.
+        #[arg(long, value_enum, default_value_t = brine::seismic::fwi::Method::Lbfgs)]
+        method: brine::seismic::fwi::Method,
         /// FWI iterations.
         #[arg(long, default_value_t = 30)]
         iters: usize,
-        /// Adam's step in m/s (about the largest change of a cell per iteration).
+        /// Step in m/s: Adam's step size, or L-BFGS's first step (at the 98th percentile of
+        /// the change).
         #[arg(long, default_value_t = 25.0)]
         lr: f64,
         /// Velocity bounds in m/s (default: the checkpoint's velocity range).
@@ -136,6 +140,10 @@ pub(crate) enum Command {
         /// Smooth each gradient with a Gaussian of this many cells (0: none).
         #[arg(long, default_value_t = 1.0)]
         smooth: f64,
+        /// Multiply each gradient by (depth / nz)^P, so deeper cells, which weaker waves
+        /// reach, move too (0: off).
+        #[arg(long, default_value_t = 2.0)]
+        depth_weight: f64,
         /// Only the first N samples.
         #[arg(long)]
         limit: Option<usize>,

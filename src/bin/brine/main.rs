@@ -118,11 +118,13 @@ fn run(cli: Cli) -> Result<bool> {
             init,
             acquisition,
             out,
+            method,
             iters,
             lr,
             vmin,
             vmax,
             smooth,
+            depth_weight,
             limit,
             figures,
             backend,
@@ -138,11 +140,13 @@ fn run(cli: Cli) -> Result<bool> {
                 acquisition: acquisition.as_deref(),
                 out: &out,
                 device: &device,
+                method,
                 iters,
                 lr,
                 vmin,
                 vmax,
                 smooth,
+                depth_weight,
                 limit,
                 figures,
                 progress: !quiet,
@@ -150,8 +154,15 @@ fn run(cli: Cli) -> Result<bool> {
             r.warnings.iter().for_each(|w| eprintln!("warning: {w}"));
             let (first, last) = (&r.iterations[0], &r.iterations[r.iterations.len() - 1]);
             println!(
-                "{} sample(s), {} iterations from {} on {} in {:.1} s (acquisition: {})",
-                r.samples, r.iters, r.start, r.device, r.seconds, r.acquisition
+                "{} sample(s), {} {} iterations ({} gradients) from {} on {} in {:.1} s (acquisition: {})",
+                r.samples,
+                r.iters,
+                r.method.name(),
+                r.evaluations,
+                r.start,
+                r.device,
+                r.seconds,
+                r.acquisition
             );
             println!("data misfit: {:.4e} -> {:.4e} ({:.3}x)", first.misfit, last.misfit, last.misfit / first.misfit);
             if let (Some(a), Some(b)) = (&first.scores, &last.scores) {
