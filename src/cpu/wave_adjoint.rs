@@ -173,7 +173,6 @@ impl<T: Real> Grid<T> {
     }
 
     /// Σ_k c[k] (f[i+k·d] ± f[i−k·d]) along stride `d` (`sign` −1 for a first derivative).
-    #[inline(always)]
     fn line(&self, f: &[T], c: &[T; 5], sign: T, i: usize, d: usize) -> T {
         (1..=self.h).fold(T::zero(), |acc, k| acc + c[k] * (f[i + k * d] + sign * f[i - k * d]))
     }
