@@ -120,6 +120,7 @@ pub(crate) enum Command {
         /// the preset with the checkpoint's layout).
         #[arg(long)]
         acquisition: Option<String>,
+        /// Directory for refined.npy, refine.json and the figures.
         #[arg(long)]
         out: PathBuf,
         /// The update: lbfgs (with a backtracking line search) or adam.
@@ -132,9 +133,11 @@ pub(crate) enum Command {
         /// the change).
         #[arg(long, default_value_t = 25.0)]
         lr: f64,
-        /// Velocity bounds in m/s (default: the checkpoint's velocity range).
+        /// Lowest velocity in m/s (default: the checkpoint's velocity range).
         #[arg(long)]
         vmin: Option<f64>,
+        /// Highest velocity in m/s (default: the checkpoint's); the simulation is planned
+        /// for it, so it must be stable at the acquisition's dt.
         #[arg(long)]
         vmax: Option<f64>,
         /// Smooth each gradient with a Gaussian of this many cells (0: none).
