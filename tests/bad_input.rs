@@ -638,6 +638,10 @@ fn refine_refuses_bad_starts_acquisitions_and_bounds() {
     refused(base(&["--init", s(&fast), "--iters", "2"]), &["fast.npy", "9000", "outside the bounds", "--vmax"]);
     refused(base(&["--truth", s(&small), "--iters", "2"]), &["small.npy", "30 × 40", "40 × 40"]);
     refused(base(&["--iters", "0"]), &["--iters must be at least 1"]);
+    let mut no_samples = base(&["--iters", "2"]);
+    let at = no_samples.iter().position(|a| a == "--limit").unwrap();
+    no_samples[at + 1] = "0".into();
+    refused(no_samples, &["--limit must be at least 1"]);
     refused(base(&["--lr=-3"]), &["--lr -3"]);
     refused(base(&["--vmin", "3000", "--vmax", "2000"]), &["need 0 < vmin < vmax"]);
     refused(base(&["--acquisition", "openfwi"]), &["contradicts", "5 shots × 1000 samples × 70 receivers"]);
