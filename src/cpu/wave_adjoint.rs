@@ -264,14 +264,28 @@ impl<T: Real> Grid<T> {
                 }
                 lap[x] = lx + lz;
             }
-            for x in 0..nx {
-                let i = row + x;
-                let qi = if i == self.src { lap[x] + wavelet } else { lap[x] };
-                let e = extra.map_or(T::zero(), |e| e[i]);
-                s.prev[i] = self.mask(i) * (two * s.cur[i] - s.prev[i] + self.w[i] * qi + e);
-                if let Some(q) = q.as_deref_mut() {
-                    q[i] = qi;
+            // q is the Laplacian plus the wavelet at the source; the row's update then runs
+            // as one straight loop (the mask is a row constant).
+            if (row..row + nx).contains(&self.src) {
+                lap[self.src - row] = lap[self.src - row] + wavelet;
+            }
+            let m = self.mask(row);
+            let (cur, prev, w) = (&s.cur[row..row + nx], &mut s.prev[row..row + nx], &self.w[row..row + nx]);
+            match extra {
+                None => {
+                    for (((p, &c), &w), &l) in prev.iter_mut().zip(cur).zip(w).zip(&lap) {
+                        *p = m * (two * c - *p + w * l);
+                    }
                 }
+                Some(e) => {
+                    let e = &e[row..row + nx];
+                    for ((((p, &c), &w), &l), &e) in prev.iter_mut().zip(cur).zip(w).zip(&lap).zip(e) {
+                        *p = m * (two * c - *p + w * l + e);
+                    }
+                }
+            }
+            if let Some(q) = q.as_deref_mut() {
+                q[row..row + nx].copy_from_slice(&lap);
             }
         }
         std::mem::swap(&mut s.cur, &mut s.prev);
@@ -405,11 +419,14 @@ impl<T: Real> Grid<T> {
                         + self.zt(&uz, &self.c1, -one, z, x)
                 };
             }
-            for x in 0..nx {
-                let i = row + x;
-                let g = self.mask(i) * a.lam[i];
-                grad[i] = grad[i] + g * q[i];
-                a.out[i] = two * g - self.mask(i) * a.out[i] + acc[x];
+            let m = self.mask(row);
+            let (lam, out) = (&a.lam[row..row + nx], &mut a.out[row..row + nx]);
+            for ((((o, gr), &l), &q), &acc) in
+                out.iter_mut().zip(&mut grad[row..row + nx]).zip(lam).zip(&q[row..row + nx]).zip(&acc)
+            {
+                let g = m * l;
+                *gr = *gr + g * q;
+                *o = two * g - m * *o + acc;
             }
         }
         // η ← b (η + H), μ ← b μ̂ (`wave_adjoint_frame`).
