@@ -284,7 +284,6 @@ pub fn run(o: &Options) -> Result<Report> {
 
     let bar = if o.progress {
         let b = indicatif::ProgressBar::new(o.iters as u64 + 1);
-        b.set_position(0);
         b.set_style(
             indicatif::ProgressStyle::with_template(
                 "{bar:40} {pos}/{len} iterates  {msg}  elapsed {elapsed_precise}  eta {eta}",
