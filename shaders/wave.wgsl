@@ -15,38 +15,14 @@
 // The receivers are recorded by the first `nrec` invocations of each plane: they copy p^n
 // (read-only in this dispatch) at one receiver into sample `slot` of the traces.
 //
+// Params, the stencil weights and the frame's layout are in wave_grid.wgsl, compiled in front.
+//
 // Bindings, in the order of the Rust `Kernel.bindings` lists (layout: src/kernels/wave.rs):
 //   wave_step: 1 vel (read)  2 cur (read)  3 nxt (read_write)  4 psi (read)  5 zeta (read_write)
 //              6 prof (read)  7 pos (read)  8 traces (read_write)
 //   wave_step_q: as wave_step, with 8 q_out (read_write) [bs][plane] in place of traces
 //   wave_psi:  1 cur (read)  2 psi (read_write)  3 prof (read)
 
-const NO_SLOT: u32 = 0xffffffffu;
-
-struct Params {
-    nz: u32,
-    nx: u32,
-    nbs: u32,
-    shots: u32,
-    nrec: u32,
-    wt: u32,
-    wb: u32,
-    wl: u32,
-    wr: u32,
-    frame: u32,
-    half: u32,
-    slot: u32,
-    nt_out: u32,
-    free_surface: u32,
-    prof_stride: u32,
-    wavelet: f32,
-    // Second-derivative weights a0..a7 / dx² (a5.. are zero) and first-derivative c1..c4 / dx.
-    c2lo: vec4<f32>,
-    c2hi: vec4<f32>,
-    c1: vec4<f32>,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> vel: array<f32>;
 @group(0) @binding(2) var<storage, read> cur: array<f32>;
 @group(0) @binding(3) var<storage, read_write> nxt: array<f32>;
@@ -61,17 +37,6 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> psi_p: array<vec2<f32>>;
 @group(0) @binding(3) var<storage, read> prof_p: array<f32>;
 
-fn a2(k: u32) -> f32 {
-    if (k < 4u) {
-        return p.c2lo[k];
-    }
-    return p.c2hi[k - 4u];
-}
-
-fn a1(k: u32) -> f32 {
-    return p.c1[k - 1u];
-}
-
 // p^n at (z, x) of the plane starting at `base`: zero outside the padded grid, and under a
 // free surface the antisymmetric image of the rows below row 0.
 fn pv(base: u32, z: i32, x: i32) -> f32 {
@@ -85,26 +50,6 @@ fn pv(base: u32, z: i32, x: i32) -> f32 {
         return 0.0;
     }
     return cur[base + u32(z) * p.nx + u32(x)];
-}
-
-fn in_xpml(x: u32) -> bool {
-    return x < p.wl || x >= p.nx - p.wr;
-}
-
-fn in_zpml(z: u32) -> bool {
-    return z < p.wt || z >= p.nz - p.wb;
-}
-
-// Index of a cell of the absorbing frame within one plane's frame.
-fn frame_index(z: u32, x: u32) -> u32 {
-    if (z < p.wt) {
-        return z * p.nx + x;
-    }
-    if (z >= p.nz - p.wb) {
-        return (p.wt + z - (p.nz - p.wb)) * p.nx + x;
-    }
-    let col = select(p.wl + x - (p.nx - p.wr), x, x < p.wl);
-    return (p.wt + p.wb) * p.nx + (z - p.wt) * (p.wl + p.wr) + col;
 }
 
 // ψx^n at (z, x): zero outside the x absorbing columns.
@@ -272,25 +217,9 @@ fn wave_psi(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (f >= p.frame || bs >= p.nbs) {
         return;
     }
-    // The frame cell's (z, x): top rows, bottom rows, then the side columns row by row.
-    var z: u32;
-    var x: u32;
-    let top = p.wt * p.nx;
-    let bottom = top + p.wb * p.nx;
-    if (f < top) {
-        z = f / p.nx;
-        x = f - z * p.nx;
-    } else if (f < bottom) {
-        let g = f - top;
-        z = p.nz - p.wb + g / p.nx;
-        x = g - (g / p.nx) * p.nx;
-    } else {
-        let g = f - bottom;
-        let side = p.wl + p.wr;
-        z = p.wt + g / side;
-        let col = g - (g / side) * side;
-        x = select(p.nx - p.wr + (col - p.wl), col, col < p.wl);
-    }
+    let zx = frame_cell(f);
+    let z = zx.x;
+    let x = zx.y;
     let base = bs * p.nz * p.nx;
     let pb = (bs / p.shots) * p.prof_stride;
     let zi = i32(z);

@@ -10,6 +10,8 @@
 // `out` holds λ(p^{n+2}) on entry and λ(p^n) on exit; the host swaps λ and out after a step.
 // D1 and D2 read p through the free-surface mirror, so their transposes gather through it.
 //
+// Params, the stencil weights and the frame's layout are in wave_grid.wgsl, compiled in front.
+//
 // Bindings, in the order of the Rust `Kernel.bindings` lists (layout: src/kernels/wave_adjoint.rs):
 //   wave_adjoint_psi, wave_adjoint_frame:
 //       1 vel  2 lam  3 eta (read_write)  4 mu (read_write)  5 prof
@@ -18,31 +20,6 @@
 //   wave_adjoint_inject:
 //       1 out (read_write)  2 pos  3 residual
 
-const NO_SLOT: u32 = 0xffffffffu;
-
-struct Params {
-    nz: u32,
-    nx: u32,
-    nbs: u32,
-    shots: u32,
-    nrec: u32,
-    wt: u32,
-    wb: u32,
-    wl: u32,
-    wr: u32,
-    frame: u32,
-    half: u32,
-    slot: u32,
-    nt_out: u32,
-    free_surface: u32,
-    prof_stride: u32,
-    wavelet: f32,
-    c2lo: vec4<f32>,
-    c2hi: vec4<f32>,
-    c1: vec4<f32>,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> vel: array<f32>;
 @group(0) @binding(2) var<storage, read> lam: array<f32>;
 @group(0) @binding(3) var<storage, read_write> eta: array<vec2<f32>>;
@@ -56,53 +33,6 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> out_i: array<f32>;
 @group(0) @binding(2) var<storage, read> pos_i: array<u32>;
 @group(0) @binding(3) var<storage, read> residual: array<f32>;
-
-fn a2(k: u32) -> f32 {
-    if (k < 4u) {
-        return p.c2lo[k];
-    }
-    return p.c2hi[k - 4u];
-}
-
-fn a1(k: u32) -> f32 {
-    return p.c1[k - 1u];
-}
-
-fn in_xpml(x: u32) -> bool {
-    return x < p.wl || x >= p.nx - p.wr;
-}
-
-fn in_zpml(z: u32) -> bool {
-    return z < p.wt || z >= p.nz - p.wb;
-}
-
-fn frame_index(z: u32, x: u32) -> u32 {
-    if (z < p.wt) {
-        return z * p.nx + x;
-    }
-    if (z >= p.nz - p.wb) {
-        return (p.wt + z - (p.nz - p.wb)) * p.nx + x;
-    }
-    let col = select(p.wl + x - (p.nx - p.wr), x, x < p.wl);
-    return (p.wt + p.wb) * p.nx + (z - p.wt) * (p.wl + p.wr) + col;
-}
-
-// The (z, x) of frame cell f: top rows, bottom rows, then the side columns row by row.
-fn frame_cell(f: u32) -> vec2<u32> {
-    let top = p.wt * p.nx;
-    let bottom = top + p.wb * p.nx;
-    if (f < top) {
-        return vec2<u32>(f / p.nx, f % p.nx);
-    }
-    if (f < bottom) {
-        let g = f - top;
-        return vec2<u32>(p.nz - p.wb + g / p.nx, g % p.nx);
-    }
-    let g = f - bottom;
-    let side = p.wl + p.wr;
-    let col = g % side;
-    return vec2<u32>(p.wt + g / side, select(p.nx - p.wr + (col - p.wl), col, col < p.wl));
-}
 
 fn mask(z: u32) -> f32 {
     return select(1.0, 0.0, p.free_surface != 0u && z == 0u);

@@ -21,7 +21,12 @@ use crate::error::{Result, check_len};
 use crate::gpu::{Access::*, GpuTensor, Kernel, Recorder, Shader};
 pub use crate::ops::wave::{MAX_PLANES, NO_SLOT, Params};
 
-pub static SHADER: Shader = Shader { name: "wave", source: include_str!("../../shaders/wave.wgsl") };
+/// `wave_grid.wgsl` (Params, stencil weights, the frame's layout) is shared with
+/// `kernels::wave_adjoint` and compiled in front of each.
+pub static SHADER: Shader = Shader {
+    name: "wave",
+    source: concat!(include_str!("../../shaders/wave_grid.wgsl"), include_str!("../../shaders/wave.wgsl")),
+};
 
 static PSI: Kernel = Kernel { shader: &SHADER, entry: "wave_psi", bindings: &[Read, ReadWrite, Read] };
 
@@ -39,6 +44,11 @@ static STEP_Q: Kernel = Kernel {
 
 /// Workgroup shape: columns × rows.
 pub const WG: [usize; 2] = [64, 4];
+
+/// Workgroups for one invocation per cell of every plane: (columns, rows, planes).
+pub fn cell_grid(p: &Params) -> [u32; 3] {
+    [(p.nx as usize).div_ceil(WG[0]) as u32, (p.nz as usize).div_ceil(WG[1]) as u32, p.nbs]
+}
 /// Records the first half of a time step: ψ^n = b ψ^{n−1} + a ∂p^n in place, for the frame
 /// cells of every plane (reads `cur` = p^n).
 pub fn psi(r: &mut Recorder, p: &Params, cur: &GpuTensor, psi: &GpuTensor, prof: &GpuTensor) -> Result<()> {
@@ -70,8 +80,7 @@ pub fn step(
     traces: &GpuTensor,
 ) -> Result<()> {
     p.check("wave_step", [vel.len, cur.len, nxt.len, psi.len, zeta.len, prof.len, pos.len, traces.len])?;
-    let groups = [(p.nx as usize).div_ceil(WG[0]) as u32, (p.nz as usize).div_ceil(WG[1]) as u32, p.nbs];
-    r.dispatch(&STEP, p, &[vel, cur, nxt, psi, zeta, prof, pos, traces], groups)
+    r.dispatch(&STEP, p, &[vel, cur, nxt, psi, zeta, prof, pos, traces], cell_grid(p))
 }
 
 /// `step` for the adjoint's recomputation: records no traces, writes q^n (what (v·dt)²
@@ -95,6 +104,5 @@ pub fn step_q(
         [vel.len, cur.len, nxt.len, psi.len, zeta.len, prof.len, pos.len, p.nbs as usize * p.nrec as usize],
     )?;
     check_len("wave_step_q", "q", q.len, &[p.nbs as usize, p.plane()])?;
-    let groups = [(p.nx as usize).div_ceil(WG[0]) as u32, (p.nz as usize).div_ceil(WG[1]) as u32, p.nbs];
-    r.dispatch(&STEP_Q, &p, &[vel, cur, nxt, psi, zeta, prof, pos, q], groups)
+    r.dispatch(&STEP_Q, &p, &[vel, cur, nxt, psi, zeta, prof, pos, q], cell_grid(&p))
 }

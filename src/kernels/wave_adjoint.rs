@@ -14,7 +14,10 @@ use crate::error::{Result, check_len};
 use crate::gpu::{Access::*, GpuTensor, Kernel, Recorder, Shader};
 use crate::ops::wave::Params;
 
-pub static SHADER: Shader = Shader { name: "wave_adjoint", source: include_str!("../../shaders/wave_adjoint.wgsl") };
+pub static SHADER: Shader = Shader {
+    name: "wave_adjoint",
+    source: concat!(include_str!("../../shaders/wave_grid.wgsl"), include_str!("../../shaders/wave_adjoint.wgsl")),
+};
 
 const FRAME: &[crate::gpu::Access] = &[Read, Read, ReadWrite, ReadWrite, Read];
 static PSI: Kernel = Kernel { shader: &SHADER, entry: "wave_adjoint_psi", bindings: FRAME };
@@ -52,9 +55,8 @@ pub fn step(r: &mut Recorder, p: &Params, b: &Buffers) -> Result<()> {
     if p.frame > 0 {
         r.dispatch(&PSI, p, &frame, frame_groups)?;
     }
-    let wg = crate::kernels::wave::WG;
-    let groups = [(p.nx as usize).div_ceil(wg[0]) as u32, (p.nz as usize).div_ceil(wg[1]) as u32, p.nbs];
-    r.dispatch(&STEP, p, &[b.vel, b.lam, b.eta, b.mu, b.prof, b.out, b.q, b.grad], groups)?;
+    let grid = crate::kernels::wave::cell_grid(p);
+    r.dispatch(&STEP, p, &[b.vel, b.lam, b.eta, b.mu, b.prof, b.out, b.q, b.grad], grid)?;
     if p.frame > 0 {
         r.dispatch(&FRAME_UPDATE, p, &frame, frame_groups)?;
     }
