@@ -59,24 +59,7 @@ pub fn run(o: &Options) -> Result<Report> {
     }
     let model = Model::read(o.checkpoint)?;
     let l = model.layout;
-    let mut arr = npy::read(o.data)?;
-    let n = match arr.shape[..] {
-        [n, s, t, r] if (s, t, r) == (l.shots, l.nt, l.nrec) => n,
-        [s, t, r] if (s, t, r) == (l.shots, l.nt, l.nrec) => 1,
-        _ => {
-            return Err(Error::file(
-                o.data,
-                format!(
-                    "shape {:?}; the checkpoint takes (N, {}, {}, {}) shots × time × receivers",
-                    arr.shape, l.shots, l.nt, l.nrec
-                ),
-            ));
-        }
-    };
-    if n == 0 {
-        return Err(Error::file(o.data, "holds no samples"));
-    }
-    shards::check_data(o.data, &arr)?;
+    let (n, mut arr) = read_gathers(&model, o.data)?;
     let truth_path = o.truth.map(Path::to_path_buf).or_else(|| sibling_truth(o.data));
     let truth = match &truth_path {
         Some(p) => {
@@ -161,6 +144,31 @@ pub fn run(o: &Options) -> Result<Report> {
         }
     }
     Ok(Report { samples: n, prediction, figures, scores, maps: written, focus, notes })
+}
+
+/// Shot gathers in the checkpoint's layout: (N, shots, time, receivers) or one sample
+/// (shots, time, receivers), at least one, every value finite. Returns N and the array.
+pub fn read_gathers(model: &Model, path: &Path) -> Result<(usize, npy::Array)> {
+    let l = &model.layout;
+    let arr = npy::read(path)?;
+    let n = match arr.shape[..] {
+        [n, s, t, r] if (s, t, r) == (l.shots, l.nt, l.nrec) => n,
+        [s, t, r] if (s, t, r) == (l.shots, l.nt, l.nrec) => 1,
+        _ => {
+            return Err(Error::file(
+                path,
+                format!(
+                    "shape {:?}; the checkpoint takes (N, {}, {}, {}) shots × time × receivers",
+                    arr.shape, l.shots, l.nt, l.nrec
+                ),
+            ));
+        }
+    };
+    if n == 0 {
+        return Err(Error::file(path, "holds no samples"));
+    }
+    shards::check_data(path, &arr)?;
+    Ok((n, arr))
 }
 
 /// The network's inputs for `n` samples of raw gathers (normalised in place, then laid out).

@@ -17,6 +17,16 @@ pub mod train;
 
 use crate::error::{Error, Result};
 
+/// A progress bar of `len` steps drawn with `template` (indicatif's syntax), or a hidden one.
+pub(crate) fn progress_bar(show: bool, len: u64, template: &str) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let b = indicatif::ProgressBar::new(len);
+    b.set_style(indicatif::ProgressStyle::with_template(template).expect("a valid template"));
+    b
+}
+
 /// Creates an output directory, or says why it cannot.
 pub fn ensure_dir(dir: &std::path::Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::file(dir, format!("cannot create the output directory: {e}")))?;

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::ensure_dir;
 use super::eval::{Model, Scores, mean, score};
-use super::infer::{network_inputs, sibling_truth, to_velocities};
+use super::infer::{network_inputs, read_gathers, sibling_truth, to_velocities};
 use crate::data::{npy, shards, write_file_atomic};
 use crate::device::Device;
 use crate::error::{Error, Result};
@@ -189,30 +189,13 @@ fn acquisition(o: &Options, model: &Model) -> Result<(Acquisition, String)> {
     Ok((acq, from))
 }
 
-/// The gathers as (samples, data), checked against the checkpoint's layout.
+/// The gathers as (samples, data), checked against the checkpoint's layout, the first
+/// `--limit` of them.
 fn gathers(o: &Options, model: &Model) -> Result<(usize, Vec<f32>)> {
-    let l = &model.layout;
-    let arr = npy::read(o.data)?;
-    let n = match arr.shape[..] {
-        [n, s, t, r] if (s, t, r) == (l.shots, l.nt, l.nrec) => n,
-        [s, t, r] if (s, t, r) == (l.shots, l.nt, l.nrec) => 1,
-        _ => {
-            return Err(Error::file(
-                o.data,
-                format!(
-                    "shape {:?}; the checkpoint and acquisition take (N, {}, {}, {}) shots × time × receivers",
-                    arr.shape, l.shots, l.nt, l.nrec
-                ),
-            ));
-        }
-    };
-    if n == 0 {
-        return Err(Error::file(o.data, "holds no samples"));
-    }
-    shards::check_data(o.data, &arr)?;
+    let (n, arr) = read_gathers(model, o.data)?;
     let n = o.limit.map_or(n, |k| k.min(n));
     let mut data = arr.data;
-    data.truncate(n * l.data_len());
+    data.truncate(n * model.layout.data_len());
     Ok((n, data))
 }
 
@@ -282,18 +265,11 @@ pub fn run(o: &Options) -> Result<Report> {
     };
     ensure_dir(o.out)?;
 
-    let bar = if o.progress {
-        let b = indicatif::ProgressBar::new(o.iters as u64 + 1);
-        b.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} iterates  {msg}  elapsed {elapsed_precise}  eta {eta}",
-            )
-            .expect("template"),
-        );
-        b
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    let bar = super::progress_bar(
+        o.progress,
+        o.iters as u64 + 1,
+        "{bar:40} {pos}/{len} iterates  {msg}  elapsed {elapsed_precise}  eta {eta}",
+    );
     let clock = std::time::Instant::now();
     let cells = l.nz * l.nx;
     let mut iterations = vec![];

@@ -104,18 +104,11 @@ pub fn synth(job: &Synth, device: &Device, progress: bool, mut log: impl FnMut(&
     };
     let todo: Vec<usize> = mine.iter().copied().filter(|&c| !intact(c)).collect();
     let total: usize = todo.iter().map(|&c| size(c)).sum();
-    let bar = if progress {
-        let b = indicatif::ProgressBar::new(total as u64);
-        b.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} samples  {per_sec}  elapsed {elapsed_precise}  eta {eta}",
-            )
-            .expect("template"),
-        );
-        b
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    let bar = super::progress_bar(
+        progress,
+        total as u64,
+        "{bar:40} {pos}/{len} samples  {per_sec}  elapsed {elapsed_precise}  eta {eta}",
+    );
     let start = std::time::Instant::now();
     let mut report = Report { files_skipped: mine.len() - todo.len(), ..Default::default() };
     let mut warned = false;
