@@ -278,8 +278,9 @@ fn lbfgs(
     let mut memory: Vec<Memory> = (0..n).map(|_| Memory::default()).collect();
     let as64 = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
     for it in 1..=o.iters {
-        // Each model's direction and its first trial step.
+        // Each model's direction and its slope gᵀd there (for the Armijo test).
         let mut dirs = Vec::with_capacity(n);
+        let mut slopes = Vec::with_capacity(n);
         for b in 0..n {
             let g = as64(&grad[b * cells..][..cells]);
             let d = match memory[b].direction(&g) {
@@ -291,6 +292,7 @@ fn lbfgs(
                     g.iter().map(|v| if scale > 0.0 { -o.lr * v / scale } else { 0.0 }).collect()
                 }
             };
+            slopes.push(dot(&d, &g));
             dirs.push(d);
         }
         let mut step = vec![1.0f64; n];
@@ -312,8 +314,7 @@ fn lbfgs(
             let mut still = vec![];
             for (k, &b) in pending.iter().enumerate() {
                 let (x, gb) = (&trial[k * cells..][..cells], &g[k * cells..][..cells]);
-                let slope = dot(&dirs[b], &as64(&grad[b * cells..][..cells]));
-                if j[k] <= misfit[b] + 1e-4 * step[b] * slope {
+                if j[k] <= misfit[b] + 1e-4 * step[b] * slopes[b] {
                     let s: Vec<f64> =
                         x.iter().zip(&models[b * cells..][..cells]).map(|(a, b)| (a - b) as f64).collect();
                     let y: Vec<f64> = gb.iter().zip(&grad[b * cells..][..cells]).map(|(a, b)| (a - b) as f64).collect();

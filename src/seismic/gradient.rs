@@ -273,16 +273,6 @@ fn gradient_gpu(
     Ok(Parts { misfit, grad: gv, traces: simulated, seconds })
 }
 
-/// The most models one GPU gradient batch holds within the adapter's binding limit and
-/// `budget` bytes.
-fn gpu_batch(ctx: &Context, plan: &Plan, every: usize, budget: usize) -> usize {
-    let per_model = plan.gradient_bytes(plan.shots, every, 4).unwrap_or(u64::MAX) as usize + 8 * plan.trace_len();
-    let biggest = 4 * plan.shots * plan.plane().max(plan.samples * plan.receivers);
-    let by_binding = ctx.max_binding_bytes() as usize / biggest.max(1);
-    let by_grid = wave::MAX_PLANES / plan.shots;
-    (budget / per_model.max(1)).min(by_binding).min(by_grid).max(1)
-}
-
 /// ½‖d(v) − d_obs‖² per model and its gradient ∂J/∂v for `n` models [n][nz][nx] (m/s)
 /// against `observed` [n][shots][samples][receivers], on `device`, with the C-PML profiles
 /// of a model whose largest velocity is `pml_vmax`.
@@ -306,7 +296,8 @@ pub fn gradient(
         let bytes = plan.gradient_bytes(threads, every, 4).unwrap_or(u64::MAX) as usize;
         return Ok(Gradient { misfit, grad, traces, every, bytes, seconds: [wall * share, wall * (1.0 - share)] });
     };
-    let batch = gpu_batch(ctx, plan, every, 1 << 30).min(n.max(1));
+    let per_model = plan.gradient_bytes(plan.shots, every, 4).unwrap_or(u64::MAX) as usize + 8 * plan.trace_len();
+    let batch = plan.gpu_batch_of(ctx, per_model, 1 << 30).min(n.max(1));
     limits::check(
         &format!("the gradient of {batch} models at a time"),
         plan.gradient_bytes(batch * plan.shots, every, 4),

@@ -311,12 +311,18 @@ impl Plan {
     /// The most models one GPU batch may hold on `ctx`: every buffer within the adapter's
     /// binding limit and the whole batch within `budget` bytes.
     pub fn gpu_batch(&self, ctx: &Context, budget: usize) -> usize {
+        self.gpu_batch_of(ctx, self.bytes_per_model(), budget)
+    }
+
+    /// The same for a pass that holds `per_model` bytes of GPU memory per model (the
+    /// gradient keeps checkpoints too): each buffer is at most a field of every shot.
+    pub fn gpu_batch_of(&self, ctx: &Context, per_model: usize, budget: usize) -> usize {
         let limit = ctx.max_binding_bytes() as usize;
         let biggest = 4 * self.shots * (self.plane().max(2 * self.frame.max(1))).max(self.samples * self.receivers);
         let by_binding = limit / biggest.max(1);
         let by_index = ((1usize << 31) - 1) / (self.shots * self.plane()).max(1);
         let by_grid = wave::MAX_PLANES / self.shots;
-        (budget / self.bytes_per_model()).min(by_binding).min(by_index).min(by_grid).max(1)
+        (budget / per_model.max(1)).min(by_binding).min(by_index).min(by_grid).max(1)
     }
 
     /// Traces [n][shots][samples][receivers] of `n` models on the CPU (`fast::wave`, one
