@@ -52,6 +52,52 @@ pub fn velocity(
     single_panel(path, model, (nz, nx), (h, w), (xa, za), ColorBar::velocity(range), title)
 }
 
+/// Several velocity models of one grid in rows of `cols` panels, each titled by its label,
+/// on one viridis colour bar over `range` (m/s), axes in km.
+#[allow(clippy::too_many_arguments)]
+pub fn gallery(
+    path: impl AsRef<Path>,
+    models: &[(String, &[f32])],
+    nz: usize,
+    nx: usize,
+    dx_m: f32,
+    cols: usize,
+    range: (f32, f32),
+    title: &str,
+) -> Result<()> {
+    let path = path.as_ref();
+    let op = op_name("gallery", path);
+    if models.is_empty() || cols == 0 {
+        return Err(Error::config(&op, "a gallery needs at least one model and one column"));
+    }
+    for (label, m) in models {
+        check_grid(&op, label, m, nz, nx)?;
+    }
+    check_positive(&op, "dx_m", dx_m)?;
+    check_range(&op, range)?;
+    let cols = cols.min(models.len());
+    let rows = models.len().div_ceil(cols);
+    let (h, w) = raster_size(nz, nx, 220, 360);
+    let (xa, za) = Axis::km(nz, nx, dx_m, w);
+    let bar = ColorBar::velocity(range);
+    let (cell_w, cell_h) =
+        (w as i64 + 18 + y_axis_width(&za, false), h as i64 + x_axis_height() + 12 + label_height() + 8);
+    let left = PAD + y_axis_width(&za, true);
+    let top = PAD + title_height(title) + label_height() + 8;
+    let right = left + cols as i64 * cell_w - 18 - y_axis_width(&za, false);
+    let height = top + rows as i64 * cell_h - 12 - label_height() - 8;
+    let mut c = Canvas::new((right + bar.width(h) + PAD) as usize, (height + PAD) as usize, WHITE);
+    heading(&mut c, title, (right + PAD) as f32 / 2.0);
+    for (i, (label, m)) in models.iter().enumerate() {
+        let (x, y) = (left + (i % cols) as i64 * cell_w, top + (i / cols) as i64 * cell_h);
+        let pixels = colorize(&resample(m, nz, nx, h, w), bar.cmap, bar.range);
+        let panel = Panel { x, y, w, h, title: label, x_axis: xa, y_axis: za, y_label: i % cols == 0 };
+        draw_panel(&mut c, panel, &pixels);
+    }
+    bar.draw(&mut c, right, top, h);
+    save_png(path, &c)
+}
+
 /// A figure of one raster (`grid` = rows, cols) drawn `size` = (h, w) pixels with its axes, a
 /// colour bar beside it and a title above, written to `path`.
 fn single_panel(

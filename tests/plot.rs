@@ -329,3 +329,26 @@ fn bad_input_is_an_error_naming_the_file_or_tensor() {
     plot::velocity(dir.join("one.png"), &[3000.0], 1, 1, 10.0, "one cell", (1500.0, 4500.0)).unwrap();
     plot::gather(dir.join("zeros.png"), &[0.0; 10], 10, 1, 0.004, "silent").unwrap();
 }
+
+#[test]
+fn gallery_draws_each_model_in_its_panel_on_one_bar() {
+    let dir = out_dir("gallery");
+    let (nz, nx) = (40, 50);
+    // Five constant models, from the bottom of the colour range to its top.
+    let models: Vec<Vec<f32>> = (0..5).map(|i| vec![1500.0 + 750.0 * i as f32; nz * nx]).collect();
+    let panels: Vec<(String, &[f32])> = models.iter().enumerate().map(|(i, m)| (format!("m{i}"), &m[..])).collect();
+    let path = dir.join("gallery.png");
+    plot::gallery(&path, &panels, nz, nx, 10.0, 3, (1500.0, 4500.0), "Five").unwrap();
+    let img = decode(&path);
+    assert!(img.width() > img.height(), "two rows of three panels: {:?}", img.dimensions());
+    // Each model's colour fills a run of a panel's width somewhere: five panels, five colours.
+    for i in 0..5 {
+        let c = VIRIDIS.at(i as f32 / 4.0);
+        let (_, y) = first_of(&img, c).unwrap_or_else(|| panic!("model {i}'s colour is missing"));
+        assert!(runs(&img, y + 2, c).iter().any(|&(_, n)| n >= 150), "model {i}: no panel-wide run");
+    }
+    let short = &models[0][1..];
+    let e = plot::gallery(&path, &[("bad".into(), short)], nz, nx, 10.0, 3, (1500.0, 4500.0), "x").unwrap_err();
+    assert!(e.to_string().contains("bad"), "{e}");
+    assert!(plot::gallery(&path, &[], nz, nx, 10.0, 3, (1500.0, 4500.0), "x").is_err());
+}

@@ -217,7 +217,7 @@ fn forward_on_the_gpu_equals_the_cpu_twin() {
     let d = dir("fwd");
     let acq = write(&d.join("acq.json"), TINY);
     let models = d.join("m.npy");
-    let m: Vec<f32> = (0..3).flat_map(|k| brine::seismic::model::sample(2, k, 16, 20)).collect();
+    let m: Vec<f32> = (0..3).flat_map(|k| brine::seismic::model::sample(Default::default(), 2, k, 16, 20)).collect();
     npy::write(&models, &[3, 16, 20], &m).unwrap();
     let mut outs = vec![];
     for engine in ["cpu", "gpu"] {

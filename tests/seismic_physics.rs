@@ -175,3 +175,52 @@ fn the_stability_bound_is_sharp() {
     eprintln!("largest |p| after 3000 steps: {below:.3e} at 0.99 of the bound, {above:.3e} at 1.02");
     assert!(below < 1e3 && !(above < 1e6), "{below} {above}");
 }
+
+#[test]
+fn flipping_the_model_under_a_mirror_symmetric_acquisition_reverses_shots_and_receivers() {
+    use brine::device::Device;
+    use brine::seismic::model::{Geology, sample};
+    use brine::train::layout::Layout;
+    let (nz, nx) = (16, 21);
+    let mut a = acq(10.0, 1e-3, 300, [1, 0], vec![]);
+    a.sources = Positions::Row { z: 1, x: vec![0, 6, 10, 14, 20] };
+    a.receivers = Positions::Range { z: 2, x_from: 0, x_to: 20, x_step: 1 };
+    a.pml = 10;
+    a.decimate = 2;
+    a.free_surface = true;
+    a.check_mirror(nx).unwrap();
+    let m = sample(Geology::Wide, 3, 1, nz, nx);
+    let flipped: Vec<f32> = m.chunks(nx).flat_map(|r| r.iter().rev().copied()).collect();
+    let (plan, d) = brine::seismic::forward(&Device::Cpu, &a, &m, 1, nz, nx, |_| {}).unwrap();
+    let (_, df) = brine::seismic::forward(&Device::Cpu, &a, &flipped, 1, nz, nx, |_| {}).unwrap();
+    let (shots, nt, nrec) = (plan.shots, plan.samples, plan.receivers);
+    // Shot s of the flipped model, receiver r = shot S−1−s of the model, receiver R−1−r.
+    let mut expect = vec![0.0f32; d.len()];
+    for s in 0..shots {
+        for t in 0..nt {
+            for r in 0..nrec {
+                expect[(s * nt + t) * nrec + r] = d[((shots - 1 - s) * nt + t) * nrec + nrec - 1 - r];
+            }
+        }
+    }
+    let err = expect.iter().zip(&df).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>().sqrt()
+        / df.iter().map(|b| (*b as f64).powi(2)).sum::<f64>().sqrt();
+    eprintln!("flip: gathers relative L2 {err:.1e}");
+    assert!(err < 1e-5, "relative L2 between the flipped gathers and the flipped model's: {err:e}");
+    // In the network's layout (21 receivers resampled to 24 columns, the model padded).
+    let l = Layout::new(shots, nt, nrec, nz, nx, 4).unwrap();
+    assert_eq!(l.w, 24);
+    let (mut x, mut t) = (l.input(&d).unwrap(), l.target(&m).unwrap());
+    l.flip(&mut x, &mut t);
+    assert_eq!(t, l.target(&flipped).unwrap());
+    let xf = l.input(&df).unwrap();
+    let err = x.iter().zip(&xf).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>().sqrt()
+        / xf.iter().map(|b| (*b as f64).powi(2)).sum::<f64>().sqrt();
+    eprintln!("flip: laid-out input relative L2 {err:.1e}");
+    assert!(err < 1e-5, "laid-out flip against the flipped model's input: {err:e}");
+    // The presets are not mirror-symmetric; the message says where.
+    let e = Acquisition::preset("openfwi").unwrap().check_mirror(70).unwrap_err().to_string();
+    assert!(e.contains("source 2 at [z 1, x 34] mirrors to [z 1, x 35]"), "{e}");
+    a.receivers = Positions::Range { z: 2, x_from: 0, x_to: 19, x_step: 1 };
+    assert!(a.check_mirror(nx).unwrap_err().to_string().contains("receiver 0"));
+}

@@ -193,9 +193,22 @@ fn ablate_compares_eight_variants() {
         s(&out),
         "--backend",
         "cpu",
+        "--seeds",
+        "2",
     ]);
     let rows: Vec<serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(out.join("ablation.json")).unwrap()).unwrap();
+    // Two seeds per variant: two runs, their mean, and a spread that is not zero.
+    for r in &rows {
+        let runs = r["runs"].as_array().unwrap();
+        let maes: Vec<f64> = runs.iter().map(|x| x["mae"].as_f64().unwrap()).collect();
+        assert_eq!(runs.iter().map(|x| x["seed"].as_u64().unwrap()).collect::<Vec<_>>(), [0, 1]);
+        assert!((r["mae"].as_f64().unwrap() - (maes[0] + maes[1]) / 2.0).abs() < 1e-12, "{r}");
+        let sd = (maes[0] - maes[1]).abs() / 2f64.sqrt();
+        assert!((r["spread"]["mae"].as_f64().unwrap() - sd).abs() < 1e-12 && sd > 0.0, "{r}");
+        assert!(out.join(r["variant"].as_str().unwrap()).join("seed-1").join("best.safetensors").exists());
+    }
+    assert!(text.contains(" ± ") && text.contains(" σ) |") && text.contains("2 seeds per variant"), "{text}");
     let names: Vec<&str> = rows.iter().map(|r| r["variant"].as_str().unwrap()).collect();
     assert_eq!(names, ["none", "none+gates", "se", "se+gates", "cbam", "cbam+gates", "ca", "ca+gates"]);
     let params: Vec<u64> = rows.iter().map(|r| r["parameters"].as_u64().unwrap()).collect();
@@ -366,6 +379,32 @@ fn training_online_simulates_new_salt_every_epoch() {
     let mut args = train_args(s(&pairs), s(&r2), "cpu", "1");
     args.push("--online");
     fails(&args, "dataset.json");
+}
+
+/// `--flip` trains on a mirror-symmetric acquisition, and is refused (naming the source)
+/// on the demo's, whose middle source is not mirrored, and without a dataset.json.
+#[test]
+fn training_flips_only_under_a_mirror_symmetric_acquisition() {
+    let root = tmp("flip");
+    let acq = root.join("acq.json");
+    std::fs::create_dir_all(&root).unwrap();
+    let sym = brine::app::demo::ACQUISITION.replace("\"nx\": 40", "\"nx\": 39").replace("[0, 20, 39]", "[0, 19, 38]");
+    std::fs::write(&acq, sym.replace("\"x_to\": 39", "\"x_to\": 38")).unwrap();
+    let set = root.join("set");
+    ok(&["synth", "--preset", s(&acq), "--count", "12", "--out", s(&set), "--backend", "cpu", "--quiet"]);
+    let run = root.join("run");
+    let mut args = train_args(s(&set), s(&run), "cpu", "2");
+    args.push("--flip");
+    ok(&args);
+    assert_eq!(metrics_rows(&run).len(), 2);
+    let spec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    assert_eq!(spec["flip"], true);
+    let r2 = root.join("r2");
+    let mut args = train_args(s(dataset()), s(&r2), "cpu", "1");
+    args.push("--flip");
+    fails(&args, "source 1 at [z 1, x 20] mirrors to [z 1, x 19]");
+    assert!(!r2.join("run.json").exists());
 }
 
 /// `brine refine` from a tiny network's guess on the demo set: a few FWI iterations lower the

@@ -63,7 +63,15 @@ pub struct Report {
 
 fn synth(device: &Device, dir: &Path, count: usize, seed: u64, progress: bool) -> Result<()> {
     let acq: Acquisition = serde_json::from_str(ACQUISITION).expect("the demo acquisition parses");
-    let job = Synth { acq, count, seed, shard: ShardSpec { index: 0, of: 1 }, per_file: count, out: dir.to_path_buf() };
+    let job = Synth {
+        acq,
+        count,
+        seed,
+        geology: Default::default(),
+        shard: ShardSpec { index: 0, of: 1 },
+        per_file: count,
+        out: dir.to_path_buf(),
+    };
     make_set(&job, device, progress, |_| {})?;
     Ok(())
 }

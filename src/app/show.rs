@@ -24,11 +24,14 @@ pub struct ShowOptions {
     pub clip: f64,
     /// Colour range of a model in m/s (default: the file's own range).
     pub vrange: Option<(f64, f64)>,
+    /// Draw the chosen models into one figure, this many to a row.
+    pub grid: Option<usize>,
 }
 
 /// Draws samples of a `.npy` file into `out_dir`: velocity models ((nz, nx), (N, nz, nx),
 /// (N, 1, nz, nx)) as `model_K.png`, seismic data (N, shots, time, receivers with shots ≠ 1)
-/// as `gather_K_shotS.png`. Returns the files written.
+/// as `gather_K_shotS.png`; with `grid`, the models together as `model_grid.png`. Returns
+/// the files written.
 pub fn show_file(path: &Path, out_dir: &Path, opts: &ShowOptions) -> Result<Vec<std::path::PathBuf>> {
     if !(opts.clip > 0.0 && opts.clip <= 100.0) {
         return Err(Error::config("show", format!("--clip {} is not a percentile in (0, 100]", opts.clip)));
@@ -64,21 +67,20 @@ pub fn show_file(path: &Path, out_dir: &Path, opts: &ShowOptions) -> Result<Vec<
         });
         // A constant model still needs a colour range.
         let (lo, hi) = if hi > lo { (lo, hi) } else { (lo - 1.0, hi + 1.0) };
+        if let Some(&k) = indices.iter().find(|&&k| k >= n) {
+            return Err(Error::file(path, format!("model {k} requested, the file has {n}")));
+        }
+        let model = |k: usize| &models[k * nz * nx..(k + 1) * nz * nx];
+        if let Some(cols) = opts.grid {
+            let out = out_dir.join(format!("{stem}_grid.png"));
+            let panels: Vec<(String, &[f32])> = indices.iter().map(|&k| (format!("model {k}"), model(k))).collect();
+            crate::plot::gallery(&out, &panels, nz, nx, dx, cols, (lo as f32, hi as f32), &stem)?;
+            return Ok(vec![out]);
+        }
         for &k in &indices {
-            if k >= n {
-                return Err(Error::file(path, format!("model {k} requested, the file has {n}")));
-            }
             let out = out_dir.join(format!("{stem}_{k}.png"));
             let title = format!("{stem}: model {k}");
-            crate::plot::velocity(
-                &out,
-                &models[k * nz * nx..(k + 1) * nz * nx],
-                nz,
-                nx,
-                dx,
-                &title,
-                (lo as f32, hi as f32),
-            )?;
+            crate::plot::velocity(&out, model(k), nz, nx, dx, &title, (lo as f32, hi as f32))?;
             written.push(out);
         }
     }

@@ -15,6 +15,7 @@ pub struct Synth {
     pub acq: Acquisition,
     pub count: usize,
     pub seed: u64,
+    pub geology: model::Geology,
     pub shard: ShardSpec,
     pub per_file: usize,
     pub out: PathBuf,
@@ -76,17 +77,22 @@ pub fn synth(job: &Synth, device: &Device, progress: bool, mut log: impl FnMut(&
         count: job.count,
         per_file: job.per_file,
         acquisition: acq.clone(),
+        geology: job.geology,
     };
     let desc_path = job.out.join("dataset.json");
     if desc_path.exists() {
         let text = std::fs::read_to_string(&desc_path).map_err(|e| Error::file(&desc_path, e.to_string()))?;
         let old: Description = serde_json::from_str(&text)
             .map_err(|e| Error::file(&desc_path, format!("not a brine dataset description: {e}")))?;
-        if old.seed != desc.seed || old.count != desc.count || old.per_file != desc.per_file || old.acquisition != *acq
+        if old.seed != desc.seed
+            || old.count != desc.count
+            || old.per_file != desc.per_file
+            || old.acquisition != *acq
+            || old.geology != desc.geology
         {
             return Err(Error::file(
                 &desc_path,
-                "describes another set (seed, count, per-file or acquisition differ): use another --out directory",
+                "describes another set (seed, count, per-file, acquisition or geology differ): use another --out directory",
             ));
         }
     } else {
@@ -117,7 +123,7 @@ pub fn synth(job: &Synth, device: &Device, progress: bool, mut log: impl FnMut(&
         let n = size(c);
         let mut models = Vec::with_capacity(n * nz * nx);
         for k in k0..k0 + n {
-            models.extend(model::sample(job.seed, k as u64, nz, nx));
+            models.extend(model::sample(job.geology, job.seed, k as u64, nz, nx));
         }
         let base = bar.position();
         let (plan, data) = forward(device, acq, &models, n, nz, nx, |done| bar.set_position(base + done as u64))?;

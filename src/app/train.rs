@@ -49,6 +49,10 @@ pub struct RunSpec {
     /// the validation split).
     #[serde(default)]
     pub online: bool,
+    /// Flip half the training samples left to right each epoch (mirror-symmetric
+    /// acquisitions only).
+    #[serde(default)]
+    pub flip: bool,
 }
 
 impl RunSpec {
@@ -71,6 +75,7 @@ impl RunSpec {
             budget_s: None,
             stream: false,
             online: false,
+            flip: false,
         }
     }
 }
@@ -193,6 +198,9 @@ pub fn run(
             ),
         ));
     }
+    if spec.flip {
+        check_flip(&spec.data, &layout)?;
+    }
     let (mut train, val, baseline) = data.splits(spec)?;
     if spec.online {
         let per_epoch = train.samples();
@@ -222,6 +230,7 @@ pub fn run(
         loss,
         progress,
         deadline,
+        flip: spec.flip.then_some(layout),
     };
     let outcome = fit::fit(&mut runner, train.as_ref(), &val, &opts, run, rows, stop)?;
     let ms: Vec<f64> = outcome.rows.iter().map(|r| r.step_ms).collect();
@@ -290,6 +299,19 @@ impl Data {
             }
         })
     }
+}
+
+/// `--flip` is exact only when the set's acquisition (its `dataset.json`) is mirror-symmetric.
+fn check_flip(data: &Path, layout: &Layout) -> Result<()> {
+    let desc = crate::data::shards::description(data).ok_or_else(|| {
+        Error::file(data, "has no dataset.json: --flip needs the acquisition to check it is mirror-symmetric")
+    })?;
+    desc.acquisition.check_mirror(layout.nx).map_err(|e| match e {
+        Error::Config { detail, .. } => {
+            Error::config("--flip", format!("a flipped sample would not be exact: the acquisition {detail}"))
+        }
+        e => e,
+    })
 }
 
 /// Reads a run's `run.json`.

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::npy;
 use crate::error::{Error, Result};
 use crate::seismic::Acquisition;
+use crate::seismic::model::Geology;
 
 /// `i/n`: this process makes the files c with c mod n = i.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,6 +52,13 @@ pub struct Description {
     pub count: usize,
     pub per_file: usize,
     pub acquisition: Acquisition,
+    /// The salt generator; sets made before it was recorded are `classic`.
+    #[serde(default = "classic")]
+    pub geology: Geology,
+}
+
+fn classic() -> Geology {
+    Geology::Classic
 }
 
 /// The `dataset.json` of a directory made by `brine synth`, if it has a readable one.

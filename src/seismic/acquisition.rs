@@ -139,12 +139,13 @@ pub struct Acquisition {
 /// The built-in presets' names.
 pub const PRESETS: &[&str] = &["openfwi", "fcnvmb"];
 
-/// Rounded, evenly spaced columns from 0 to `last` (numpy's `linspace(0, last, n).round()`).
+/// Rounded, evenly spaced columns from 0 to `last` (numpy's `linspace(0, last, n).round()`,
+/// which rounds halves to even: OpenFWI's middle source is column 34 of 0…69, not 35).
 fn even(last: usize, n: usize) -> Vec<usize> {
     if n == 1 {
         return vec![last / 2];
     }
-    (0..n).map(|i| (i as f64 * last as f64 / (n - 1) as f64).round() as usize).collect()
+    (0..n).map(|i| (i as f64 * last as f64 / (n - 1) as f64).round_ties_even() as usize).collect()
 }
 
 impl Acquisition {
@@ -250,6 +251,32 @@ impl Acquisition {
         self.receivers.check("receivers")?;
         if let (Some(nz), Some(nx)) = (self.nz, self.nx) {
             self.check_grid(nz, nx)?;
+        }
+        Ok(())
+    }
+
+    /// Whether a left-right flip of an nx-wide model is the same experiment with the shots
+    /// and receivers in reverse order: position i mirrored (x → nx − 1 − x, same z) must be
+    /// position n − 1 − i, for the sources and for the receivers. Then the gathers of the
+    /// flipped model are the gathers with both orders reversed, exactly. Err names the
+    /// first position that breaks it.
+    pub fn check_mirror(&self, nx: usize) -> Result<()> {
+        for (what, p) in [("source", &self.sources), ("receiver", &self.receivers)] {
+            let pts = p.points();
+            for (i, &[z, x]) in pts.iter().enumerate() {
+                let [mz, mx] = pts[pts.len() - 1 - i];
+                if mz != z || x + mx + 1 != nx {
+                    return Err(Error::config(
+                        "acquisition",
+                        format!(
+                            "is not mirror-symmetric on {nx} columns: {what} {i} at [z {z}, x {x}] mirrors to \
+                             [z {z}, x {}], but {what} {} is at [z {mz}, x {mx}]",
+                            (nx - 1).saturating_sub(x),
+                            pts.len() - 1 - i
+                        ),
+                    ));
+                }
+            }
         }
         Ok(())
     }

@@ -37,7 +37,8 @@ fn setup(preset: &str, batch: usize) -> Result<(Plan, Vec<f32>)> {
     // Models, wavefields (two planes and the C-PML memory per shot) and traces per model.
     let per_model = nz * nx + plan.shots * (2 * plan.plane() + 4 * plan.frame) + plan.trace_len();
     crate::limits::check(&format!("--batch {batch} of {preset}"), crate::limits::bytes(&[batch, per_model], 4))?;
-    let models: Vec<f32> = (0..batch as u64).flat_map(|k| model::sample(1, k, nz, nx)).collect();
+    let models: Vec<f32> =
+        (0..batch as u64).flat_map(|k| model::sample(model::Geology::default(), 1, k, nz, nx)).collect();
     Ok((plan, models))
 }
 

@@ -4,12 +4,32 @@
 //! diapirs rising from the bottom (straight, leaning, mushroom-capped with overhangs),
 //! flat and tilted sills, and detached canopies with rugged tops.
 //!
+//! Two geologies share that family. `Classic` is the first generator, kept so that sets
+//! made with it can be made again bit for bit. `Wide` (the default) widens it towards what
+//! real salt sections show and `Classic` never draws: salt bodies cut by the model's sides,
+//! shallower and thinner diapirs with steeper flanks, welds (a diapir's stem pinched shut),
+//! a basal (autochthonous) salt layer along the bottom, rougher salt tops, up to four
+//! bodies, a wider range of sediment velocities, and low-velocity layers, so that velocity
+//! is not monotonic in depth.
+//!
 //! Shapes are drawn in unit coordinates (depth w, lateral u in [0, 1]) and rasterised on
 //! any nz × nx grid, so every preset gets the same family of geologies. Sample `k` of a set
 //! with seed `S` depends only on (S, k): any split of a set into shards gives the same models.
 
 use crate::rng::Rng;
+use serde::{Deserialize, Serialize};
 use std::f64::consts::PI;
+
+/// Which family of salt sections a generator draws (see the module doc).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Geology {
+    /// The first generator: salt inside the section, sediments faster with depth.
+    Classic,
+    /// Classic's shapes and more: salt at the sides, welds, basal salt, velocity inversions.
+    #[default]
+    Wide,
+}
 
 /// The seed of sample `k` of a set seeded `seed`.
 pub fn sample_seed(seed: u64, k: u64) -> u64 {
@@ -20,6 +40,10 @@ pub fn sample_seed(seed: u64, k: u64) -> u64 {
 
 fn range(rng: &mut Rng, lo: f64, hi: f64) -> f64 {
     lo + (hi - lo) * rng.uniform()
+}
+
+fn within(rng: &mut Rng, (lo, hi): (f64, f64)) -> f64 {
+    range(rng, lo, hi)
 }
 
 /// A smooth random 1-D function: a few sinusoids with wavenumbers (cycles per unit) in
@@ -57,7 +81,19 @@ struct Fault {
 enum Body {
     /// Rises from below the model to `top`; half-width `stem` below a cap of half-width
     /// `cap` and height `cap_h`; the centre leans by `lean` over the full depth.
-    Diapir { u0: f64, top: f64, stem: f64, cap: f64, cap_h: f64, lean: f64, meander: Wiggle, edge: Wiggle, rug: Wiggle },
+    /// `weld`: (depth, half-thickness) of a band where the stem pinches shut.
+    Diapir {
+        u0: f64,
+        top: f64,
+        stem: f64,
+        cap: f64,
+        cap_h: f64,
+        lean: f64,
+        meander: Wiggle,
+        edge: Wiggle,
+        rug: Wiggle,
+        weld: Option<(f64, f64)>,
+    },
     /// A lens between a rugged top and a smoother base around a tilted centre line.
     Sill { u0: f64, w0: f64, half_len: f64, thick: f64, tilt: f64, top_rug: Wiggle, base_rug: Wiggle, bend: Wiggle },
     /// A detached canopy: a union of tilted ellipses with a rugged outline, optionally fed
@@ -69,7 +105,7 @@ impl Body {
     /// Whether unit point (w, u) lies in the body; `aspect` = nx / nz of the grid (for round shapes).
     fn contains(&self, w: f64, u: f64, aspect: f64) -> bool {
         match self {
-            Body::Diapir { u0, top, stem, cap, cap_h, lean, meander, edge, rug } => {
+            Body::Diapir { u0, top, stem, cap, cap_h, lean, meander, edge, rug, weld } => {
                 let c = u0 + lean * (1.0 - w) + meander.at(w);
                 let t = top + rug.at(u) + 0.6 * cap_h * ((u - c) / cap.max(1e-3)).powi(2).min(1.5);
                 if w < t {
@@ -78,7 +114,10 @@ impl Body {
                 // Cap profile: full cap width just below the top, narrowing to the stem.
                 let below = (w - top) / cap_h.max(1e-3);
                 let shape = (-(below * below)).exp();
-                let half = stem + (cap - stem) * shape;
+                let mut half = stem + (cap - stem) * shape;
+                if let Some((wc, th)) = weld {
+                    half *= ((w - wc).abs() / th).min(1.0);
+                }
                 (u - c).abs() <= half * (1.0 + edge.at(w))
             }
             Body::Sill { u0, w0, half_len, thick, tilt, top_rug, base_rug, bend } => {
@@ -120,6 +159,9 @@ impl Body {
     }
 }
 
+/// The fastest sediment (m/s), below any salt's 4450–4500 and the 4400 salt threshold.
+pub const SEDIMENT_MAX: f64 = 4350.0;
+
 /// One random salt section.
 #[derive(Clone, Debug)]
 pub struct SaltModel {
@@ -133,8 +175,12 @@ pub struct SaltModel {
 }
 
 impl SaltModel {
-    /// Draws a model from `seed` (use [`sample_seed`] for sample k of a set).
-    pub fn random(seed: u64) -> SaltModel {
+    /// Draws a model of `geology` from `seed` (use [`sample_seed`] for sample k of a set).
+    /// `Wide` draws its extras after `Classic`'s draws, so `Classic` keeps its sequence.
+    pub fn random(seed: u64, geology: Geology) -> SaltModel {
+        let wide = geology == Geology::Wide;
+        // Classic's bounds, or Wide's wider ones: the same draw either way.
+        let pick = |classic: (f64, f64), wider: (f64, f64)| if wide { wider } else { classic };
         let mut rng = Rng::new(seed);
         let rng = &mut rng;
         // Layers: depths of the interfaces between them, sorted, not too close.
@@ -151,14 +197,17 @@ impl SaltModel {
             depths.iter().map(|&d| (d, range(rng, 0.4, 1.2), Wiggle::new(rng, (0.012, 0.012), 1.0, 4.0, 3))).collect();
         let fold = Wiggle::new(rng, (0.0, 0.07), 0.4, 1.6, 3);
         let dip = range(rng, -0.12, 0.12) * if rng.uniform() < 0.4 { 0.0 } else { 1.0 };
-        // Velocities: rising with depth from 1500–2000 to 3000–4000 m/s, with small jitter.
-        let (v_top, v_bot) = (range(rng, 1500.0, 2000.0), range(rng, 3000.0, 4000.0));
+        // Velocities: rising with depth from 1500–2000 to 3000–4000 m/s (Wide: to
+        // 2600–4300), with small jitter.
+        let v_top = range(rng, 1500.0, 2000.0);
+        let v_bot = within(rng, pick((3000.0, 4000.0), (2600.0, 4300.0)));
+        let v_max = if wide { 4300.0 } else { 4000.0 };
         let gamma = range(rng, 0.7, 1.4);
         let mut layer_v = vec![];
         for i in 0..layers {
             let f = i as f64 / (layers - 1) as f64;
             let jitter = if i == 0 { 0.0 } else { range(rng, -120.0, 120.0) };
-            let v: f64 = (v_top + (v_bot - v_top) * f.powf(gamma) + jitter).clamp(1500.0, 4000.0);
+            let v: f64 = (v_top + (v_bot - v_top) * f.powf(gamma) + jitter).clamp(1500.0, v_max);
             layer_v.push(v);
         }
         let gradient = range(rng, 0.0, 250.0);
@@ -170,39 +219,40 @@ impl SaltModel {
                 faults.push(Fault { u0: range(rng, 0.15, 0.85), slope, throw: range(rng, 0.015, 0.06) });
             }
         }
-        // Salt: one to three bodies.
+        // Salt: one to three bodies (Wide: to four).
         let count = 1 + (rng.uniform() < 0.45) as usize + (rng.uniform() < 0.15) as usize;
         let mut bodies = vec![];
         for _ in 0..count {
-            let pick = rng.uniform();
-            let body = if pick < 0.45 {
-                let stem = range(rng, 0.04, 0.13);
+            let pick_body = rng.uniform();
+            let body = if pick_body < 0.45 {
+                let stem = within(rng, pick((0.04, 0.13), (0.02, 0.14)));
                 let cap = stem + if rng.uniform() < 0.6 { range(rng, 0.04, 0.2) } else { range(rng, 0.0, 0.03) };
                 Body::Diapir {
-                    u0: range(rng, 0.15, 0.85),
-                    top: range(rng, 0.2, 0.6),
+                    u0: within(rng, pick((0.15, 0.85), (-0.05, 1.05))),
+                    top: within(rng, pick((0.2, 0.6), (0.08, 0.65))),
                     stem,
                     cap,
                     cap_h: range(rng, 0.06, 0.2),
                     lean: range(rng, -0.2, 0.2),
                     meander: Wiggle::new(rng, (0.03, 0.03), 0.5, 2.0, 2),
                     edge: Wiggle::new(rng, (0.12, 0.12), 2.0, 8.0, 4),
-                    rug: Wiggle::new(rng, (0.01, 0.045), 4.0, 20.0, 6),
+                    rug: Wiggle::new(rng, pick((0.01, 0.045), (0.01, 0.07)), 4.0, 20.0, 6),
+                    weld: None,
                 }
-            } else if pick < 0.8 {
+            } else if pick_body < 0.8 {
                 let flat = rng.uniform() < 0.4;
                 Body::Sill {
-                    u0: range(rng, 0.2, 0.8),
+                    u0: within(rng, pick((0.2, 0.8), (0.0, 1.0))),
                     w0: range(rng, 0.3, 0.8),
-                    half_len: range(rng, 0.15, 0.5),
+                    half_len: within(rng, pick((0.15, 0.5), (0.1, 0.7))),
                     thick: range(rng, 0.06, 0.18),
                     tilt: if flat { range(rng, -0.03, 0.03) } else { range(rng, -0.45, 0.45) },
-                    top_rug: Wiggle::new(rng, (0.006, 0.03), 4.0, 20.0, 6),
+                    top_rug: Wiggle::new(rng, pick((0.006, 0.03), (0.006, 0.06)), 4.0, 20.0, 6),
                     base_rug: Wiggle::new(rng, (0.006, 0.006), 1.0, 5.0, 3),
                     bend: Wiggle::new(rng, (0.02, 0.02), 0.5, 2.0, 2),
                 }
             } else {
-                let (cw, cu) = (range(rng, 0.3, 0.65), range(rng, 0.25, 0.75));
+                let (cw, cu) = (range(rng, 0.3, 0.65), within(rng, pick((0.25, 0.75), (0.1, 0.9))));
                 let mut parts = vec![];
                 for i in 0..2 + (rng.uniform() * 3.0) as usize {
                     let spread = if i == 0 { 0.0 } else { 1.0 };
@@ -218,6 +268,9 @@ impl SaltModel {
                 Body::Canopy { parts, rug: Wiggle::new(rng, (0.12, 0.12), 2.0, 9.0, 5), feeder }
             };
             bodies.push((body, range(rng, 4450.0, 4500.0)));
+        }
+        if wide {
+            widen(rng, &mut layer_v, &mut bodies);
         }
         SaltModel { interfaces, fold, dip, layer_v, gradient, faults, bodies }
     }
@@ -249,7 +302,8 @@ impl SaltModel {
                 base = z;
             }
         }
-        self.layer_v[layer] + self.gradient * (w - base).max(0.0)
+        // Below salt velocity (Classic never reaches the cap, so it is unchanged by it).
+        (self.layer_v[layer] + self.gradient * (w - base).max(0.0)).min(SEDIMENT_MAX)
     }
 
     /// The model on an nz × nx grid in m/s, row-major (row 0 = surface).
@@ -273,7 +327,50 @@ impl SaltModel {
     }
 }
 
-/// Sample `k` of the set seeded `seed`, on an nz × nx grid (m/s).
-pub fn sample(seed: u64, k: u64, nz: usize, nx: usize) -> Vec<f32> {
-    SaltModel::random(sample_seed(seed, k)).render(nz, nx)
+/// Wide's extras, drawn after everything Classic draws: low-velocity layers, welds in
+/// some diapirs, a fourth body, and a basal salt layer.
+fn widen(rng: &mut Rng, layer_v: &mut [f64], bodies: &mut Vec<(Body, f64)>) {
+    // One or two sediment layers (never the first) slower than the one above them.
+    if rng.uniform() < 0.4 {
+        for _ in 0..1 + (rng.uniform() < 0.4) as usize {
+            let i = 1 + (rng.uniform() * (layer_v.len() - 1) as f64) as usize;
+            layer_v[i] = (layer_v[i - 1] - range(rng, 200.0, 800.0)).max(1500.0);
+        }
+    }
+    for (body, _) in bodies.iter_mut() {
+        if let Body::Diapir { top, cap_h, weld, .. } = body
+            && rng.uniform() < 0.3
+        {
+            let from = *top + *cap_h + 0.05;
+            if from < 0.95 {
+                *weld = Some((range(rng, from, 0.97), range(rng, 0.03, 0.1)));
+            }
+        }
+    }
+    let basal = rng.uniform() < 0.15;
+    let fourth = rng.uniform() < 0.1;
+    if basal || fourth {
+        // A layer along the bottom reaching both sides; or a small extra sill.
+        let (w0, half_len, thick) = if basal {
+            (range(rng, 0.86, 0.97), range(rng, 0.8, 1.2), range(rng, 0.05, 0.14))
+        } else {
+            (range(rng, 0.3, 0.8), range(rng, 0.1, 0.3), range(rng, 0.05, 0.12))
+        };
+        let sill = Body::Sill {
+            u0: if basal { range(rng, 0.4, 0.6) } else { range(rng, 0.0, 1.0) },
+            w0,
+            half_len,
+            thick,
+            tilt: range(rng, -0.05, 0.05),
+            top_rug: Wiggle::new(rng, (0.006, 0.04), 4.0, 20.0, 6),
+            base_rug: Wiggle::new(rng, (0.006, 0.006), 1.0, 5.0, 3),
+            bend: Wiggle::new(rng, (0.01, 0.03), 0.5, 2.0, 2),
+        };
+        bodies.push((sill, range(rng, 4450.0, 4500.0)));
+    }
+}
+
+/// Sample `k` of the set seeded `seed`, of `geology`, on an nz × nx grid (m/s).
+pub fn sample(geology: Geology, seed: u64, k: u64, nz: usize, nx: usize) -> Vec<f32> {
+    SaltModel::random(sample_seed(seed, k), geology).render(nz, nx)
 }

@@ -97,6 +97,9 @@ pub struct Options {
     pub progress: bool,
     /// Stop after the epoch that ends past this moment (a time budget).
     pub deadline: Option<Instant>,
+    /// Flip each training sample left to right with probability ½ (`Layout::flip`; only
+    /// for mirror-symmetric acquisitions).
+    pub flip: Option<super::layout::Layout>,
 }
 
 /// One line of `metrics.csv`.
@@ -280,6 +283,7 @@ pub fn fit(
         let lr = opts.schedule.lr(opts.lr, epoch, opts.epochs);
         runner.set_lr(lr);
         let rng = Rng::new(opts.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9));
+        let mut flips = Rng::new(!opts.seed ^ (epoch as u64).wrapping_mul(0xF11B_F11B));
         let bar = progress_bar(opts.progress, steps as u64, epoch, opts.epochs);
         let mut sum = LossSum::default();
         let mut epoch_work = GpuWork::default();
@@ -289,7 +293,13 @@ pub fn fit(
             scope.spawn(move || train.send_epoch(rng, b, &tx));
             let mut shown = Instant::now();
             for s in 0..steps {
-                let (x, t) = rx.recv().map_err(|_| Error::config("train", "the batch loader stopped"))??;
+                let (mut x, mut t) = rx.recv().map_err(|_| Error::config("train", "the batch loader stopped"))??;
+                if let Some(l) = &opts.flip {
+                    let pairs = x.chunks_exact_mut(l.input_len()).zip(t.chunks_exact_mut(l.target_len()));
+                    for (xi, ti) in pairs.filter(|_| flips.uniform() < 0.5) {
+                        l.flip(xi, ti);
+                    }
+                }
                 let before = runner.counters();
                 runner.step(&x, &t)?;
                 if let (Some(after), Some(before)) = (runner.counters(), before) {

@@ -92,6 +92,27 @@ impl Layout {
         Ok(out)
     }
 
+    /// One laid-out sample flipped left to right, as `input` and `target` would be for the
+    /// mirrored model under a mirror-symmetric acquisition (`Acquisition::check_mirror`):
+    /// the shots in reverse order, each gather's columns reversed (resampling the receiver
+    /// axis commutes with reversing it), and the model's nx columns reversed with the
+    /// padding kept on the right.
+    pub fn flip(&self, input: &mut [f32], target: &mut [f32]) {
+        let plane = self.h * self.w;
+        for s in 0..self.shots / 2 {
+            let (a, b) = input.split_at_mut((self.shots - 1 - s) * plane);
+            a[s * plane..][..plane].swap_with_slice(&mut b[..plane]);
+        }
+        for row in input.chunks_exact_mut(self.w) {
+            row.reverse();
+        }
+        for row in target.chunks_exact_mut(self.w) {
+            row[..self.nx].reverse();
+            let last = row[self.nx - 1];
+            row[self.nx..].fill(last);
+        }
+    }
+
     /// A network output (h × w) cropped to the velocity grid (nz × nx).
     pub fn crop(&self, out: &[f32]) -> Result<Vec<f32>> {
         if out.len() != self.target_len() {

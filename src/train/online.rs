@@ -23,6 +23,8 @@ pub struct Online<'d> {
     per_epoch: usize,
     /// The generator's seed; models are drawn at indices no stored set uses.
     seed: u64,
+    /// The stored set's generator.
+    geology: model::Geology,
 }
 
 impl<'d> Online<'d> {
@@ -39,18 +41,19 @@ impl<'d> Online<'d> {
         let desc = shards::description(dir).ok_or_else(|| {
             Error::file(dir, "has no dataset.json: --online simulates with the acquisition `brine synth` records there")
         })?;
-        let acq = desc.acquisition;
+        let (acq, geology) = (desc.acquisition, desc.geology);
         if (acq.nz, acq.nx) != (Some(layout.nz), Some(layout.nx)) {
             return Err(Error::file(dir, "dataset.json's acquisition does not give the set's model size"));
         }
-        Ok(Online { device, acq, layout, norm, per_epoch, seed: seed ^ 0x0_0511_11E5 })
+        Ok(Online { device, acq, layout, norm, per_epoch, seed: seed ^ 0x0_0511_11E5, geology })
     }
 
     fn batch(&self, rng: &mut Rng, b: usize) -> Result<Batch> {
         let l = &self.layout;
         // Indices from 2^40 up: past any stored set's.
-        let models: Vec<f32> =
-            (0..b).flat_map(|_| model::sample(self.seed, (1 << 40) + (rng.next_u64() >> 24), l.nz, l.nx)).collect();
+        let models: Vec<f32> = (0..b)
+            .flat_map(|_| model::sample(self.geology, self.seed, (1 << 40) + (rng.next_u64() >> 24), l.nz, l.nx))
+            .collect();
         let (_, mut data) = forward(self.device, &self.acq, &models, b, l.nz, l.nx, |_| {})?;
         let mut targets = models;
         self.norm.normalize_data(&mut data)?;

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use brine::app::check::Checked;
 use brine::device::BackendChoice;
+use brine::seismic::model::Geology;
 use clap::{Parser, Subcommand};
 
 /// The model shipped with brine, trained by `brine train` on `brine synth --preset openfwi` data.
@@ -177,8 +178,13 @@ pub(crate) enum Command {
         lr: f32,
         #[arg(long, default_value = "l1")]
         loss: String,
+        /// The first seed (initial weights and batch order).
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Runs per variant, with seeds seed, seed + 1, …: scores become mean ± std, and each
+        /// variant's MAE is compared with none's in standard errors.
+        #[arg(long, default_value_t = 1)]
+        seeds: usize,
         #[arg(long, default_value_t = 10)]
         val_every: usize,
         #[arg(long)]
@@ -210,6 +216,10 @@ pub(crate) enum Command {
         /// Seed of the set: sample k is drawn from (seed, k).
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// The salt generator: wide (salt at the sides, welds, basal salt, low-velocity
+        /// layers) or classic (the first one, to remake sets made with it).
+        #[arg(long, value_enum, default_value_t = Geology::Wide)]
+        geology: Geology,
         /// i/n: make the files c with c mod n = i (split a set over processes or machines).
         #[arg(long, default_value = "0/1")]
         shard: String,
@@ -265,6 +275,9 @@ pub(crate) enum Command {
         /// Colour range of models in m/s, e.g. 1500,4500 (default: the file's range).
         #[arg(long, value_parser = parse_range)]
         vrange: Option<(f64, f64)>,
+        /// Draw the chosen models into one figure (STEM_grid.png), this many to a row.
+        #[arg(long)]
+        grid: Option<usize>,
     },
     /// Benchmarks.
     Bench {
@@ -411,6 +424,12 @@ pub(crate) struct TrainArgs {
     /// stored set gives the normalisation and the validation split.
     #[arg(long)]
     pub(crate) online: bool,
+    /// Flip half the training samples left to right each epoch: the mirrored model with
+    /// the shots and receivers reversed, exact only for mirror-symmetric acquisitions
+    /// (checked against DIR/dataset.json; the presets are not: OpenFWI's middle source, x
+    /// 34 of 0…69, mirrors to 35).
+    #[arg(long)]
+    pub(crate) flip: bool,
     /// Where the network runs: auto (a hardware GPU, else the CPU), gpu or cpu (default
     /// auto; with --resume: the run's own).
     #[arg(long, value_enum)]
@@ -422,7 +441,7 @@ pub(crate) struct TrainArgs {
     /// it, --backend move it; the other flags cannot change a run).
     #[arg(long, conflicts_with_all = [
         "data", "attention", "gates", "widths", "batch", "lr", "loss", "schedule", "weight_decay", "seed",
-        "val_every", "limit", "out", "stream", "online",
+        "val_every", "limit", "out", "stream", "online", "flip",
     ])]
     pub(crate) resume: Option<PathBuf>,
 }

@@ -186,7 +186,7 @@ fn run(cli: Cli) -> Result<bool> {
             }
             Ok(true)
         }
-        Command::Ablate { data, out, epochs, widths, batch, lr, loss, seed, val_every, limit, backend } => {
+        Command::Ablate { data, out, epochs, widths, batch, lr, loss, seed, seeds, val_every, limit, backend } => {
             let device = open(backend)?;
             let o = brine::app::ablate::Options {
                 data,
@@ -197,13 +197,14 @@ fn run(cli: Cli) -> Result<bool> {
                 lr,
                 loss,
                 seed,
+                seeds,
                 val_every,
                 limit,
                 backend,
                 progress: true,
             };
-            let rows = brine::app::ablate::run(&o, &device, |r| {
-                println!("done: {} (MAE {:.4}, SSIM {:.4})", r.variant, r.mae, r.ssim)
+            let rows = brine::app::ablate::run(&o, &device, |variant, r| {
+                println!("done: {variant}, seed {} (MAE {:.4}, SSIM {:.4})", r.seed, r.mae, r.ssim)
             })?;
             println!("\n{}", brine::app::ablate::markdown(&rows));
             println!("table: {} and {}", out.join("ablation.md").display(), out.join("ablation.json").display());
@@ -211,14 +212,14 @@ fn run(cli: Cli) -> Result<bool> {
         }
         Command::Info => info(),
         Command::Check { golden, backend } => Ok(brine::app::check::run(&golden, backend)?),
-        Command::Synth { preset, count, seed, shard, per_file, out, backend, quiet, print_acquisition } => {
+        Command::Synth { preset, count, seed, geology, shard, per_file, out, backend, quiet, print_acquisition } => {
             let acq = Acquisition::preset_or_file(&preset)?;
             if print_acquisition {
                 println!("{}", acq.to_json());
                 return Ok(true);
             }
             let (Some(count), Some(out)) = (count, out) else { anyhow::bail!("--count and --out are required") };
-            let job = brine::app::synth::Synth { acq, count, seed, shard: shard.parse()?, per_file, out };
+            let job = brine::app::synth::Synth { acq, count, seed, geology, shard: shard.parse()?, per_file, out };
             let device = open_simulation(backend)?;
             let report = brine::app::synth::synth(&job, &device, !quiet, |w| eprintln!("warning: {w}"))?;
             println!(
@@ -250,8 +251,8 @@ fn run(cli: Cli) -> Result<bool> {
             println!("{} model(s) {nz}x{nx} -> {} {shape:?}", n, out.display());
             Ok(true)
         }
-        Command::Show { file, out, index, shot, clip, vrange } => {
-            let opts = brine::app::show::ShowOptions { indices: index, shots: shot, clip, vrange };
+        Command::Show { file, out, index, shot, clip, vrange, grid } => {
+            let opts = brine::app::show::ShowOptions { indices: index, shots: shot, clip, vrange, grid };
             for p in brine::app::show::show_file(&file, &out, &opts)? {
                 println!("{}", p.display());
             }
@@ -392,6 +393,7 @@ fn train(a: TrainArgs) -> Result<bool> {
                 limit: a.limit,
                 stream: a.stream,
                 online: a.online,
+                flip: a.flip,
                 backend: a.backend.unwrap_or(BackendChoice::Auto),
                 ..RunSpec::new(a.data.clone().unwrap_or_default(), config)
             };
