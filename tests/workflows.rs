@@ -209,6 +209,9 @@ fn ablate_compares_eight_variants() {
         assert!(out.join(r["variant"].as_str().unwrap()).join("seed-1").join("best.safetensors").exists());
     }
     assert!(text.contains(" ± ") && text.contains(" σ) |") && text.contains("2 seeds per variant"), "{text}");
+    let bad = tmp("ablate-bad").join("out");
+    fails(&["ablate", "--data", s(dataset()), "--seeds", "0", "--out", s(&bad), "--backend", "cpu"], "--seeds 0");
+    assert!(!bad.exists(), "nothing is created for a refused run");
     let names: Vec<&str> = rows.iter().map(|r| r["variant"].as_str().unwrap()).collect();
     assert_eq!(names, ["none", "none+gates", "se", "se+gates", "cbam", "cbam+gates", "ca", "ca+gates"]);
     let params: Vec<u64> = rows.iter().map(|r| r["parameters"].as_u64().unwrap()).collect();
@@ -296,6 +299,11 @@ fn demo_runs_at_a_small_size() {
     assert!(text.contains("SSIM") && text.contains("figure"), "{text}");
     assert!(out.join("eval.json").exists());
     assert!(image_ok(&out.join("figures/sample_0000.png")));
+    // The learning rate follows a cosine over the 3 s budget: from 3e-3, falling epoch by epoch.
+    let lr: Vec<f64> =
+        metrics_rows(&out.join("run")).iter().map(|r| r.split(',').nth(4).unwrap().parse().unwrap()).collect();
+    assert!(lr.len() >= 3 && lr[0] == 3e-3, "{lr:?}");
+    assert!(lr.windows(2).all(|w| w[1] < w[0]) && *lr.last().unwrap() < 2e-3, "{lr:?}");
 }
 
 #[test]

@@ -103,6 +103,8 @@ pub fn run(o: &Options, device: &Device, mut say: impl FnMut(&str)) -> Result<Re
         epochs: o.epochs,
         batch: 8,
         lr: 3e-3,
+        // Decays over the time budget (the epochs are only a cap).
+        schedule: "cosine".into(),
         seed: o.seed,
         backend: o.backend,
         budget_s: Some(budget_s),

@@ -74,7 +74,12 @@ pub fn show_file(path: &Path, out_dir: &Path, opts: &ShowOptions) -> Result<Vec<
         if let Some(cols) = opts.grid {
             let out = out_dir.join(format!("{stem}_grid.png"));
             let panels: Vec<(String, &[f32])> = indices.iter().map(|&k| (format!("model {k}"), model(k))).collect();
-            crate::plot::gallery(&out, &panels, nz, nx, dx, cols, (lo as f32, hi as f32), &stem)?;
+            // The set's generator and seed, where `brine synth` recorded them.
+            let title = match path.parent().and_then(crate::data::shards::description) {
+                Some(d) => format!("{stem}: {} geology, seed {}", d.geology, d.seed),
+                None => stem.clone(),
+            };
+            crate::plot::gallery(&out, &panels, nz, nx, dx, cols, (lo as f32, hi as f32), &title)?;
             return Ok(vec![out]);
         }
         for &k in &indices {

@@ -31,6 +31,16 @@ pub enum Geology {
     Wide,
 }
 
+impl std::fmt::Display for Geology {
+    /// As the CLI and `dataset.json` spell it.
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(match self {
+            Geology::Classic => "classic",
+            Geology::Wide => "wide",
+        })
+    }
+}
+
 /// The seed of sample `k` of a set seeded `seed`.
 pub fn sample_seed(seed: u64, k: u64) -> u64 {
     let mut a = Rng::new(seed);

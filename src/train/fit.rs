@@ -50,7 +50,8 @@ impl Samples {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Schedule {
     Constant,
-    /// Cosine decay from the initial rate to zero over the run.
+    /// Cosine decay from the initial rate to zero over the run's epochs, or over its time
+    /// budget when it has one (`brine demo`'s).
     Cosine,
     /// Multiply by `gamma` every `every` epochs.
     Step {
@@ -76,11 +77,16 @@ impl std::str::FromStr for Schedule {
     }
 }
 
+/// Cosine decay from `base` to zero: the rate once `done` (0…1) of the run is done.
+fn cosine(base: f32, done: f32) -> f32 {
+    base * 0.5 * (1.0 + (std::f32::consts::PI * done).cos())
+}
+
 impl Schedule {
     pub fn lr(&self, base: f32, epoch: usize, epochs: usize) -> f32 {
         match *self {
             Schedule::Constant => base,
-            Schedule::Cosine => base * 0.5 * (1.0 + (std::f32::consts::PI * epoch as f32 / epochs.max(1) as f32).cos()),
+            Schedule::Cosine => cosine(base, epoch as f32 / epochs.max(1) as f32),
             Schedule::Step { every, gamma } => base * gamma.powi((epoch / every) as i32),
         }
     }
@@ -95,8 +101,9 @@ pub struct Options {
     pub seed: u64,
     pub loss: LossKind,
     pub progress: bool,
-    /// Stop after the epoch that ends past this moment (a time budget).
-    pub deadline: Option<Instant>,
+    /// A time budget: (start, length). Training stops after the epoch that ends past it,
+    /// and a cosine schedule decays over the budget's time instead of over the epochs.
+    pub budget: Option<(Instant, Duration)>,
     /// Flip each training sample left to right with probability ½ (`Layout::flip`; only
     /// for mirror-symmetric acquisitions).
     pub flip: Option<super::layout::Layout>,
@@ -280,7 +287,12 @@ pub fn fit(
     let mut best = rows.iter().map(|r| r.val_loss).fold(f64::INFINITY, f64::min);
     for epoch in rows.len()..opts.epochs {
         let started = Instant::now();
-        let lr = opts.schedule.lr(opts.lr, epoch, opts.epochs);
+        let lr = match (opts.schedule, opts.budget) {
+            (Schedule::Cosine, Some((start, length))) => {
+                cosine(opts.lr, (start.elapsed().as_secs_f64() / length.as_secs_f64().max(1e-9)).min(1.0) as f32)
+            }
+            (schedule, _) => schedule.lr(opts.lr, epoch, opts.epochs),
+        };
         runner.set_lr(lr);
         let rng = Rng::new(opts.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9));
         let mut flips = Rng::new(!opts.seed ^ (epoch as u64).wrapping_mul(0xF11B_F11B));
@@ -364,7 +376,7 @@ pub fn fit(
             runner.save(&run.join("best.safetensors"))?;
         }
         write_metrics(run, &rows)?;
-        if opts.deadline.is_some_and(|d| Instant::now() >= d) {
+        if opts.budget.is_some_and(|(start, length)| start.elapsed() >= length) {
             break;
         }
     }
