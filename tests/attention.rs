@@ -251,4 +251,5 @@ fn infer_and_eval_write_draw_and_score_the_attention() {
     ]);
     assert!(t.contains("has no attention") && plain.join("prediction.npy").exists(), "{t}");
     assert!(!plain.join("attention_0000.png").exists());
+    assert!(!plain.join("attention").exists(), "no empty attention directory");
 }

@@ -486,9 +486,10 @@ fn existing_runs_are_neither_overwritten_nor_relabelled() {
     unchanged(&r, &before);
     std::fs::remove_file(r.join("metrics.csv")).unwrap();
     refused(&["train", "--resume", s(&r)], &["no metrics.csv", "refusing to resume"]);
-    // An ablation rerun with another seed does not relabel the old runs.
+    // An ablation rerun with other hyper-parameters does not relabel the old runs; another
+    // seed trains its own runs beside them (`OUT/<variant>/seed-S`).
     let ab = dir.join("ablate");
-    let args = |seed: &'static str| {
+    let args = |seed: &'static str, lr: &'static str| {
         vec![
             "ablate",
             "--data",
@@ -507,12 +508,18 @@ fn existing_runs_are_neither_overwritten_nor_relabelled() {
             "cpu",
             "--seed",
             seed,
+            "--lr",
+            lr,
         ]
     };
-    ok(&args("1"));
-    let before = snapshot(&ab);
-    refused(&args("2"), &["describes another run", "run.json"]);
-    unchanged(&ab, &before);
+    ok(&args("1", "1e-3"));
+    let seed1 = ab.join("none/seed-1");
+    let before = snapshot(&seed1);
+    refused(&args("1", "2e-3"), &["describes another run", "run.json"]);
+    unchanged(&seed1, &before);
+    ok(&args("2", "1e-3"));
+    assert!(ab.join("none/seed-2/run.json").exists());
+    unchanged(&seed1, &before);
 }
 
 #[test]

@@ -259,6 +259,10 @@ pub fn focus_table(
 
 /// Writes every kept map, stacked over the `n` samples, as `dir/<name>.npy` (N, C, H, W).
 pub fn write_maps(dir: &Path, kept: &[KeptMap], maps: &[Vec<f32>], n: usize) -> Result<Vec<PathBuf>> {
+    if kept.is_empty() {
+        // Nothing to write: no empty directory either.
+        return Ok(vec![]);
+    }
     crate::app::ensure_dir(dir)?;
     kept.iter()
         .zip(maps)

@@ -41,7 +41,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             out: PathBuf::from("brine-demo"),
-            samples: 160,
+            samples: 800,
             test_samples: 16,
             budget_s: None,
             epochs: 2000,

@@ -34,7 +34,7 @@ pub(crate) enum Command {
         #[arg(long, default_value = "brine-demo")]
         out: PathBuf,
         /// Training samples to synthesise.
-        #[arg(long, default_value_t = 160)]
+        #[arg(long, default_value_t = 800)]
         samples: usize,
         /// Training time budget in seconds (default: 60 on a hardware GPU, 150 on the CPU).
         #[arg(long, allow_negative_numbers = true)]
