@@ -124,9 +124,14 @@ fn synth_writes_numpy_shards_independent_of_the_split() {
     assert!(ok, "{text}");
     let (ok, text) = brine(&["show", s(&whole.join("data_00000.npy")), "--out", s(&pics), "--shot", "1"]);
     assert!(ok, "{text}");
-    for f in ["model_00000_0.png", "model_00000_1.png", "data_00000_0_shot1.png"] {
+    let (ok, text) =
+        brine(&["show", s(&whole.join("model_00000.npy")), "--out", s(&pics), "--index", "0,1", "--grid", "2"]);
+    assert!(ok && text.contains("model_00000_grid.png"), "{text}");
+    for f in ["model_00000_0.png", "model_00000_1.png", "data_00000_0_shot1.png", "model_00000_grid.png"] {
         assert_eq!(&std::fs::read(pics.join(f)).unwrap()[..8], b"\x89PNG\r\n\x1a\n", "{f}");
     }
+    let (ok, text) = brine(&["show", s(&whole.join("data_00000.npy")), "--out", s(&pics), "--grid", "2"]);
+    assert!(!ok && text.contains("--grid draws velocity models only"), "{text}");
     std::fs::remove_dir_all(&d).unwrap();
 }
 

@@ -43,6 +43,9 @@ pub fn show_file(path: &Path, out_dir: &Path, opts: &ShowOptions) -> Result<Vec<
     let is_data = a.shape.len() == 4 && a.shape[1] != 1;
     let (dx, dt) = geometry(path);
     let indices = if opts.indices.is_empty() { vec![0] } else { opts.indices.clone() };
+    if is_data && opts.grid.is_some() {
+        return Err(Error::file(path, "holds shot gathers: --grid draws velocity models only"));
+    }
     if is_data {
         let [n, shots, nt, nrec] = [a.shape[0], a.shape[1], a.shape[2], a.shape[3]];
         for &k in &indices {
