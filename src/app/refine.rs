@@ -215,9 +215,7 @@ fn models_file(path: &Path, n: usize, model: &Model, what: &str) -> Result<Vec<f
 }
 
 pub fn run(o: &Options) -> Result<Report> {
-    if o.limit == Some(0) {
-        return Err(Error::config("refine", "--limit must be at least 1"));
-    }
+    crate::train::dataset::check_limit("refine", o.limit)?;
     let model = Model::read(o.checkpoint)?;
     let l = model.layout;
     let bounds = (o.vmin.unwrap_or(model.norm.model_min), o.vmax.unwrap_or(model.norm.model_max));

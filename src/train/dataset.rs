@@ -40,10 +40,10 @@ pub fn pairs(dir: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
     Ok(out)
 }
 
-/// A `--limit` of no samples is refused.
-pub fn check_limit(limit: Option<usize>) -> Result<()> {
+/// A `--limit` of no samples is refused (`op` names the command that reads the samples).
+pub fn check_limit(op: &str, limit: Option<usize>) -> Result<()> {
     if limit == Some(0) {
-        return Err(Error::config("--limit", "must be at least 1 sample"));
+        return Err(Error::config(op, "--limit must be at least 1 sample"));
     }
     Ok(())
 }
@@ -107,7 +107,7 @@ pub fn load(
     norm: Option<Norm>,
     limit: Option<usize>,
 ) -> Result<Dataset> {
-    check_limit(limit)?;
+    check_limit("dataset", limit)?;
     let files = pairs(dir)?;
     crate::limits::check(&format!("{}: loading the dataset", dir.display()), memory_needed(&files, limit)?)?;
     let mut shards = vec![];

@@ -39,7 +39,7 @@ impl Stream {
     /// Reads the headers of every pair in `dir` (at most `limit` samples), and the bounds
     /// from `norm.json` or, without it, from one pass over the files.
     pub fn open(dir: &Path, levels: usize, limit: Option<usize>, val_every: usize, window: usize) -> Result<Stream> {
-        check_limit(limit)?;
+        check_limit("dataset", limit)?;
         let (mut files, mut total, mut shape) = (vec![], 0, None);
         for (data, models) in pairs(dir)? {
             if limit.is_some_and(|l| total >= l) {
