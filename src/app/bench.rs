@@ -52,15 +52,16 @@ pub fn wave(device: &Device, batch: usize, steps: usize, iters: usize, cpu: bool
 }
 
 /// `brine bench gradient`: the misfit gradient beside the forward on one device.
-pub fn gradient(device: &Device, preset: &str, batch: usize, write: Option<&std::path::Path>) -> Result<()> {
-    at_least_one(&[("--batch", batch)])?;
+pub fn gradient(device: &Device, preset: &str, batch: usize, rounds: usize, write: Option<&std::path::Path>) -> Result<()> {
+    at_least_one(&[("--batch", batch), ("--rounds", rounds)])?;
     match device.gpu() {
         Some(ctx) => println!("adapter: {}", ctx.adapter_name()),
         None => println!("{}", Machine::measure().describe()),
     }
     // A warm-up on one model, so pipelines and thread pools are made before the timing.
-    crate::seismic::bench::gradient(device, preset, 1, None)?;
-    let (row, cells) = crate::seismic::bench::gradient(device, preset, batch, write)?;
+    crate::seismic::bench::gradient(device, preset, 1, 1, None)?;
+    let (row, cells) = crate::seismic::bench::gradient(device, preset, batch, rounds, write)?;
+    println!("median of {rounds} rounds, forward and gradient alternated");
     for line in row.lines(cells) {
         println!("{line}");
     }

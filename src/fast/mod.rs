@@ -2,7 +2,7 @@
 //! module names) rebuilt for speed — convolutions through a tuned GEMM (the `gemm` crate)
 //! on im2col panels sized for L2, loops that vectorise to the machine's widest SIMD
 //! (`simd`), rayon threads over images, planes and channels (`threads`), and output buffers
-//! reused from step to step (`buffers`); and the wave propagator (`wave`). Each is tested
+//! reused from step to step (`buffers`); and the wave propagator and its adjoint (`wave`, `wave_adjoint`). Each is tested
 //! against its twin on odd shapes in `tests/parity_<name>.rs`; parallel reductions split
 //! work by shape, never by thread count, so results do not depend on how many threads ran
 //! them (`tests/net.rs` holds a whole training step to that).
@@ -21,6 +21,7 @@ pub mod reduce;
 pub mod simd;
 pub mod threads;
 pub mod wave;
+pub mod wave_adjoint;
 
 /// Elements per task of an element-wise op; a tensor of at most two chunks runs on the
 /// calling thread, where handing it to rayon would cost more than it saves.

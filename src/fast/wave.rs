@@ -34,31 +34,31 @@ pub struct Step {
 
 /// The padded grid with its halo.
 #[derive(Clone, Copy)]
-struct Grid {
-    nz: usize,
-    nx: usize,
-    h: usize,
+pub(in crate::fast) struct Grid {
+    pub nz: usize,
+    pub nx: usize,
+    pub h: usize,
     /// Row stride: nx + 2h.
-    s: usize,
-    wt: usize,
-    wb: usize,
-    wl: usize,
-    wr: usize,
+    pub s: usize,
+    pub wt: usize,
+    pub wb: usize,
+    pub wl: usize,
+    pub wr: usize,
 }
 
 impl Grid {
-    fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         (self.nz + 2 * self.h) * self.s
     }
     /// Offset of cell (z, 0).
-    fn row(&self, z: usize) -> usize {
+    pub fn row(&self, z: usize) -> usize {
         (z + self.h) * self.s + self.h
     }
-    fn in_zpml(&self, z: usize) -> bool {
+    pub fn in_zpml(&self, z: usize) -> bool {
         z < self.wt || z + self.wb >= self.nz
     }
     /// Rows whose z-terms take the C-PML form: the layers and `h` rows inside them.
-    fn z_margin(&self, z: usize) -> bool {
+    pub fn z_margin(&self, z: usize) -> bool {
         z < self.wt + self.h || z + self.wb + self.h >= self.nz
     }
     /// The elements of grid rows `rows` (halo columns included) in a plane array.
@@ -75,32 +75,33 @@ impl Grid {
 
 /// The twin's coefficients: c2 = a2(0..=h), c1[k−1] = a1(k).
 #[derive(Clone, Copy)]
-struct Coef {
-    c2: [f32; 5],
-    c1: [f32; 5],
+pub(in crate::fast) struct Coef {
+    pub c2: [f32; 5],
+    pub c1: [f32; 5],
 }
 
 /// What one plane is simulated with.
 #[derive(Clone, Copy)]
-struct Setup<'a> {
-    g: Grid,
-    c: Coef,
-    free: bool,
+pub(in crate::fast) struct Setup<'a> {
+    pub g: Grid,
+    pub c: Coef,
+    pub free: bool,
     /// (v·dt)² of the plane's model.
-    vel: &'a [f32],
+    pub vel: &'a [f32],
     /// a_x, b_x, a_z, b_z.
-    ax: &'a [f32],
-    bx: &'a [f32],
-    az: &'a [f32],
-    bz: &'a [f32],
+    pub ax: &'a [f32],
+    pub bx: &'a [f32],
+    pub az: &'a [f32],
+    pub bz: &'a [f32],
     /// Source cell.
     src: (usize, usize),
     /// Receiver cells, (z, x) pairs.
-    receivers: &'a [u32],
+    pub receivers: &'a [u32],
 }
 
 /// One plane's arrays, all `Grid::len` long: p at even and odd steps, ψ and ζ.
-struct State {
+#[derive(Clone)]
+pub(in crate::fast) struct State {
     p: [Vec<f32>; 2],
     psix: Vec<f32>,
     psiz: Vec<f32>,
@@ -128,61 +129,92 @@ impl Scratch {
     }
 }
 
+/// The validated inputs of a batch of planes: their shared geometry and coefficients, and
+/// the buffers each plane's `Setup` is cut from.
+pub(in crate::fast) struct Problem<'a> {
+    pub g: Grid,
+    c: Coef,
+    free: bool,
+    pub planes: usize,
+    shots: usize,
+    pub nrec: usize,
+    pub nt_out: usize,
+    vel: &'a [f32],
+    prof: &'a [f32],
+    pos: &'a [u32],
+}
+
+impl<'a> Problem<'a> {
+    /// Checks the buffers (as in `kernels::wave`) against `p`'s geometry and `steps`.
+    pub fn new(p: &Params, steps: &[Step], vel: &'a [f32], prof: &'a [f32], pos: &'a [u32]) -> Result<Self> {
+        let op = "wave";
+        let (nz, nx, nbs, shots) = (p.nz as usize, p.nx as usize, p.nbs as usize, p.shots.max(1) as usize);
+        let (nrec, nt_out, h) = (p.nrec as usize, p.nt_out as usize, p.half as usize);
+        if nbs % shots != 0 {
+            return Err(Error::config(op, format!("{nbs} planes is not a whole number of {shots}-shot models")));
+        }
+        if !(1..=4).contains(&h) {
+            return Err(Error::config(op, format!("stencil half-width {h} is not 1, 2, 3 or 4")));
+        }
+        let models = nbs / shots;
+        check_len(op, "vel", vel.len(), &[models, nz * nx])?;
+        check_len(op, "prof", prof.len(), &[models, p.prof_stride as usize])?;
+        check_len(op, "pos", pos.len(), &[shots + nrec, 2])?;
+        if p.prof_stride as usize != 2 * (nx + nz) {
+            return Err(Error::config(op, format!("prof_stride {} is not 2·(nx + nz)", p.prof_stride)));
+        }
+        let [wt, wb, wl, wr] = [p.wt, p.wb, p.wl, p.wr].map(|v| v as usize);
+        if wt + wb > nz || wl + wr > nx {
+            return Err(Error::config(
+                op,
+                format!("absorbing widths {:?} exceed the {nz}×{nx} grid", [wt, wb, wl, wr]),
+            ));
+        }
+        if let Some(i) = pos.chunks(2).position(|c| c[0] as usize >= nz || c[1] as usize >= nx) {
+            let (z, x) = (pos[2 * i], pos[2 * i + 1]);
+            return Err(Error::config(op, format!("position {i} ({z}, {x}) is outside the {nz}×{nx} grid")));
+        }
+        if let Some(s) = steps.iter().find(|s| s.slot != NO_SLOT && s.slot as usize >= nt_out) {
+            return Err(Error::config(op, format!("sample slot {} past the {nt_out} samples", s.slot)));
+        }
+        let g = Grid { nz, nx, h, s: nx + 2 * h, wt, wb, wl, wr };
+        let mut c = Coef { c2: [0.0; 5], c1: [0.0; 5] };
+        c.c2[..=h].copy_from_slice(&p.c2[..=h]);
+        c.c1[..h].copy_from_slice(&p.c1[..h]);
+        Ok(Problem { g, c, free: p.free_surface != 0, planes: nbs, shots, nrec, nt_out, vel, prof, pos })
+    }
+
+    pub fn trace_len(&self) -> usize {
+        self.nt_out * self.nrec
+    }
+
+    /// Plane `bs` (model bs / shots, shot bs % shots).
+    pub fn setup(&self, bs: usize) -> Setup<'a> {
+        let (g, shots) = (self.g, self.shots);
+        let (b, s, stride, plane) = (bs / shots, bs % shots, 2 * (g.nx + g.nz), g.nz * g.nx);
+        let prof = &self.prof[b * stride..][..stride];
+        Setup {
+            g,
+            c: self.c,
+            free: self.free,
+            vel: &self.vel[b * plane..][..plane],
+            ax: &prof[..g.nx],
+            bx: &prof[g.nx..2 * g.nx],
+            az: &prof[2 * g.nx..2 * g.nx + g.nz],
+            bz: &prof[2 * g.nx + g.nz..],
+            src: (self.pos[2 * s] as usize, self.pos[2 * s + 1] as usize),
+            receivers: &self.pos[2 * shots..],
+        }
+    }
+}
+
 /// Runs every step of `steps` on every plane and returns the traces [planes][nt_out][nrec].
 /// Buffers as in `kernels::wave` (`vel` [models][plane], `prof` [models][prof_stride],
 /// `pos` the sources then the receivers); `p` gives the geometry (its `wavelet` and `slot`
 /// are ignored: `steps` has them). `flush` flushes subnormal values to zero (module docs).
 pub fn simulate(p: &Params, steps: &[Step], vel: &[f32], prof: &[f32], pos: &[u32], flush: bool) -> Result<Vec<f32>> {
-    let op = "wave";
-    let (nz, nx, nbs, shots) = (p.nz as usize, p.nx as usize, p.nbs as usize, p.shots.max(1) as usize);
-    let (nrec, nt_out, h) = (p.nrec as usize, p.nt_out as usize, p.half as usize);
-    if nbs % shots != 0 {
-        return Err(Error::config(op, format!("{nbs} planes is not a whole number of {shots}-shot models")));
-    }
-    if !(1..=4).contains(&h) {
-        return Err(Error::config(op, format!("stencil half-width {h} is not 1, 2, 3 or 4")));
-    }
-    let models = nbs / shots;
-    let plane = nz * nx;
-    check_len(op, "vel", vel.len(), &[models, plane])?;
-    check_len(op, "prof", prof.len(), &[models, p.prof_stride as usize])?;
-    check_len(op, "pos", pos.len(), &[shots + nrec, 2])?;
-    if p.prof_stride as usize != 2 * (nx + nz) {
-        return Err(Error::config(op, format!("prof_stride {} is not 2·(nx + nz)", p.prof_stride)));
-    }
-    let [wt, wb, wl, wr] = [p.wt, p.wb, p.wl, p.wr].map(|v| v as usize);
-    if wt + wb > nz || wl + wr > nx {
-        return Err(Error::config(op, format!("absorbing widths {:?} exceed the {nz}×{nx} grid", [wt, wb, wl, wr])));
-    }
-    if let Some(i) = pos.chunks(2).position(|c| c[0] as usize >= nz || c[1] as usize >= nx) {
-        let (z, x) = (pos[2 * i], pos[2 * i + 1]);
-        return Err(Error::config(op, format!("position {i} ({z}, {x}) is outside the {nz}×{nx} grid")));
-    }
-    if let Some(s) = steps.iter().find(|s| s.slot != NO_SLOT && s.slot as usize >= nt_out) {
-        return Err(Error::config(op, format!("sample slot {} past the {nt_out} samples", s.slot)));
-    }
-    let g = Grid { nz, nx, h, s: nx + 2 * h, wt, wb, wl, wr };
-    let mut c = Coef { c2: [0.0; 5], c1: [0.0; 5] };
-    c.c2[..=h].copy_from_slice(&p.c2[..=h]);
-    c.c1[..h].copy_from_slice(&p.c1[..h]);
-    let stride = 2 * (nx + nz);
-    let setup = |bs: usize| {
-        let (b, s) = (bs / shots, bs % shots);
-        let prof = &prof[b * stride..][..stride];
-        Setup {
-            g,
-            c,
-            free: p.free_surface != 0,
-            vel: &vel[b * plane..][..plane],
-            ax: &prof[..nx],
-            bx: &prof[nx..2 * nx],
-            az: &prof[2 * nx..2 * nx + nz],
-            bz: &prof[2 * nx + nz..],
-            src: (pos[2 * s] as usize, pos[2 * s + 1] as usize),
-            receivers: &pos[2 * shots..],
-        }
-    };
-    let trace_len = nt_out * nrec;
+    let pr = Problem::new(p, steps, vel, prof, pos)?;
+    let (nbs, trace_len) = (pr.planes, pr.trace_len());
     let mut traces = vec![0.0f32; nbs * trace_len];
     // Whole planes while every thread has one; the rest in bands. With many planes per
     // thread the last round's imbalance is small: all whole.
@@ -191,36 +223,64 @@ pub fn simulate(p: &Params, steps: &[Step], vel: &[f32], prof: &[f32], pos: &[u3
     let (first, rest) = traces.split_at_mut(whole * trace_len);
     first.par_chunks_mut(trace_len.max(1)).enumerate().for_each(|(bs, tr)| {
         let _flush = flush.then(simd::FlushSubnormals::new);
-        run_plane(&setup(bs), steps, tr)
+        let su = pr.setup(bs);
+        let mut sim = Sim::new(su);
+        for (n, step) in steps.iter().enumerate() {
+            sim.step(n, step, Some(tr), None);
+        }
     });
     if !rest.is_empty() {
-        let setups: Vec<Setup> = (whole..nbs).map(setup).collect();
-        bands::run(&setups, steps, rest, trace_len, t.min(nz / (2 * h)).max(1), flush);
+        let setups: Vec<Setup> = (whole..nbs).map(|bs| pr.setup(bs)).collect();
+        bands::run(&setups, steps, rest, trace_len, t.min(pr.g.nz / (2 * pr.g.h)).max(1), flush);
     }
     Ok(traces)
 }
 
-/// All steps of one plane on this thread.
-fn run_plane(su: &Setup, steps: &[Step], traces: &mut [f32]) {
-    let g = &su.g;
-    let mut st = State::new(g);
-    let mut scratch = Scratch::new(g);
-    let band = g.band(0..g.nz);
-    for (n, step) in steps.iter().enumerate() {
+/// One plane stepped on this thread.
+pub(in crate::fast) struct Sim<'a> {
+    pub su: Setup<'a>,
+    pub state: State,
+    scratch: Scratch,
+}
+
+impl<'a> Sim<'a> {
+    pub fn new(su: Setup<'a>) -> Self {
+        Sim { su, state: State::new(&su.g), scratch: Scratch::new(&su.g) }
+    }
+
+    /// Starts plane `su` (of the same grid) from rest, keeping the arrays.
+    pub fn reset(&mut self, su: Setup<'a>) {
+        self.su = su;
+        let State { p: [a, b], psix, psiz, zetax, zetaz } = &mut self.state;
+        for v in [a, b, psix, psiz, zetax, zetaz] {
+            v.fill(0.0);
+        }
+    }
+
+    /// Step `n`: records p^n into `traces` (when given and the step has a slot), advances
+    /// to p^{n+1}, and writes q^n (what (v·dt)² multiplies: the Laplacian with its C-PML
+    /// terms and the wavelet at the source) into `q` [nz][nx] when given.
+    pub fn step(&mut self, n: usize, step: &Step, traces: Option<&mut [f32]>, q: Option<&mut [f32]>) {
+        let (su, st) = (&self.su, &mut self.state);
+        let g = &su.g;
+        let band = g.band(0..g.nz);
         let (pa, pb) = st.p.split_at_mut(1);
         let (cur, nxt) = if n % 2 == 0 { (&mut pa[0], &mut pb[0]) } else { (&mut pb[0], &mut pa[0]) };
         if su.free {
             let (halo, rest) = cur.split_at_mut(g.h * g.s);
             mirror(g, halo, rest);
         }
-        record(su, step, cur, traces);
+        if let Some(traces) = traces {
+            record(su, step, cur, traces);
+        }
         psi_rows(su, 0..g.nz, cur, &mut st.psix[band.clone()], &mut st.psiz[band.clone()]);
         let rows = Rows {
             nxt: &mut nxt[band.clone()],
             zetax: &mut st.zetax[band.clone()],
             zetaz: &mut st.zetaz[band.clone()],
+            q,
         };
-        step_rows(su, 0..g.nz, step.wavelet, cur, &st.psix, &st.psiz, rows, &mut scratch);
+        step_rows(su, 0..g.nz, step.wavelet, cur, &st.psix, &st.psiz, rows, &mut self.scratch);
     }
 }
 
@@ -250,16 +310,17 @@ fn mirror(g: &Grid, halo: &mut [f32], below: &[f32]) {
 }
 
 /// The rows of a band that `step_rows` writes, each slice starting at the band's first row
-/// (`Grid::band`).
+/// (`Grid::band`), and q^n's rows [rows][nx] (without halo) when it is wanted.
 struct Rows<'a> {
     nxt: &'a mut [f32],
     zetax: &'a mut [f32],
     zetaz: &'a mut [f32],
+    q: Option<&'a mut [f32]>,
 }
 
 /// `len` values of `v` from `start + off` (off may be negative).
 #[inline(always)]
-fn at(v: &[f32], start: usize, off: isize, len: usize) -> &[f32] {
+pub(in crate::fast) fn at(v: &[f32], start: usize, off: isize, len: usize) -> &[f32] {
     &v[(start as isize + off) as usize..][..len]
 }
 
@@ -277,6 +338,23 @@ fn first_derivative<const H: usize>(d: &mut [f32], v: &[f32], start: usize, step
         }
         d[x] = acc;
     }
+}
+
+/// The plain Laplacian at column `x` of a row: 2·c2[0]·p plus, per k, c2[k]·((left + right)
+/// + (up + down)) from the arms' k-th slices (the twin's order).
+#[inline(always)]
+pub(in crate::fast) fn laplacian<const H: usize>(
+    c2: &[f32; 5],
+    c0x2: f32,
+    p0: &[f32],
+    [left, right, up, down]: [&[&[f32]; H]; 4],
+    x: usize,
+) -> f32 {
+    let mut acc = c0x2 * p0[x];
+    for k in 0..H {
+        acc += c2[k + 1] * ((left[k][x] + right[k][x]) + (up[k][x] + down[k][x]));
+    }
+    acc
 }
 
 /// The columns to compute for span [x0, x1) of a row of `nx`: widened to whole 16-lane
@@ -297,7 +375,7 @@ fn widen(x0: usize, x1: usize, nx: usize) -> (usize, usize) {
 
 /// Two disjoint column ranges widened, unless widening would make them overlap.
 #[inline(always)]
-fn widen_pair(a: (usize, usize), b: (usize, usize), nx: usize) -> [(usize, usize); 2] {
+pub(in crate::fast) fn widen_pair(a: (usize, usize), b: (usize, usize), nx: usize) -> [(usize, usize); 2] {
     let empty = |r: (usize, usize)| r.0 >= r.1;
     let wa = if empty(a) { a } else { widen(a.0, a.1, nx) };
     let wb = if empty(b) { b } else { widen(b.0, b.1, nx) };
@@ -390,11 +468,11 @@ fn step_h<const H: usize>(
 ) {
     let (g, c) = (&su.g, &su.c);
     let (nx, s) = (g.nx, g.s);
-    let Rows { nxt, zetax, zetaz } = out;
+    let Rows { nxt, zetax, zetaz, mut q } = out;
     let Scratch { tx, tz, dp } = scratch;
     let (lo, hi) = g.x_inner();
     let c0x2 = 2.0 * c.c2[0];
-    let base = g.band(rows.clone()).start;
+    let (base, z0) = (g.band(rows.clone()).start, rows.start);
     for z in rows {
         // r: the row in the whole arrays (p^n, ψ); l: in the band's rows (p^{n+1}, ζ).
         let r = g.row(z);
@@ -411,12 +489,21 @@ fn step_h<const H: usize>(
             let up: [&[f32]; H] = std::array::from_fn(|k| at(cur, i0, -(((k + 1) * s) as isize), len));
             let down: [&[f32]; H] = std::array::from_fn(|k| at(cur, i0, ((k + 1) * s) as isize, len));
             let (out, v2) = (&mut nxt[l + lo..l + hi], &v2[lo..hi]);
-            for x in 0..len {
-                let mut acc = c0x2 * p0[x];
-                for k in 0..H {
-                    acc += c.c2[k + 1] * ((left[k][x] + right[k][x]) + (up[k][x] + down[k][x]));
+            let arms = [&left, &right, &up, &down];
+            match q.as_deref_mut() {
+                None => {
+                    for x in 0..len {
+                        out[x] = 2.0 * p0[x] - out[x] + v2[x] * laplacian::<H>(&c.c2, c0x2, p0, arms, x);
+                    }
                 }
-                out[x] = 2.0 * p0[x] - out[x] + v2[x] * acc;
+                Some(q) => {
+                    let q = &mut q[(z - z0) * nx + lo..][..len];
+                    for x in 0..len {
+                        let acc = laplacian::<H>(&c.c2, c0x2, p0, arms, x);
+                        q[x] = acc;
+                        out[x] = 2.0 * p0[x] - out[x] + v2[x] * acc;
+                    }
+                }
             }
         }
         // The C-PML form everywhere else on the row: x-terms, then z-terms, then the sum.
@@ -488,9 +575,16 @@ fn step_h<const H: usize>(
                 }
             }
             nxt[l + x0..l + x1].copy_from_slice(&dp[x0..x1]);
+            if let Some(q) = q.as_deref_mut() {
+                let q = &mut q[(z - z0) * nx..][..nx];
+                (x0..x1).for_each(|x| q[x] = tx[x] + tz[x]);
+            }
         }
         if z == su.src.0 {
             nxt[l + su.src.1] += v2[su.src.1] * wavelet;
+            if let Some(q) = q.as_deref_mut() {
+                q[(z - z0) * nx + su.src.1] += wavelet;
+            }
         }
         if su.free && z == 0 {
             nxt[l..l + nx].fill(0.0);

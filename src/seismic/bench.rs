@@ -108,6 +108,8 @@ pub struct GradientRow {
     /// The gradient's own forward and backward, wall seconds.
     pub split: [f64; 2],
     pub every: usize,
+    /// Steps the backward recomputed.
+    pub recomputed: usize,
     pub bytes: usize,
 }
 
@@ -118,7 +120,9 @@ impl GradientRow {
     }
     pub fn lines(&self, plan_cells: f64) -> Vec<String> {
         let c = self.cells(plan_cells);
-        let adjoint_s = (self.split[1] - self.split[0]).max(1e-9);
+        // The recomputation costs about what the gradient's own forward did per step.
+        let recompute_s = self.split[0] * self.recomputed as f64 / self.steps.max(1) as f64;
+        let adjoint_s = (self.split[1] - recompute_s).max(1e-9);
         vec![
             format!(
                 "{:<22} {:<24} {:>5} steps  forward {:>8.3} s ({:.3e} cell-updates/s)",
@@ -129,11 +133,12 @@ impl GradientRow {
                 c / self.forward_s
             ),
             format!(
-                "{:<22} gradient {:.3} s = {:.2} forwards; its forward {:.3} s, recompute + adjoint {:.3} s (adjoint ≈ {:.3e} cell-updates/s); checkpoint every {} steps, {:.1} MiB",
+                "{:<22} gradient {:.3} s = {:.2} forwards; its forward {:.3} s, recompute ({} steps) + adjoint {:.3} s (adjoint ≈ {:.3e} cell-updates/s); checkpoint every {} steps, {:.1} MiB",
                 "",
                 self.gradient_s,
                 self.gradient_s / self.forward_s,
                 self.split[0],
+                self.recomputed,
                 self.split[1],
                 c / adjoint_s,
                 self.every,
@@ -143,14 +148,15 @@ impl GradientRow {
     }
 }
 
-/// Times the forward and the misfit gradient of `batch` models of `preset` on `device`
-/// (one run each after a warm-up gradient); with `write`, keeps the case for
+/// Times the forward and the misfit gradient of `batch` models of `preset` on `device`,
+/// alternated `rounds` times (medians; the caller warms up first); with `write`, keeps the case for
 /// `benches/deepwave_gradient.py`: truth.npy, start.npy, observed.npy, gradient.npy,
 /// acquisition.json.
 pub fn gradient(
     device: &crate::device::Device,
     preset: &str,
     batch: usize,
+    rounds: usize,
     write: Option<&std::path::Path>,
 ) -> Result<(GradientRow, f64)> {
     let (plan, truth) = setup(preset, batch)?;
@@ -158,12 +164,26 @@ pub fn gradient(
     let mut start = truth.clone();
     super::fwi::smooth(&mut start, nz, nx, 4.0);
     let acq = &plan.acq;
-    let clock = std::time::Instant::now();
-    let (_, observed) = super::forward(device, acq, &truth, batch, nz, nx, |_| {})?;
-    let forward_s = clock.elapsed().as_secs_f64();
-    let clock = std::time::Instant::now();
-    let g = super::gradient(device, &plan, &start, &observed, batch, 4500.0)?;
-    let gradient_s = clock.elapsed().as_secs_f64();
+    let (mut forwards, mut gradients, mut splits) = (vec![], vec![], vec![]);
+    let mut observed = vec![];
+    let mut g = None;
+    for _ in 0..rounds.max(1) {
+        let clock = std::time::Instant::now();
+        observed = super::forward(device, acq, &truth, batch, nz, nx, |_| {})?.1;
+        forwards.push(clock.elapsed().as_secs_f64());
+        let clock = std::time::Instant::now();
+        let r = super::gradient(device, &plan, &start, &observed, batch, 4500.0)?;
+        gradients.push(clock.elapsed().as_secs_f64());
+        splits.push(r.seconds);
+        g = Some(r);
+    }
+    let g = g.expect("at least one round");
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (forward_s, gradient_s) = (median(&mut forwards), median(&mut gradients));
+    let split = [median(&mut splits.iter().map(|s| s[0]).collect()), median(&mut splits.iter().map(|s| s[1]).collect())];
     if let Some(dir) = write {
         std::fs::create_dir_all(dir).map_err(|e| crate::Error::file(dir, e.to_string()))?;
         let npy = crate::data::npy::write_atomic;
@@ -179,8 +199,9 @@ pub fn gradient(
         steps: plan.steps,
         forward_s,
         gradient_s,
-        split: g.seconds,
+        split,
         every: g.every,
+        recomputed: g.recomputed,
         bytes: g.bytes,
     };
     Ok((row, (batch * plan.shots * plan.plane()) as f64))

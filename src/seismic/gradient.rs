@@ -21,6 +21,8 @@ use crate::cpu::wave_adjoint::{self as twin, Grid};
 use crate::cpu::{Real, lit};
 use crate::device::Device;
 use crate::error::{Error, Result, check_len};
+use crate::fast::wave::Step;
+use crate::fast::wave_adjoint as wave_adjoint_fast;
 use crate::gpu::{Context, GpuTensor};
 use crate::kernels::{wave, wave_adjoint};
 use crate::limits;
@@ -36,6 +38,8 @@ pub struct Gradient {
     pub traces: Vec<f32>,
     /// Steps between checkpoints.
     pub every: usize,
+    /// Forward steps the backward recomputed from checkpoints (0 when every q was kept).
+    pub recomputed: usize,
     /// Bytes held for checkpoints and recomputed q of one batch.
     pub bytes: usize,
     /// Wall seconds of the forward (with checkpointing) and of the backward (recomputation
@@ -273,6 +277,60 @@ fn gradient_gpu(
     Ok(Parts { misfit, grad: gv, traces: simulated, seconds })
 }
 
+/// Bytes the CPU engine may hold between forwards and backwards.
+const HELD_BYTES: u64 = 1 << 30;
+
+/// The CPU engine (`fast::wave_adjoint`): it keeps every q (and so recomputes nothing) when
+/// a plane per thread fits `HELD_BYTES` (and a quarter of what the machine can give), else
+/// checkpoints every √steps; then as many planes wait between forward and backward as fit.
+fn gradient_fast(plan: &Plan, models: &[f32], observed: &[f32], n: usize, pml_vmax: f64) -> Result<Gradient> {
+    let planes = n * plan.shots;
+    let threads = crate::fast::threads::count().min(planes).max(1) as u64;
+    // The haloed plane is at most 8 rows and columns larger.
+    let cells = (plan.pnz + 8) * (plan.pnx + 8);
+    let budget = HELD_BYTES.min(limits::budget() / 4);
+    let pending = |every| wave_adjoint_fast::plane_bytes(plan.steps, every, cells).unwrap_or(u64::MAX);
+    let keep_all = pending(plan.steps).saturating_mul(threads) <= budget;
+    let every = if keep_all { plan.steps } else { twin::checkpoint_every(plan.steps) };
+    let held = (budget / pending(every).max(1)).clamp(threads, planes as u64);
+    let bytes = pending(every)
+        .checked_mul(held)
+        .and_then(|b| b.checked_add(wave_adjoint_fast::worker_bytes(cells)?.checked_mul(threads)?));
+    limits::check(&format!("the gradient's checkpoints ({held} planes at a time)"), bytes)?;
+    let (cells, index) = (plan.nz * plan.nx, plan.pad_index());
+    let mut vel = Vec::with_capacity(n * plan.plane());
+    let mut prof = Vec::with_capacity(n * plan.prof_stride());
+    for m in models.chunks(cells) {
+        vel.extend(index.iter().map(|&i| ((m[i] as f64 * plan.dt).powi(2)) as f32));
+        prof.extend(plan.profiles(pml_vmax));
+    }
+    let steps: Vec<Step> = plan.schedule().into_iter().map(|(wavelet, slot)| Step { wavelet, slot }).collect();
+    let clock = std::time::Instant::now();
+    let (p, pos) = (plan.params(n, 0), &plan.pos);
+    let r = wave_adjoint_fast::gradient(&p, &steps, &vel, &prof, pos, observed, every, held as usize)?;
+    let wall = clock.elapsed().as_secs_f64();
+    let share = r.seconds[0] / (r.seconds[0] + r.seconds[1]).max(1e-12);
+    let mut misfit = vec![0.0; n];
+    let mut grad = vec![0.0f32; n * cells];
+    for (bs, (j, g)) in r.misfit.iter().zip(r.grad.chunks(plan.plane())).enumerate() {
+        let b = bs / plan.shots;
+        misfit[b] += j;
+        let (m, out) = (&models[b * cells..][..cells], &mut grad[b * cells..][..cells]);
+        for (c, &i) in index.iter().enumerate() {
+            out[i] += (g[c] as f64 * 2.0 * m[i] as f64 * plan.dt * plan.dt) as f32;
+        }
+    }
+    Ok(Gradient {
+        misfit,
+        grad,
+        traces: r.traces,
+        every,
+        recomputed: (plan.steps - 1) / every * every,
+        bytes: bytes.unwrap_or(u64::MAX) as usize,
+        seconds: [wall * share, wall * (1.0 - share)],
+    })
+}
+
 /// ½‖d(v) − d_obs‖² per model and its gradient ∂J/∂v for `n` models [n][nz][nx] (m/s)
 /// against `observed` [n][shots][samples][receivers], on `device`, with the C-PML profiles
 /// of a model whose largest velocity is `pml_vmax`.
@@ -286,15 +344,20 @@ pub fn gradient(
 ) -> Result<Gradient> {
     check_inputs(plan, models.len(), observed.len(), n, pml_vmax)?;
     let every = twin::checkpoint_every(plan.steps);
-    let Some(ctx) = device.gpu() else {
-        let clock = std::time::Instant::now();
-        let Parts { misfit, grad, traces, seconds: t } =
-            gradient_cpu::<f32>(plan, models, observed, n, pml_vmax, every)?;
-        let wall = clock.elapsed().as_secs_f64();
-        let share = t[0] / (t[0] + t[1]).max(1e-12);
-        let threads = rayon::current_num_threads().min(n * plan.shots).max(1);
-        let bytes = plan.gradient_bytes(threads, every, 4).unwrap_or(u64::MAX) as usize;
-        return Ok(Gradient { misfit, grad, traces, every, bytes, seconds: [wall * share, wall * (1.0 - share)] });
+    let ctx = match device {
+        Device::Gpu(ctx) => ctx,
+        Device::Cpu => return gradient_fast(plan, models, observed, n, pml_vmax),
+        Device::Reference => {
+            let clock = std::time::Instant::now();
+            let Parts { misfit, grad, traces, seconds: t } =
+                gradient_cpu::<f32>(plan, models, observed, n, pml_vmax, every)?;
+            let wall = clock.elapsed().as_secs_f64();
+            let share = t[0] / (t[0] + t[1]).max(1e-12);
+            let threads = rayon::current_num_threads().min(n * plan.shots).max(1);
+            let bytes = plan.gradient_bytes(threads, every, 4).unwrap_or(u64::MAX) as usize;
+            let seconds = [wall * share, wall * (1.0 - share)];
+            return Ok(Gradient { misfit, grad, traces, every, recomputed: plan.steps, bytes, seconds });
+        }
     };
     let per_model = plan.gradient_bytes(plan.shots, every, 4).unwrap_or(u64::MAX) as usize + 8 * plan.trace_len();
     let batch = plan.gpu_batch_of(ctx, per_model, 1 << 30).min(n.max(1));
@@ -303,7 +366,15 @@ pub fn gradient(
         plan.gradient_bytes(batch * plan.shots, every, 4),
     )?;
     let (cells, per) = (plan.nz * plan.nx, plan.trace_len());
-    let mut g = Gradient { misfit: vec![], grad: vec![], traces: vec![], every, bytes: 0, seconds: [0.0; 2] };
+    let mut g = Gradient {
+        misfit: vec![],
+        grad: vec![],
+        traces: vec![],
+        every,
+        recomputed: plan.steps,
+        bytes: 0,
+        seconds: [0.0; 2],
+    };
     for start in (0..n).step_by(batch) {
         let k = batch.min(n - start);
         let (m, o) = (&models[start * cells..][..k * cells], &observed[start * per..][..k * per]);

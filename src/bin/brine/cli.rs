@@ -318,6 +318,9 @@ pub(crate) enum BenchWhat {
         /// Models per batch.
         #[arg(long, default_value_t = 1)]
         batch: usize,
+        /// Rounds of forward and gradient, alternated; the medians are reported.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
         /// Keep the case (truth, start, observed, gradient, acquisition) here for
         /// benches/deepwave_gradient.py.
         #[arg(long)]

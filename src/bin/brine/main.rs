@@ -290,8 +290,8 @@ fn bench(what: BenchWhat) -> Result<()> {
                 .collect();
             bench::step(&open(backend)?, &configs, [batch, channels, height, width], iters)?;
         }
-        BenchWhat::Gradient { backend, preset, batch, write } => {
-            bench::gradient(&open(backend)?, &preset, batch, write.as_deref())?
+        BenchWhat::Gradient { backend, preset, batch, rounds, write } => {
+            bench::gradient(&open(backend)?, &preset, batch, rounds, write.as_deref())?
         }
         BenchWhat::Anchors { rounds, reference, quick } => bench::anchors(rounds, reference, quick)?,
     }

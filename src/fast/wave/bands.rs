@@ -48,6 +48,7 @@ pub(super) fn run(setups: &[Setup], steps: &[Step], traces: &mut [f32], trace_le
                                 nxt: v.p[o].part(band.clone()),
                                 zetax: v.zetax.part(band.clone()),
                                 zetaz: v.zetaz.part(band.clone()),
+                                q: None,
                             };
                             step_rows(
                                 su,
