@@ -52,7 +52,13 @@ pub fn wave(device: &Device, batch: usize, steps: usize, iters: usize, cpu: bool
 }
 
 /// `brine bench gradient`: the misfit gradient beside the forward on one device.
-pub fn gradient(device: &Device, preset: &str, batch: usize, rounds: usize, write: Option<&std::path::Path>) -> Result<()> {
+pub fn gradient(
+    device: &Device,
+    preset: &str,
+    batch: usize,
+    rounds: usize,
+    write: Option<&std::path::Path>,
+) -> Result<()> {
     at_least_one(&[("--batch", batch), ("--rounds", rounds)])?;
     match device.gpu() {
         Some(ctx) => println!("adapter: {}", ctx.adapter_name()),

@@ -357,6 +357,89 @@ pub(in crate::fast) fn laplacian<const H: usize>(
     acc
 }
 
+/// [0, len) as whole 16-lane blocks where it can be: the body, then the last 16 columns
+/// (overlapping it) for a ragged end, so that no stencil loop ends in scalar leftovers.
+/// Only for loops whose value at a column does not depend on which block computes it.
+#[inline(always)]
+pub(in crate::fast) fn blocks(len: usize) -> [(usize, usize); 2] {
+    let body = len - len % 16;
+    let tail = if body == len {
+        (len, len)
+    } else if len >= 16 {
+        (len - 16, len)
+    } else {
+        (body, len)
+    };
+    [(0, body), tail]
+}
+
+/// p^{n+1} = 2p − p^{n−1} + (v·dt)²·L on `res.len()` columns from `i0` (the interior's plain
+/// Laplacian L, also written into `q` when given); `old` is p^{n−1}.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn plain_update<const H: usize>(
+    res: &mut [f32],
+    q: Option<&mut [f32]>,
+    cur: &[f32],
+    i0: usize,
+    s: usize,
+    old: &[f32],
+    v2: &[f32],
+    c2: &[f32; 5],
+    c0x2: f32,
+) {
+    let len = res.len();
+    let p0 = at(cur, i0, 0, len);
+    let left: [&[f32]; H] = std::array::from_fn(|k| at(cur, i0, -(k as isize + 1), len));
+    let right: [&[f32]; H] = std::array::from_fn(|k| at(cur, i0, k as isize + 1, len));
+    let up: [&[f32]; H] = std::array::from_fn(|k| at(cur, i0, -(((k + 1) * s) as isize), len));
+    let down: [&[f32]; H] = std::array::from_fn(|k| at(cur, i0, ((k + 1) * s) as isize, len));
+    let arms = [&left, &right, &up, &down];
+    match q {
+        None => {
+            for x in 0..len {
+                res[x] = 2.0 * p0[x] - old[x] + v2[x] * laplacian::<H>(c2, c0x2, p0, arms, x);
+            }
+        }
+        Some(q) => {
+            for x in 0..len {
+                let acc = laplacian::<H>(c2, c0x2, p0, arms, x);
+                q[x] = acc;
+                res[x] = 2.0 * p0[x] - old[x] + v2[x] * acc;
+            }
+        }
+    }
+}
+
+/// The x and z second derivatives (the twin's D2 terms, c2[0]·p first) on `txs.len()`
+/// columns from `i0`.
+#[inline(always)]
+fn second_derivatives<const H: usize>(
+    txs: &mut [f32],
+    tzs: &mut [f32],
+    cur: &[f32],
+    i0: usize,
+    s: usize,
+    c2: &[f32; 5],
+) {
+    let len = txs.len();
+    let p0 = at(cur, i0, 0, len);
+    let xp: [&[f32]; H] = std::array::from_fn(|k| at(cur, i0, k as isize + 1, len));
+    let xm: [&[f32]; H] = std::array::from_fn(|k| at(cur, i0, -(k as isize + 1), len));
+    let zp: [&[f32]; H] = std::array::from_fn(|k| at(cur, i0, ((k + 1) * s) as isize, len));
+    let zn: [&[f32]; H] = std::array::from_fn(|k| at(cur, i0, -(((k + 1) * s) as isize), len));
+    for x in 0..len {
+        let mut d2x = c2[0] * p0[x];
+        let mut d2z = c2[0] * p0[x];
+        for k in 0..H {
+            d2x += c2[k + 1] * (xp[k][x] + xm[k][x]);
+            d2z += c2[k + 1] * (zp[k][x] + zn[k][x]);
+        }
+        txs[x] = d2x;
+        tzs[x] = d2z;
+    }
+}
+
 /// The columns to compute for span [x0, x1) of a row of `nx`: widened to whole 16-lane
 /// vectors where the row has room, so that no loop ends in scalar leftovers. The extra
 /// columns' results land in scratch and are dropped, or, for ψ and ζ, leave them unchanged
@@ -422,7 +505,9 @@ fn psi_h<const H: usize>(su: &Setup, rows: std::ops::Range<usize>, cur: &[f32], 
         }
         if g.in_zpml(z) {
             let (a, b) = (su.az[z], su.bz[z]);
-            first_derivative::<H>(&mut d, cur, r, g.s, &c.c1);
+            for (b0, b1) in blocks(nx) {
+                first_derivative::<H>(&mut d[b0..b1], cur, r + b0, g.s, &c.c1);
+            }
             for (p, &d) in psiz[l..l + nx].iter_mut().zip(&d) {
                 *p = b * *p + a * d;
             }
@@ -482,29 +567,14 @@ fn step_h<const H: usize>(
         // The plain Laplacian on the middle columns of rows away from the top and bottom.
         if !zm && lo < hi {
             let len = hi - lo;
-            let i0 = r + lo;
-            let p0 = at(cur, i0, 0, len);
-            let left: [&[f32]; H] = std::array::from_fn(|k| at(cur, i0, -(k as isize + 1), len));
-            let right: [&[f32]; H] = std::array::from_fn(|k| at(cur, i0, k as isize + 1, len));
-            let up: [&[f32]; H] = std::array::from_fn(|k| at(cur, i0, -(((k + 1) * s) as isize), len));
-            let down: [&[f32]; H] = std::array::from_fn(|k| at(cur, i0, ((k + 1) * s) as isize, len));
-            let (out, v2) = (&mut nxt[l + lo..l + hi], &v2[lo..hi]);
-            let arms = [&left, &right, &up, &down];
-            match q.as_deref_mut() {
-                None => {
-                    for x in 0..len {
-                        out[x] = 2.0 * p0[x] - out[x] + v2[x] * laplacian::<H>(&c.c2, c0x2, p0, arms, x);
-                    }
-                }
-                Some(q) => {
-                    let q = &mut q[(z - z0) * nx + lo..][..len];
-                    for x in 0..len {
-                        let acc = laplacian::<H>(&c.c2, c0x2, p0, arms, x);
-                        q[x] = acc;
-                        out[x] = 2.0 * p0[x] - out[x] + v2[x] * acc;
-                    }
-                }
+            let (res, old, v2) = (&mut dp[lo..hi], &nxt[l + lo..l + hi], &v2[lo..hi]);
+            let mut q = q.as_deref_mut().map(|q| &mut q[(z - z0) * nx + lo..][..len]);
+            for (b0, b1) in blocks(len) {
+                let q = q.as_deref_mut().map(|q| &mut q[b0..b1]);
+                let (i0, old, v2) = (r + lo + b0, &old[b0..b1], &v2[b0..b1]);
+                plain_update::<H>(&mut res[b0..b1], q, cur, i0, s, old, v2, &c.c2, c0x2);
             }
+            nxt[l + lo..l + hi].copy_from_slice(res);
         }
         // The C-PML form everywhere else on the row: x-terms, then z-terms, then the sum.
         let spans: [(usize, usize); 2] = if zm || lo >= hi { [(0, nx), (nx, nx)] } else { [(0, lo), (hi, nx)] };
@@ -515,22 +585,9 @@ fn step_h<const H: usize>(
             let (c0, c1) = widen(x0, x1, nx);
             let (len, i0) = (c1 - c0, r + c0);
             let p0 = at(cur, i0, 0, len);
-            {
-                let (txs, tzs) = (&mut tx[c0..c1], &mut tz[c0..c1]);
-                let xp: [&[f32]; H] = std::array::from_fn(|k| at(cur, i0, k as isize + 1, len));
-                let xm: [&[f32]; H] = std::array::from_fn(|k| at(cur, i0, -(k as isize + 1), len));
-                let zp: [&[f32]; H] = std::array::from_fn(|k| at(cur, i0, ((k + 1) * s) as isize, len));
-                let zn: [&[f32]; H] = std::array::from_fn(|k| at(cur, i0, -(((k + 1) * s) as isize), len));
-                for x in 0..len {
-                    let mut d2x = c.c2[0] * p0[x];
-                    let mut d2z = c.c2[0] * p0[x];
-                    for k in 0..H {
-                        d2x += c.c2[k + 1] * (xp[k][x] + xm[k][x]);
-                        d2z += c.c2[k + 1] * (zp[k][x] + zn[k][x]);
-                    }
-                    txs[x] = d2x;
-                    tzs[x] = d2z;
-                }
+            for (b0, b1) in blocks(len) {
+                let (txs, tzs) = (&mut tx[c0 + b0..c0 + b1], &mut tz[c0 + b0..c0 + b1]);
+                second_derivatives::<H>(txs, tzs, cur, i0 + b0, s, &c.c2);
             }
             // x-terms on the columns near the left and right layers: + ∂ψx, then ζx inside
             // the layers (a = 0, b = 1 elsewhere leave ζx and the term unchanged).
@@ -552,7 +609,9 @@ fn step_h<const H: usize>(
             }
             // z-terms on the rows near the top and bottom layers: + ∂ψz, then ζz inside them.
             if zm {
-                first_derivative::<H>(&mut dp[c0..c1], psiz, i0, s, &c.c1);
+                for (b0, b1) in blocks(len) {
+                    first_derivative::<H>(&mut dp[c0 + b0..c0 + b1], psiz, i0 + b0, s, &c.c1);
+                }
                 let (t, d) = (&mut tz[c0..c1], &dp[c0..c1]);
                 if g.in_zpml(z) {
                     let (a, b) = (su.az[z], su.bz[z]);
@@ -567,10 +626,11 @@ fn step_h<const H: usize>(
                 }
             }
             // p^{n+1} over the widened columns into scratch, kept on the span only.
-            {
-                let old = at(nxt, l + c0, 0, len);
-                let (res, v2, txs, tzs) = (&mut dp[c0..c1], &v2[c0..c1], &tx[c0..c1], &tz[c0..c1]);
-                for x in 0..len {
+            for (b0, b1) in blocks(len) {
+                let (old, p0) = (at(nxt, l + c0 + b0, 0, b1 - b0), &p0[b0..b1]);
+                let (res, v2) = (&mut dp[c0 + b0..c0 + b1], &v2[c0 + b0..c0 + b1]);
+                let (txs, tzs) = (&tx[c0 + b0..c0 + b1], &tz[c0 + b0..c0 + b1]);
+                for x in 0..b1 - b0 {
                     res[x] = 2.0 * p0[x] - old[x] + v2[x] * (txs[x] + tzs[x]);
                 }
             }

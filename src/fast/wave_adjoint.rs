@@ -1,5 +1,6 @@
 //! Fast path of `cpu::wave_adjoint`: the misfit's gradient with respect to (v·dt)² of whole
-//! planes, one task per plane, on `fast::wave`'s haloed layout.
+//! planes on `fast::wave`'s haloed layout, each plane's forward and backward a task of its
+//! own on one thread (see [`gradient`] for the order they run in).
 //!
 //! The forward is `fast::wave`'s stepper, which also writes q^n (what (v·dt)² multiplies)
 //! for the steps the backward will need. With `every` = the number of steps it keeps every
@@ -25,8 +26,8 @@
 
 use std::sync::{Condvar, Mutex};
 
+use super::wave::{Coef, Problem, Setup, Sim, State, Step, at, blocks, laplacian, widen_pair};
 use super::{simd, threads};
-use super::wave::{Coef, Problem, Setup, Sim, State, Step, at, laplacian, widen_pair};
 use crate::error::{Error, Result, check_len};
 use crate::ops::wave::{NO_SLOT, Params};
 
@@ -81,8 +82,8 @@ pub fn gradient(
     }
     let (every, per, planes) = (every.clamp(1, steps.len()), pr.trace_len(), pr.planes);
     let queue = Queue { state: Mutex::new(Tasks::new(planes, held.max(1))), wake: Condvar::new() };
-    let waiting: Vec<Mutex<Option<Forward>>> = (0..planes).map(|_| Mutex::new(None)).collect();
-    let done: Vec<Mutex<Option<(Vec<f32>, f64)>>> = (0..planes).map(|_| Mutex::new(None)).collect();
+    let waiting: Vec<Slot<Forward>> = (0..planes).map(|_| Mutex::new(None)).collect();
+    let done: Vec<Slot<(Vec<f32>, f64)>> = (0..planes).map(|_| Mutex::new(None)).collect();
     std::thread::scope(|scope| {
         for _ in 0..threads::count().min(planes).max(1) {
             scope.spawn(|| {
@@ -127,6 +128,9 @@ pub fn gradient(
     }
     Ok(out)
 }
+
+/// What one plane's task leaves for the next, or for the caller.
+type Slot<T> = Mutex<Option<T>>;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -477,16 +481,6 @@ fn adjoint_h<const H: usize>(su: &Setup, a: &mut Adjoint, q: &[f32], grad: &mut 
             out[x] = 2.0 * gl - m * out[x] + acc[x];
         }
     }
-}
-
-/// [0, len) as whole 16-lane blocks where it can be: the body, then the last 16 columns
-/// (overlapping it) for a ragged end. Only for loops whose value at a column does not
-/// depend on which block computes it.
-#[inline(always)]
-fn blocks(len: usize) -> [(usize, usize); 2] {
-    let body = len - len % 16;
-    let tail = if body == len { (len, len) } else if len >= 16 { (len - 16, len) } else { (body, len) };
-    [(0, body), tail]
 }
 
 /// d = Σ_k c1[k−1]·(T̄[+k·step] − T̄[−k·step]) from `i0` on, with T̄ = h + e.

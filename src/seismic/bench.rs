@@ -183,7 +183,8 @@ pub fn gradient(
         v[v.len() / 2]
     };
     let (forward_s, gradient_s) = (median(&mut forwards), median(&mut gradients));
-    let split = [median(&mut splits.iter().map(|s| s[0]).collect()), median(&mut splits.iter().map(|s| s[1]).collect())];
+    let split =
+        [median(&mut splits.iter().map(|s| s[0]).collect()), median(&mut splits.iter().map(|s| s[1]).collect())];
     if let Some(dir) = write {
         std::fs::create_dir_all(dir).map_err(|e| crate::Error::file(dir, e.to_string()))?;
         let npy = crate::data::npy::write_atomic;
