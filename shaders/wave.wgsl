@@ -22,6 +22,7 @@
 //              6 prof (read)  7 pos (read)  8 traces (read_write)
 //   wave_step_q: as wave_step, with 8 q_out (read_write) [bs][plane] in place of traces
 //   wave_psi:  1 cur (read)  2 psi (read_write)  3 prof (read)
+//   wave_record: 1 cur (read)  2 pos (read)  3 traces (read_write)
 
 @group(0) @binding(1) var<storage, read> vel: array<f32>;
 @group(0) @binding(2) var<storage, read> cur: array<f32>;
@@ -193,6 +194,24 @@ fn wave_step_q(@builtin(global_invocation_id) gid: vec3<u32>) {
         return;
     }
     q_out[bs * p.nz * p.nx + z * p.nx + x] = advance(x, z, bs);
+}
+
+// wave_record's own bindings: p^n at the receivers into sample `slot`, for the adjoint's
+// forward, which steps with wave_step_q (keeping q) and so records apart.
+@group(0) @binding(1) var<storage, read> cur_r: array<f32>;
+@group(0) @binding(2) var<storage, read> pos_r: array<u32>;
+@group(0) @binding(3) var<storage, read_write> traces_r: array<f32>;
+
+// Receivers: grid (receivers / 64, planes).
+@compute @workgroup_size(64)
+fn wave_record(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let c = gid.x;
+    let bs = gid.y;
+    if (c >= p.nrec || bs >= p.nbs || p.slot == NO_SLOT) {
+        return;
+    }
+    let r = 2u * (p.shots + c);
+    traces_r[(bs * p.nt_out + p.slot) * p.nrec + c] = cur_r[bs * p.nz * p.nx + pos_r[r] * p.nx + pos_r[r + 1u]];
 }
 
 // p^n for wave_psi (its own binding of `cur`), with the same boundary rules as `pv`.

@@ -6,7 +6,7 @@
 mod common;
 
 use brine::cpu::wave_adjoint::{self as twin, Grid};
-use brine::seismic::gradient::gradient_cpu;
+use brine::seismic::gradient::{gradient_cpu, gradient_every};
 use brine::seismic::{Acquisition, Plan, Positions};
 use common::{dot, gpu_device, rel_err};
 
@@ -177,16 +177,20 @@ fn gpu_gradient_equals_the_cpu_twins() {
         let observed = plan.run_reference(&truth, n).unwrap();
         let start: Vec<f32> = truth.iter().enumerate().map(|(i, v)| v * (0.97 + 0.002 * (i % 11) as f32)).collect();
         let want = gradient_cpu::<f32>(&plan, &start, &observed, n, 4500.0, 12).unwrap();
-        let got = brine::seismic::gradient(device, &plan, &start, &observed, n, 4500.0).unwrap();
-        let e = rel_err(&got.grad, &want.grad);
-        eprintln!(
-            "order {order}, fs {fs}: GPU gradient vs CPU relative L2 {e:.2e}; misfit {:.6e} vs {:.6e}; every {}",
-            got.misfit[0], want.misfit[0], got.every
-        );
-        assert!(want.grad.iter().any(|v| *v != 0.0));
-        assert!(e < 1e-3, "order {order} fs {fs}: {e}");
-        for (a, b) in got.misfit.iter().zip(&want.misfit) {
-            assert!((a - b).abs() <= 1e-3 * b.abs(), "misfit {a} vs {b}");
+        // Every q kept (what these sizes get by default), and checkpoints every 12 steps.
+        for every in [None, Some(12)] {
+            let got = gradient_every(device, &plan, &start, &observed, n, 4500.0, every).unwrap();
+            let e = rel_err(&got.grad, &want.grad);
+            eprintln!(
+                "order {order}, fs {fs}: GPU gradient vs CPU relative L2 {e:.2e}; misfit {:.6e} vs {:.6e}; every {}",
+                got.misfit[0], want.misfit[0], got.every
+            );
+            assert_eq!(got.every, every.unwrap_or(plan.steps));
+            assert!(want.grad.iter().any(|v| *v != 0.0));
+            assert!(e < 1e-3, "order {order} fs {fs}: {e}");
+            for (a, b) in got.misfit.iter().zip(&want.misfit) {
+                assert!((a - b).abs() <= 1e-3 * b.abs(), "misfit {a} vs {b}");
+            }
         }
     }
 }
@@ -205,15 +209,18 @@ fn the_cpu_engine_equals_the_twin() {
         let observed = plan.run_reference(&truth, n).unwrap();
         let start: Vec<f32> = truth.iter().enumerate().map(|(i, v)| v * (0.97 + 0.002 * (i % 11) as f32)).collect();
         let want = gradient_cpu::<f32>(&plan, &start, &observed, n, 4500.0, 12).unwrap();
-        let got = brine::seismic::gradient(&device, &plan, &start, &observed, n, 4500.0).unwrap();
-        let (e, et) = (rel_err(&got.grad, &want.grad), rel_err(&got.traces, &want.traces));
-        eprintln!("order {order}, fs {fs}: CPU engine vs twin gradient relative L2 {e:.2e}, traces {et:.2e}");
-        assert!(want.grad.iter().any(|v| *v != 0.0));
-        assert!(e < 1e-5, "order {order} fs {fs}: gradient {e}");
-        // (v·dt)² is rounded from f64 here and from f32 in the twin: ~7e-7 apart.
-        assert!(et < 5e-6, "order {order} fs {fs}: traces {et}");
-        for (a, b) in got.misfit.iter().zip(&want.misfit) {
-            assert!((a - b).abs() <= 1e-5 * b.abs(), "misfit {a} vs {b}");
+        for every in [None, Some(12)] {
+            let got = gradient_every(&device, &plan, &start, &observed, n, 4500.0, every).unwrap();
+            let (e, et) = (rel_err(&got.grad, &want.grad), rel_err(&got.traces, &want.traces));
+            eprintln!("order {order}, fs {fs}: CPU engine vs twin gradient relative L2 {e:.2e}, traces {et:.2e}");
+            assert_eq!(got.every, every.unwrap_or(plan.steps));
+            assert!(want.grad.iter().any(|v| *v != 0.0));
+            assert!(e < 1e-5, "order {order} fs {fs}: gradient {e}");
+            // (v·dt)² is rounded from f64 here and from f32 in the twin: ~7e-7 apart.
+            assert!(et < 5e-6, "order {order} fs {fs}: traces {et}");
+            for (a, b) in got.misfit.iter().zip(&want.misfit) {
+                assert!((a - b).abs() <= 1e-5 * b.abs(), "misfit {a} vs {b}");
+            }
         }
     }
 }

@@ -42,6 +42,8 @@ static STEP_Q: Kernel = Kernel {
     bindings: &[Read, Read, ReadWrite, Read, ReadWrite, Read, Read, ReadWrite],
 };
 
+static RECORD: Kernel = Kernel { shader: &SHADER, entry: "wave_record", bindings: &[Read, Read, ReadWrite] };
+
 /// Workgroup shape: columns × rows.
 pub const WG: [usize; 2] = [64, 4];
 
@@ -105,4 +107,17 @@ pub fn step_q(
     )?;
     check_len("wave_step_q", "q", q.len, &[p.nbs as usize, p.plane()])?;
     r.dispatch(&STEP_Q, &p, &[vel, cur, nxt, psi, zeta, prof, pos, q], cell_grid(&p))
+}
+
+/// Copies p^n (`cur`) at the receivers into sample `p.slot` of `traces` (nothing when the
+/// step has no slot): what `step` records, for steps run with `step_q`.
+pub fn record(r: &mut Recorder, p: &Params, cur: &GpuTensor, pos: &GpuTensor, traces: &GpuTensor) -> Result<()> {
+    let (nbs, nrec) = (p.nbs as usize, p.nrec as usize);
+    check_len("wave_record", "cur", cur.len, &[nbs, p.plane()])?;
+    check_len("wave_record", "pos", pos.len, &[p.shots as usize + nrec, 2])?;
+    check_len("wave_record", "traces", traces.len, &[nbs, p.nt_out as usize, nrec])?;
+    if p.slot == NO_SLOT || nrec == 0 {
+        return Ok(());
+    }
+    r.dispatch(&RECORD, p, &[cur, pos, traces], [nrec.div_ceil(64) as u32, p.nbs, 1])
 }

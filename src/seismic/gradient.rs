@@ -189,7 +189,10 @@ fn gradient_gpu(
     let (psi, zeta) = (zeros("psi", aux)?, zeros("zeta", aux)?);
     let traces = zeros("traces", n * plan.trace_len())?;
     let clock = std::time::Instant::now();
-    let saves = plan.steps.div_ceil(every);
+    // With one segment the forward keeps every q itself and nothing is recomputed.
+    let keep_all = every >= plan.steps;
+    let saves = if keep_all { 0 } else { plan.steps.div_ceil(every) };
+    let qs: Vec<GpuTensor> = (0..every.min(plan.steps)).map(|_| zeros("q", field)).collect::<Result<_>>()?;
     let saved: Vec<Saved> = (0..saves)
         .map(|_| {
             Ok([
@@ -200,7 +203,18 @@ fn gradient_gpu(
             ])
         })
         .collect::<Result<_>>()?;
-    // The forward, checkpointing.
+    // The forward, checkpointing or keeping q.
+    if keep_all {
+        let mut r = ctx.recorder();
+        for step in 0..plan.steps {
+            let (c, o) = (step % 2, 1 - step % 2);
+            let prm = plan.params(n, step);
+            wave::psi(&mut r, &prm, &p[c], &psi, &prof)?;
+            wave::record(&mut r, &prm, &p[c], &pos, &traces)?;
+            wave::step_q(&mut r, &prm, &vel, &p[c], &p[o], &psi, &zeta, &prof, &pos, &qs[step])?;
+        }
+        r.submit()?;
+    }
     for (j, s) in saved.iter().enumerate() {
         let mut r = ctx.recorder();
         for step in j * every..((j + 1) * every).min(plan.steps) {
@@ -230,20 +244,21 @@ fn gradient_gpu(
     // Backwards, segment by segment.
     let lam = [zeros("lambda_a", field)?, zeros("lambda_b", field)?];
     let (mu, eta, grad) = (zeros("mu", aux)?, zeros("eta", aux)?, zeros("grad", field)?);
-    let qs: Vec<GpuTensor> = (0..every.min(plan.steps)).map(|_| zeros("q", field)).collect::<Result<_>>()?;
     let mut t = 0;
-    for (j, s) in saved.iter().enumerate().rev() {
+    for j in (0..plan.steps.div_ceil(every)).rev() {
         let (s0, s1) = (j * every, ((j + 1) * every).min(plan.steps));
         let mut r = ctx.recorder();
-        let (c0, o0) = (s0 % 2, 1 - s0 % 2);
-        for (from, to) in s.iter().zip([&p[c0], &p[o0], &psi, &zeta]) {
-            r.copy(from, to)?;
-        }
-        for step in s0..s1 {
-            let (c, o) = (step % 2, 1 - step % 2);
-            let prm = plan.params(n, step);
-            wave::psi(&mut r, &prm, &p[c], &psi, &prof)?;
-            wave::step_q(&mut r, &prm, &vel, &p[c], &p[o], &psi, &zeta, &prof, &pos, &qs[step - s0])?;
+        if let Some(s) = saved.get(j) {
+            let (c0, o0) = (s0 % 2, 1 - s0 % 2);
+            for (from, to) in s.iter().zip([&p[c0], &p[o0], &psi, &zeta]) {
+                r.copy(from, to)?;
+            }
+            for step in s0..s1 {
+                let (c, o) = (step % 2, 1 - step % 2);
+                let prm = plan.params(n, step);
+                wave::psi(&mut r, &prm, &p[c], &psi, &prof)?;
+                wave::step_q(&mut r, &prm, &vel, &p[c], &p[o], &psi, &zeta, &prof, &pos, &qs[step - s0])?;
+            }
         }
         for step in (s0..s1).rev() {
             let prm = plan.params(n, step);
@@ -283,7 +298,14 @@ const HELD_BYTES: u64 = 1 << 30;
 /// The CPU engine (`fast::wave_adjoint`): it keeps every q (and so recomputes nothing) when
 /// a plane per thread fits `HELD_BYTES` (and a quarter of what the machine can give), else
 /// checkpoints every √steps; then as many planes wait between forward and backward as fit.
-fn gradient_fast(plan: &Plan, models: &[f32], observed: &[f32], n: usize, pml_vmax: f64) -> Result<Gradient> {
+fn gradient_fast(
+    plan: &Plan,
+    models: &[f32],
+    observed: &[f32],
+    n: usize,
+    pml_vmax: f64,
+    every: Option<usize>,
+) -> Result<Gradient> {
     let planes = n * plan.shots;
     let threads = crate::fast::threads::count().min(planes).max(1) as u64;
     // The haloed plane is at most 8 rows and columns larger.
@@ -291,7 +313,7 @@ fn gradient_fast(plan: &Plan, models: &[f32], observed: &[f32], n: usize, pml_vm
     let budget = HELD_BYTES.min(limits::budget() / 4);
     let pending = |every| wave_adjoint_fast::plane_bytes(plan.steps, every, cells).unwrap_or(u64::MAX);
     let keep_all = pending(plan.steps).saturating_mul(threads) <= budget;
-    let every = if keep_all { plan.steps } else { twin::checkpoint_every(plan.steps) };
+    let every = every.map_or(if keep_all { plan.steps } else { twin::checkpoint_every(plan.steps) }, |k| k.min(plan.steps));
     let held = (budget / pending(every).max(1)).clamp(threads, planes as u64);
     let bytes = pending(every)
         .checked_mul(held)
@@ -331,9 +353,13 @@ fn gradient_fast(plan: &Plan, models: &[f32], observed: &[f32], n: usize, pml_vm
     })
 }
 
+/// Bytes of GPU memory one gradient batch may hold.
+const GPU_BYTES: usize = 1 << 30;
+
 /// ½‖d(v) − d_obs‖² per model and its gradient ∂J/∂v for `n` models [n][nz][nx] (m/s)
 /// against `observed` [n][shots][samples][receivers], on `device`, with the C-PML profiles
-/// of a model whose largest velocity is `pml_vmax`.
+/// of a model whose largest velocity is `pml_vmax`; every q is kept where it fits, else the
+/// forward is checkpointed every ⌈√steps⌉ steps.
 pub fn gradient(
     device: &Device,
     plan: &Plan,
@@ -342,11 +368,28 @@ pub fn gradient(
     n: usize,
     pml_vmax: f64,
 ) -> Result<Gradient> {
+    gradient_every(device, plan, models, observed, n, pml_vmax, None)
+}
+
+/// [`gradient`] with the checkpoint interval given (`every` ≥ the steps: keep every q),
+/// or chosen as there (`None`).
+pub fn gradient_every(
+    device: &Device,
+    plan: &Plan,
+    models: &[f32],
+    observed: &[f32],
+    n: usize,
+    pml_vmax: f64,
+    every: Option<usize>,
+) -> Result<Gradient> {
     check_inputs(plan, models.len(), observed.len(), n, pml_vmax)?;
-    let every = twin::checkpoint_every(plan.steps);
+    if every == Some(0) {
+        return Err(Error::config("gradient", "a checkpoint interval of 0 steps"));
+    }
+    let (forced, every) = (every, every.unwrap_or(twin::checkpoint_every(plan.steps)).min(plan.steps));
     let ctx = match device {
         Device::Gpu(ctx) => ctx,
-        Device::Cpu => return gradient_fast(plan, models, observed, n, pml_vmax),
+        Device::Cpu => return gradient_fast(plan, models, observed, n, pml_vmax, forced),
         Device::Reference => {
             let clock = std::time::Instant::now();
             let Parts { misfit, grad, traces, seconds: t } =
@@ -359,8 +402,18 @@ pub fn gradient(
             return Ok(Gradient { misfit, grad, traces, every, recomputed: plan.steps, bytes, seconds });
         }
     };
-    let per_model = plan.gradient_bytes(plan.shots, every, 4).unwrap_or(u64::MAX) as usize + 8 * plan.trace_len();
-    let batch = plan.gpu_batch_of(ctx, per_model, 1 << 30).min(n.max(1));
+    let per_model = |every| plan.gradient_bytes(plan.shots, every, 4).unwrap_or(u64::MAX) as usize + 8 * plan.trace_len();
+    // Keeping every q (one segment) saves the recomputation, when the whole request fits
+    // one batch of the budget that way; else checkpoints every √steps.
+    let keep_all = match forced {
+        Some(k) => k >= plan.steps,
+        None => {
+            per_model(plan.steps).saturating_mul(n) <= GPU_BYTES
+                && plan.gpu_batch_of(ctx, per_model(plan.steps), GPU_BYTES) >= n
+        }
+    };
+    let every = if keep_all { plan.steps } else { every };
+    let batch = plan.gpu_batch_of(ctx, per_model(every), GPU_BYTES).min(n.max(1));
     limits::check(
         &format!("the gradient of {batch} models at a time"),
         plan.gradient_bytes(batch * plan.shots, every, 4),
@@ -371,7 +424,7 @@ pub fn gradient(
         grad: vec![],
         traces: vec![],
         every,
-        recomputed: plan.steps,
+        recomputed: if keep_all { 0 } else { plan.steps },
         bytes: 0,
         seconds: [0.0; 2],
     };
@@ -384,7 +437,7 @@ pub fn gradient(
         g.grad.extend(p.grad);
         g.traces.extend(p.traces);
     }
-    g.bytes = batch * plan.shots * 4 * plan.plane() * (2 * plan.steps.div_ceil(every) + every)
-        + batch * plan.shots * 4 * 4 * plan.frame * plan.steps.div_ceil(every);
+    let saves = if keep_all { 0 } else { plan.steps.div_ceil(every) };
+    g.bytes = batch * plan.shots * 4 * plan.plane() * (2 * saves + every) + batch * plan.shots * 4 * 4 * plan.frame * saves;
     Ok(g)
 }
