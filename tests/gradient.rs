@@ -169,7 +169,7 @@ fn checkpointing_does_not_change_the_gradient() {
 #[test]
 fn gpu_gradient_equals_the_cpu_twins() {
     let Some(device) = gpu_device() else { return };
-    for (order, fs) in [(4, false), (4, true), (8, false)] {
+    for (order, fs) in [(4, false), (4, true), (8, false), (8, true)] {
         let acq = acquisition(order, fs, 140);
         let plan = Plan::new(&acq, NZ, NX, 1500.0, 4500.0).unwrap();
         let n = 2;

@@ -7,6 +7,7 @@
 //! - `lam` [bs][plane]: λ(p^{n+1}) (read)
 //! - `out` [bs][plane]: λ(p^{n+2}) on entry, λ(p^n) on exit
 //! - `eta`, `mu` [bs][frame][2]: the adjoints of ζ and ψ, updated in place
+//! - `tb`, `au` [bs][plane][2]: T̄ and a·μ̂ of every cell (working buffers, see `Buffers`)
 //! - `q` [bs][plane]: q^n of the forward step being transposed (from `wave::step_q`)
 //! - `grad` [bs][plane]: ∂J/∂(v·dt)², accumulated
 //! - `residual` [bs][nt_out][receivers]: ∂J/∂traces, injected at sample `p.slot`
@@ -19,14 +20,12 @@ pub static SHADER: Shader = Shader {
     source: concat!(include_str!("../../shaders/wave_grid.wgsl"), include_str!("../../shaders/wave_adjoint.wgsl")),
 };
 
-const FRAME: &[crate::gpu::Access] = &[Read, Read, ReadWrite, ReadWrite, Read];
-static PSI: Kernel = Kernel { shader: &SHADER, entry: "wave_adjoint_psi", bindings: FRAME };
-static FRAME_UPDATE: Kernel = Kernel { shader: &SHADER, entry: "wave_adjoint_frame", bindings: FRAME };
-static STEP: Kernel = Kernel {
-    shader: &SHADER,
-    entry: "wave_adjoint_step",
-    bindings: &[Read, Read, ReadWrite, ReadWrite, Read, ReadWrite, Read, ReadWrite],
-};
+static TBAR: Kernel =
+    Kernel { shader: &SHADER, entry: "wave_adjoint_tbar", bindings: &[Read, Read, ReadWrite, Read, ReadWrite] };
+static PSI: Kernel =
+    Kernel { shader: &SHADER, entry: "wave_adjoint_psi", bindings: &[Read, ReadWrite, Read, ReadWrite] };
+static STEP: Kernel =
+    Kernel { shader: &SHADER, entry: "wave_adjoint_step", bindings: &[Read, Read, Read, ReadWrite, Read, ReadWrite] };
 static INJECT: Kernel = Kernel { shader: &SHADER, entry: "wave_adjoint_inject", bindings: &[ReadWrite, Read, Read] };
 
 /// The buffers of one adjoint step.
@@ -38,6 +37,10 @@ pub struct Buffers<'a> {
     pub out: &'a GpuTensor,
     pub eta: &'a GpuTensor,
     pub mu: &'a GpuTensor,
+    /// T̄ and a·μ̂ of every cell, [bs][plane][2]: working buffers (`tb` is written whole each
+    /// step; `au` must start at zero, and stays zero outside the frame).
+    pub tb: &'a GpuTensor,
+    pub au: &'a GpuTensor,
     pub q: &'a GpuTensor,
     pub grad: &'a GpuTensor,
     pub residual: &'a GpuTensor,
@@ -50,16 +53,15 @@ pub fn step(r: &mut Recorder, p: &Params, b: &Buffers) -> Result<()> {
     let cells = p.nbs as usize * p.plane();
     check_len(op, "q", b.q.len, &[cells])?;
     check_len(op, "grad", b.grad.len, &[cells])?;
-    let frame_groups = [(p.frame as usize).div_ceil(64).max(1) as u32, p.nbs, 1];
-    let frame = [b.vel, b.lam, b.eta, b.mu, b.prof];
-    if p.frame > 0 {
-        r.dispatch(&PSI, p, &frame, frame_groups)?;
-    }
+    check_len(op, "tb", b.tb.len, &[cells, 2])?;
+    check_len(op, "au", b.au.len, &[cells, 2])?;
     let grid = crate::kernels::wave::cell_grid(p);
-    r.dispatch(&STEP, p, &[b.vel, b.lam, b.eta, b.mu, b.prof, b.out, b.q, b.grad], grid)?;
+    r.dispatch(&TBAR, p, &[b.vel, b.lam, b.eta, b.prof, b.tb], grid)?;
     if p.frame > 0 {
-        r.dispatch(&FRAME_UPDATE, p, &frame, frame_groups)?;
+        let frame_groups = [(p.frame as usize).div_ceil(64) as u32, p.nbs, 1];
+        r.dispatch(&PSI, p, &[b.tb, b.mu, b.prof, b.au], frame_groups)?;
     }
+    r.dispatch(&STEP, p, &[b.lam, b.tb, b.au, b.out, b.q, b.grad], grid)?;
     if p.slot != crate::ops::wave::NO_SLOT {
         r.dispatch(&INJECT, p, &[b.out, b.pos, b.residual], [(p.nbs as usize).div_ceil(64) as u32, 1, 1])?;
     }

@@ -68,9 +68,9 @@ impl Plan {
 
     /// Bytes `planes` planes (models × shots) hold for the gradient, at most: per plane
     /// `ceil(steps / every)` states of 6 planes (the CPU twin keeps ψ and ζ on the whole
-    /// plane), `every` planes of q, and 8 working planes.
+    /// plane), `every` planes of q, and 12 working planes (the GPU's T̄ and a·μ̂ are 4).
     pub fn gradient_bytes(&self, planes: usize, every: usize, word: usize) -> Option<u64> {
-        limits::bytes(&[planes, self.plane(), 6 * self.steps.div_ceil(every) + every + 8], word)
+        limits::bytes(&[planes, self.plane(), 6 * self.steps.div_ceil(every) + every + 12], word)
     }
 }
 
@@ -244,6 +244,7 @@ fn gradient_gpu(
     // Backwards, segment by segment.
     let lam = [zeros("lambda_a", field)?, zeros("lambda_b", field)?];
     let (mu, eta, grad) = (zeros("mu", aux)?, zeros("eta", aux)?, zeros("grad", field)?);
+    let (tb, au) = (zeros("tbar", 2 * field)?, zeros("a_mu", 2 * field)?);
     let mut t = 0;
     for j in (0..plan.steps.div_ceil(every)).rev() {
         let (s0, s1) = (j * every, ((j + 1) * every).min(plan.steps));
@@ -270,6 +271,8 @@ fn gradient_gpu(
                 out: &lam[1 - t % 2],
                 eta: &eta,
                 mu: &mu,
+                tb: &tb,
+                au: &au,
                 q: &qs[step - s0],
                 grad: &grad,
                 residual: &residual,
@@ -313,7 +316,8 @@ fn gradient_fast(
     let budget = HELD_BYTES.min(limits::budget() / 4);
     let pending = |every| wave_adjoint_fast::plane_bytes(plan.steps, every, cells).unwrap_or(u64::MAX);
     let keep_all = pending(plan.steps).saturating_mul(threads) <= budget;
-    let every = every.map_or(if keep_all { plan.steps } else { twin::checkpoint_every(plan.steps) }, |k| k.min(plan.steps));
+    let every =
+        every.map_or(if keep_all { plan.steps } else { twin::checkpoint_every(plan.steps) }, |k| k.min(plan.steps));
     let held = (budget / pending(every).max(1)).clamp(threads, planes as u64);
     let bytes = pending(every)
         .checked_mul(held)
@@ -402,7 +406,8 @@ pub fn gradient_every(
             return Ok(Gradient { misfit, grad, traces, every, recomputed: plan.steps, bytes, seconds });
         }
     };
-    let per_model = |every| plan.gradient_bytes(plan.shots, every, 4).unwrap_or(u64::MAX) as usize + 8 * plan.trace_len();
+    let per_model =
+        |every| plan.gradient_bytes(plan.shots, every, 4).unwrap_or(u64::MAX) as usize + 8 * plan.trace_len();
     // Keeping every q (one segment) saves the recomputation, when the whole request fits
     // one batch of the budget that way; else checkpoints every √steps.
     let keep_all = match forced {
@@ -438,6 +443,7 @@ pub fn gradient_every(
         g.traces.extend(p.traces);
     }
     let saves = if keep_all { 0 } else { plan.steps.div_ceil(every) };
-    g.bytes = batch * plan.shots * 4 * plan.plane() * (2 * saves + every) + batch * plan.shots * 4 * 4 * plan.frame * saves;
+    g.bytes = batch * plan.shots * 4 * plan.plane() * (2 * saves + every + 4)
+        + batch * plan.shots * 4 * 4 * plan.frame * saves;
     Ok(g)
 }
