@@ -173,14 +173,8 @@ fn gradient_gpu(
     every: usize,
 ) -> Result<Parts<f32>> {
     let op = "gradient";
-    let (cells, plane, planes) = (plan.nz * plan.nx, plan.plane(), n * plan.shots);
-    let index = plan.pad_index();
-    let mut vel = Vec::with_capacity(n * plane);
-    let mut prof = Vec::with_capacity(n * plan.prof_stride());
-    for m in models.chunks(cells) {
-        vel.extend(index.iter().map(|&i| ((m[i] as f64 * plan.dt).powi(2)) as f32));
-        prof.extend(plan.profiles(pml_vmax));
-    }
+    let (plane, planes) = (plan.plane(), n * plan.shots);
+    let (vel, prof) = inputs(plan, models, pml_vmax);
     let (vel, prof, pos) = (ctx.upload("vel", &vel)?, ctx.upload("prof", &prof)?, ctx.upload("pos", &plan.pos)?);
     let field = planes * plane;
     let aux = planes * plan.frame.max(1) * 2;
@@ -284,15 +278,36 @@ fn gradient_gpu(
     }
     let gw: Vec<f32> = ctx.read(&grad)?;
     let seconds = [forward_s, clock.elapsed().as_secs_f64() - forward_s];
-    let mut gv = vec![0.0f32; n * cells];
-    for (bs, g) in gw.chunks(plane).enumerate() {
+    Ok(Parts { misfit, grad: velocity_gradient(plan, models, &gw), traces: simulated, seconds })
+}
+
+/// The engines' inputs for `models` [n][nz][nx] (m/s): (v·dt)² on the padded grid, and the
+/// C-PML profiles of `pml_vmax`, per model.
+fn inputs(plan: &Plan, models: &[f32], pml_vmax: f64) -> (Vec<f32>, Vec<f32>) {
+    let (cells, index) = (plan.nz * plan.nx, plan.pad_index());
+    let n = models.len() / cells.max(1);
+    let mut vel = Vec::with_capacity(n * plan.plane());
+    let mut prof = Vec::with_capacity(n * plan.prof_stride());
+    for m in models.chunks(cells) {
+        vel.extend(index.iter().map(|&i| ((m[i] as f64 * plan.dt).powi(2)) as f32));
+        prof.extend(plan.profiles(pml_vmax));
+    }
+    (vel, prof)
+}
+
+/// ∂J/∂v [n][nz][nx] from ∂J/∂(v·dt)² of every padded plane [n·shots][plane]: the shots
+/// summed, each padded cell given to the model cell it copies, times 2·v·dt².
+fn velocity_gradient(plan: &Plan, models: &[f32], gw: &[f32]) -> Vec<f32> {
+    let (cells, index) = (plan.nz * plan.nx, plan.pad_index());
+    let mut gv = vec![0.0f32; models.len()];
+    for (bs, g) in gw.chunks(plan.plane()).enumerate() {
         let b = bs / plan.shots;
         let (m, out) = (&models[b * cells..][..cells], &mut gv[b * cells..][..cells]);
         for (c, &i) in index.iter().enumerate() {
             out[i] += (g[c] as f64 * 2.0 * m[i] as f64 * plan.dt * plan.dt) as f32;
         }
     }
-    Ok(Parts { misfit, grad: gv, traces: simulated, seconds })
+    gv
 }
 
 /// Bytes the CPU engine may hold between forwards and backwards.
@@ -323,13 +338,7 @@ fn gradient_fast(
         .checked_mul(held)
         .and_then(|b| b.checked_add(wave_adjoint_fast::worker_bytes(cells)?.checked_mul(threads)?));
     limits::check(&format!("the gradient's checkpoints ({held} planes at a time)"), bytes)?;
-    let (cells, index) = (plan.nz * plan.nx, plan.pad_index());
-    let mut vel = Vec::with_capacity(n * plan.plane());
-    let mut prof = Vec::with_capacity(n * plan.prof_stride());
-    for m in models.chunks(cells) {
-        vel.extend(index.iter().map(|&i| ((m[i] as f64 * plan.dt).powi(2)) as f32));
-        prof.extend(plan.profiles(pml_vmax));
-    }
+    let (vel, prof) = inputs(plan, models, pml_vmax);
     let steps: Vec<Step> = plan.schedule().into_iter().map(|(wavelet, slot)| Step { wavelet, slot }).collect();
     let clock = std::time::Instant::now();
     let (p, pos) = (plan.params(n, 0), &plan.pos);
@@ -337,18 +346,12 @@ fn gradient_fast(
     let wall = clock.elapsed().as_secs_f64();
     let share = r.seconds[0] / (r.seconds[0] + r.seconds[1]).max(1e-12);
     let mut misfit = vec![0.0; n];
-    let mut grad = vec![0.0f32; n * cells];
-    for (bs, (j, g)) in r.misfit.iter().zip(r.grad.chunks(plan.plane())).enumerate() {
-        let b = bs / plan.shots;
-        misfit[b] += j;
-        let (m, out) = (&models[b * cells..][..cells], &mut grad[b * cells..][..cells]);
-        for (c, &i) in index.iter().enumerate() {
-            out[i] += (g[c] as f64 * 2.0 * m[i] as f64 * plan.dt * plan.dt) as f32;
-        }
+    for (bs, j) in r.misfit.iter().enumerate() {
+        misfit[bs / plan.shots] += j;
     }
     Ok(Gradient {
         misfit,
-        grad,
+        grad: velocity_gradient(plan, models, &r.grad),
         traces: r.traces,
         every,
         recomputed: (plan.steps - 1) / every * every,
