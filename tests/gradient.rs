@@ -209,6 +209,8 @@ fn the_cpu_engine_equals_the_twin() {
         let observed = plan.run_reference(&truth, n).unwrap();
         let start: Vec<f32> = truth.iter().enumerate().map(|(i, v)| v * (0.97 + 0.002 * (i % 11) as f32)).collect();
         let want = gradient_cpu::<f32>(&plan, &start, &observed, n, 4500.0, 12).unwrap();
+        let none = gradient_every(&device, &plan, &[], &[], 0, 4500.0, None).unwrap();
+        assert!(none.misfit.is_empty() && none.grad.is_empty() && none.traces.is_empty());
         for every in [None, Some(12)] {
             let got = gradient_every(&device, &plan, &start, &observed, n, 4500.0, every).unwrap();
             let (e, et) = (rel_err(&got.grad, &want.grad), rel_err(&got.traces, &want.traces));

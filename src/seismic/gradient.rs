@@ -1,14 +1,16 @@
 //! The data misfit's gradient with respect to velocity, by the adjoint-state method, on the
-//! GPU (`kernels::wave_adjoint`) or the CPU (`cpu::wave_adjoint`, which derives it).
+//! GPU (`kernels::wave_adjoint`), the CPU (`fast::wave_adjoint`) or the plain-loop twin
+//! (`cpu::wave_adjoint`, which derives it; `Device::Reference`).
 //!
-//! For J(v) = ½ Σ_shots,receivers,samples (d(v) − d_obs)², the forward is run once with
-//! its whole state (p^n, p^{n−1}, ψ, ζ) checkpointed every `every` steps (about √steps), the
-//! residual d − d_obs is formed, then segment by segment from the last: the forward is
-//! recomputed from its checkpoint keeping q^n (what (v·dt)² multiplies), and the adjoint
-//! steps run backwards through it accumulating ∂J/∂(v·dt)² = Σ_n mask·λ^{n+1}·q^n. Sample
-//! m of a trace is p at step m·keep_every, so decimated receivers and sub-steps enter the
-//! adjoint at exactly the steps they were recorded. Cost: three forward propagations
-//! (forward, recomputation, adjoint); memory: √steps states plus √steps planes per shot.
+//! For J(v) = ½ Σ_shots,receivers,samples (d(v) − d_obs)², the forward runs once, the
+//! residual d − d_obs is formed, and the adjoint steps run backwards accumulating
+//! ∂J/∂(v·dt)² = Σ_n mask·λ^{n+1}·q^n, where q^n is what (v·dt)² multiplies in step n. Where
+//! every step's q fits the memory budget the forward keeps it (two propagations in all);
+//! otherwise it checkpoints its whole state (p^n, p^{n−1}, ψ, ζ) every `every` steps (about
+//! √steps) and each segment is recomputed from its checkpoint, keeping q, before the adjoint
+//! runs back through it (three propagations; √steps states plus √steps planes per shot).
+//! Sample m of a trace is p at step m·keep_every, so decimated receivers and sub-steps enter
+//! the adjoint at exactly the steps they were recorded.
 //!
 //! The padded cells take their velocity from the model's edge, so their gradient is summed
 //! into it; the C-PML profiles are held fixed at `pml_vmax` (the gradient is that of the
@@ -333,7 +335,7 @@ fn gradient_fast(
     let keep_all = pending(plan.steps).saturating_mul(threads) <= budget;
     let every =
         every.map_or(if keep_all { plan.steps } else { twin::checkpoint_every(plan.steps) }, |k| k.min(plan.steps));
-    let held = (budget / pending(every).max(1)).clamp(threads, planes as u64);
+    let held = (budget / pending(every).max(1)).clamp(threads, (planes as u64).max(threads));
     let bytes = pending(every)
         .checked_mul(held)
         .and_then(|b| b.checked_add(wave_adjoint_fast::worker_bytes(cells)?.checked_mul(threads)?));
