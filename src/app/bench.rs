@@ -123,8 +123,8 @@ pub fn step(device: &Device, configs: &[Config], x: [usize; 4], iters: usize) ->
     Ok(())
 }
 
-/// `brine bench anchors`: brine's CPU side against PyTorch's CPU step and deepwave's CPU
-/// propagator, alternated round by round on the same shapes and threads.
+/// `brine bench anchors`: brine's CPU side against PyTorch's CPU step, deepwave's CPU
+/// propagator and its gradient, alternated round by round on the same shapes and threads.
 pub fn anchors(rounds: usize, reference: Option<PathBuf>, quick: bool) -> Result<()> {
     at_least_one(&[("--rounds", rounds)])?;
     let dir = reference.unwrap_or_else(bench::cpu::default_reference_dir);

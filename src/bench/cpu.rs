@@ -251,6 +251,20 @@ pub fn deepwave(
     Ok((f("seconds")?, f("cell_updates_per_s")?))
 }
 
+/// deepwave's forward and backward (seconds) on a case that `seismic::bench::gradient` wrote
+/// to `case`, by `benches/deepwave_gradient.py` with `threads` threads, after it checks that
+/// deepwave's gradient agrees with brine's (correlation ≥ 0.99).
+pub fn deepwave_gradient(case: &Path, threads: usize) -> std::result::Result<f64, String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/deepwave_gradient.py");
+    let args = [case.to_string_lossy().to_string(), "--threads".into(), threads.to_string()];
+    let v = python_json(&script, &args)?;
+    let corr = v["gradient_corr"].as_f64().ok_or_else(|| format!("no `gradient_corr` in {v}"))?;
+    if corr < 0.99 {
+        return Err(format!("deepwave's gradient correlates with brine's at only {corr}"));
+    }
+    v["deepwave_forward_backward_s"].as_f64().ok_or_else(|| format!("no `deepwave_forward_backward_s` in {v}"))
+}
+
 /// A brine figure beside its anchor's, median over rounds, with the median of the per-round
 /// ratios.
 #[derive(Clone, Debug)]
@@ -310,7 +324,8 @@ pub fn alternate(
 /// The anchors of issue-level targets, each alternated with brine for `rounds` rounds:
 /// PyTorch's CPU training step and inference of the U-Net (CBAM + gates, widths 32…256
 /// and 8…64, batch 8, OpenFWI's 5 × 72 × 72 input; 24 × 24 when `quick`), and deepwave's
-/// CPU propagator on 201 × 301 (2000 steps) and 70 × 70 (1000 steps) models, 5 shots.
+/// CPU propagator on 201 × 301 (2000 steps) and 70 × 70 (1000 steps) models, 5 shots, and
+/// deepwave's gradient (forward and backward) on an OpenFWI sample beside brine's.
 /// `report` sees each pair as it is measured.
 pub fn anchors(
     dir: &Path,
@@ -367,5 +382,16 @@ pub fn anchors(
         )?;
         keep(pair, &mut pairs);
     }
+    let case = scratch.join("brine-anchor-gradient");
+    let pair = alternate(
+        "misfit gradient, OpenFWI sample, 5 shots, 1000 steps",
+        "s",
+        false,
+        rounds,
+        || Ok(crate::seismic::bench::gradient(&crate::device::Device::Cpu, "openfwi", 1, 1, Some(&case))?.0.gradient_s),
+        || deepwave_gradient(&case, threads),
+    )?;
+    let _ = std::fs::remove_dir_all(&case);
+    keep(pair, &mut pairs);
     Ok(pairs)
 }

@@ -365,9 +365,9 @@ pub(crate) enum BenchWhat {
         #[arg(long, default_value_t = 5)]
         iters: usize,
     },
-    /// The CPU backend and the CPU wave engine beside PyTorch's CPU step and deepwave's CPU
-    /// propagator (run through python when installed), on the same shapes and threads,
-    /// alternated round by round.
+    /// The CPU backend and the CPU wave engine beside PyTorch's CPU step, deepwave's CPU
+    /// propagator and deepwave's gradient (run through python when installed), on the same
+    /// shapes and threads, alternated round by round.
     Anchors {
         /// Rounds of brine then anchor; medians are reported.
         #[arg(long, default_value_t = 3)]
