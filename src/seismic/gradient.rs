@@ -317,7 +317,8 @@ const HELD_BYTES: u64 = 1 << 30;
 
 /// The CPU engine (`fast::wave_adjoint`): it keeps every q (and so recomputes nothing) when
 /// a plane per thread fits `HELD_BYTES` (and a quarter of what the machine can give), else
-/// checkpoints every √steps; then as many planes wait between forward and backward as fit.
+/// checkpoints every √steps; then as many planes wait between forward and backward as fit,
+/// up to three per thread.
 fn gradient_fast(
     plan: &Plan,
     models: &[f32],
@@ -335,7 +336,8 @@ fn gradient_fast(
     let keep_all = pending(plan.steps).saturating_mul(threads) <= budget;
     let every =
         every.map_or(if keep_all { plan.steps } else { twin::checkpoint_every(plan.steps) }, |k| k.min(plan.steps));
-    let held = (budget / pending(every).max(1)).clamp(threads, (planes as u64).max(threads));
+    // Three planes a thread waiting are enough to keep the threads busy to the end.
+    let held = (budget / pending(every).max(1)).clamp(threads, (planes as u64).max(threads)).min(3 * threads);
     let bytes = pending(every)
         .checked_mul(held)
         .and_then(|b| b.checked_add(wave_adjoint_fast::worker_bytes(cells)?.checked_mul(threads)?));
