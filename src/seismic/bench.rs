@@ -178,13 +178,9 @@ pub fn gradient(
         g = Some(r);
     }
     let g = g.expect("at least one round");
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let (forward_s, gradient_s) = (median(&mut forwards), median(&mut gradients));
-    let split =
-        [median(&mut splits.iter().map(|s| s[0]).collect()), median(&mut splits.iter().map(|s| s[1]).collect())];
+    let median = crate::bench::median;
+    let (forward_s, gradient_s) = (median(forwards), median(gradients));
+    let split = [median(splits.iter().map(|s| s[0]).collect()), median(splits.iter().map(|s| s[1]).collect())];
     if let Some(dir) = write {
         std::fs::create_dir_all(dir).map_err(|e| crate::Error::file(dir, e.to_string()))?;
         let npy = crate::data::npy::write_atomic;
