@@ -7,7 +7,7 @@ mod common;
 
 use brine::cpu::wave_adjoint::{self as twin, Grid};
 use brine::seismic::gradient::{gradient_cpu, gradient_every};
-use brine::seismic::{Acquisition, Plan, Positions};
+use brine::seismic::{Acquisition, Misfit, Plan, Positions};
 use common::{dot, gpu_device, rel_err};
 
 /// A small acquisition: 3 shots, receivers every 2nd column, decimated 2×, narrow layers.
@@ -67,7 +67,9 @@ fn the_twins_forward_is_the_engines_forward() {
         let want = plan.run_reference(&m32, 1).unwrap();
         let zero = vec![0.0f32; want.len()];
         let got =
-            gradient_cpu::<f32>(&plan, &m32, &zero, 1, m.iter().fold(0.0, |a: f64, &b| a.max(b)), 7).unwrap().traces;
+            gradient_cpu::<f32>(&plan, &m32, &zero, 1, m.iter().fold(0.0, |a: f64, &b| a.max(b)), 7, &Misfit::FULL)
+                .unwrap()
+                .traces;
         let e = rel_err(&got, &want);
         eprintln!("order {order}, free surface {fs}: twin forward vs cpu::wave relative L2 {e:.2e}");
         assert!(want.iter().any(|v| *v != 0.0));
@@ -103,22 +105,29 @@ fn the_adjoint_is_the_transpose_of_the_born_operator() {
     }
 }
 
+/// The low-pass misfit of `plan`'s traces at `hz`.
+fn lowpass(plan: &Plan, hz: f64) -> Misfit {
+    Misfit::lowpass(hz, plan.dt * plan.keep_every as f64).unwrap()
+}
+
 /// The gradient with respect to velocity against central differences of the misfit, in f64
-/// on the whole plan (three shots, padding summed into the edge cells).
+/// on the whole plan (three shots, padding summed into the edge cells), for the full band
+/// and a low-passed misfit.
 #[test]
 fn the_gradient_matches_finite_differences() {
-    for (order, fs) in [(4, false), (4, true)] {
+    for (order, fs, band) in [(4, false, 0.0), (4, true, 0.0), (4, false, 12.0)] {
         let acq = acquisition(order, fs, 100);
         let plan = Plan::new(&acq, NZ, NX, 1500.0, 4500.0).unwrap();
+        let mf = if band > 0.0 { lowpass(&plan, band) } else { Misfit::FULL };
         let truth = model(NZ, NX, 4);
         let observed = {
             let zero = vec![0.0; plan.trace_len()];
-            gradient_cpu::<f64>(&plan, &truth, &zero, 1, 4500.0, 10).unwrap().traces
+            gradient_cpu::<f64>(&plan, &truth, &zero, 1, 4500.0, 10, &mf).unwrap().traces
         };
         let start: Vec<f64> =
             truth.iter().enumerate().map(|(i, v)| v * (1.0 - 0.04 * ((i % 7) as f64 / 7.0))).collect();
-        let grad = gradient_cpu::<f64>(&plan, &start, &observed, 1, 4500.0, 10).unwrap().grad;
-        let misfit = |m: &[f64]| gradient_cpu::<f64>(&plan, m, &observed, 1, 4500.0, 10).unwrap().misfit[0];
+        let grad = gradient_cpu::<f64>(&plan, &start, &observed, 1, 4500.0, 10, &mf).unwrap().grad;
+        let misfit = |m: &[f64]| gradient_cpu::<f64>(&plan, m, &observed, 1, 4500.0, 10, &mf).unwrap().misfit[0];
         // A smooth direction, and single cells: interior, edge (with padding) and top row.
         let smooth: Vec<f64> =
             (0..NZ * NX).map(|i| ((i / NX) as f64 * 0.4).sin() * ((i % NX) as f64 * 0.3).cos()).collect();
@@ -135,13 +144,15 @@ fn the_gradient_matches_finite_differences() {
             let fd = (misfit(&plus) - misfit(&minus)) / (2.0 * eps);
             let an = dot(&grad, &d);
             let rel = (fd - an).abs() / fd.abs().max(an.abs()).max(1e-300);
-            eprintln!("order {order}, fs {fs}, {name}: finite difference {fd:.9e}, adjoint {an:.9e}, rel {rel:.1e}");
+            eprintln!(
+                "order {order}, fs {fs}, band {band} Hz, {name}: finite difference {fd:.9e}, adjoint {an:.9e}, rel {rel:.1e}"
+            );
             if fs && name == "top" {
                 // Row 0 under a free surface is held at zero: it sees no velocity.
                 assert!(an.abs() < 1e-12 * grad.iter().fold(0.0f64, |a, g| a.max(g.abs())) && fd.abs() < 1e-6);
                 continue;
             }
-            assert!(rel < 1e-5, "order {order} fs {fs} {name}: {fd} vs {an}");
+            assert!(rel < 1e-5, "order {order} fs {fs} band {band} {name}: {fd} vs {an}");
         }
     }
 }
@@ -169,20 +180,22 @@ fn checkpointing_does_not_change_the_gradient() {
 #[test]
 fn gpu_gradient_equals_the_cpu_twins() {
     let Some(device) = gpu_device() else { return };
-    for (order, fs) in [(4, false), (4, true), (8, false), (8, true)] {
+    for (order, fs, band) in [(4, false, 0.0), (4, true, 0.0), (8, false, 0.0), (8, true, 15.0)] {
         let acq = acquisition(order, fs, 140);
         let plan = Plan::new(&acq, NZ, NX, 1500.0, 4500.0).unwrap();
+        let mf = if band > 0.0 { lowpass(&plan, band) } else { Misfit::FULL };
         let n = 2;
         let truth: Vec<f32> = [model(NZ, NX, 6), model(NZ, NX, 9)].concat().iter().map(|&v| v as f32).collect();
         let observed = plan.run_reference(&truth, n).unwrap();
         let start: Vec<f32> = truth.iter().enumerate().map(|(i, v)| v * (0.97 + 0.002 * (i % 11) as f32)).collect();
-        let want = gradient_cpu::<f32>(&plan, &start, &observed, n, 4500.0, 12).unwrap();
+        let want = gradient_cpu::<f32>(&plan, &start, &observed, n, 4500.0, 12, &mf).unwrap();
         // Every q kept (what these sizes get by default), and checkpoints every 12 steps.
         for every in [None, Some(12)] {
-            let got = gradient_every(device, &plan, &start, &observed, n, 4500.0, every).unwrap();
+            let got = gradient_every(device, &plan, &start, &observed, n, 4500.0, every, &mf).unwrap();
             let e = rel_err(&got.grad, &want.grad);
             eprintln!(
-                "order {order}, fs {fs}: GPU gradient vs CPU relative L2 {e:.2e}; misfit {:.6e} vs {:.6e}; every {}",
+                "order {order}, fs {fs}, band {band} Hz: GPU gradient vs CPU relative L2 {e:.2e}; misfit {:.6e} vs {:.6e}; \
+                 every {}",
                 got.misfit[0], want.misfit[0], got.every
             );
             assert_eq!(got.every, every.unwrap_or(plan.steps));
@@ -201,20 +214,25 @@ fn gpu_gradient_equals_the_cpu_twins() {
 #[test]
 fn the_cpu_engine_equals_the_twin() {
     let device = brine::device::Device::Cpu;
-    for (order, fs) in [(2, false), (4, false), (4, true), (6, true), (8, false), (8, true)] {
+    for (order, fs, band) in
+        [(2, false, 0.0), (4, false, 0.0), (4, true, 15.0), (6, true, 0.0), (8, false, 0.0), (8, true, 0.0)]
+    {
         let acq = acquisition(order, fs, 140);
         let plan = Plan::new(&acq, NZ, NX, 1500.0, 4500.0).unwrap();
+        let mf = if band > 0.0 { lowpass(&plan, band) } else { Misfit::FULL };
         let n = 2;
         let truth: Vec<f32> = [model(NZ, NX, 6), model(NZ, NX, 9)].concat().iter().map(|&v| v as f32).collect();
         let observed = plan.run_reference(&truth, n).unwrap();
         let start: Vec<f32> = truth.iter().enumerate().map(|(i, v)| v * (0.97 + 0.002 * (i % 11) as f32)).collect();
-        let want = gradient_cpu::<f32>(&plan, &start, &observed, n, 4500.0, 12).unwrap();
-        let none = gradient_every(&device, &plan, &[], &[], 0, 4500.0, None).unwrap();
+        let want = gradient_cpu::<f32>(&plan, &start, &observed, n, 4500.0, 12, &mf).unwrap();
+        let none = gradient_every(&device, &plan, &[], &[], 0, 4500.0, None, &mf).unwrap();
         assert!(none.misfit.is_empty() && none.grad.is_empty() && none.traces.is_empty());
         for every in [None, Some(12)] {
-            let got = gradient_every(&device, &plan, &start, &observed, n, 4500.0, every).unwrap();
+            let got = gradient_every(&device, &plan, &start, &observed, n, 4500.0, every, &mf).unwrap();
             let (e, et) = (rel_err(&got.grad, &want.grad), rel_err(&got.traces, &want.traces));
-            eprintln!("order {order}, fs {fs}: CPU engine vs twin gradient relative L2 {e:.2e}, traces {et:.2e}");
+            eprintln!(
+                "order {order}, fs {fs}, band {band} Hz: CPU engine vs twin gradient relative L2 {e:.2e}, traces {et:.2e}"
+            );
             assert_eq!(got.every, every.unwrap_or(plan.steps));
             assert!(want.grad.iter().any(|v| *v != 0.0));
             assert!(e < 1e-5, "order {order} fs {fs}: gradient {e}");
@@ -246,7 +264,8 @@ fn the_cpu_engines_checkpoints_and_schedule_change_nothing() {
     let steps: Vec<Step> = plan.schedule().into_iter().map(|(wavelet, slot)| Step { wavelet, slot }).collect();
     let run = |every, held| {
         let p = plan.params(n, 0);
-        wave_adjoint::gradient(&p, &steps, &vel, &prof, &plan.pos, &observed, every, held).unwrap()
+        let residual = |d: &[f32], o: &[f32]| Misfit::FULL.residual(d, o, plan.receivers);
+        wave_adjoint::gradient(&p, &steps, &vel, &prof, &plan.pos, &observed, &residual, every, held).unwrap()
     };
     let all = run(plan.steps, 6);
     for (every, held) in [(1, 1), (7, 2), (30, 6), (plan.steps, 1)] {

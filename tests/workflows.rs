@@ -425,9 +425,11 @@ fn refine_lowers_the_data_misfit_on_cpu_and_gpu() {
     ok(&train_args(s(dataset()), s(&run), "cpu", "1"));
     let ckpt = run.join("best.safetensors");
     let data = dataset().join("data_00001.npy");
-    let refine = |out: &Path, backend: &str, limit: &str, iters: &str| {
+    let refine = |out: &Path, backend: &str, limit: &str, iters: &str, bands: &str| {
         let text = ok(&[
             "refine",
+            "--bands",
+            bands,
             "--checkpoint",
             s(&ckpt),
             "--data",
@@ -450,8 +452,8 @@ fn refine_lowers_the_data_misfit_on_cpu_and_gpu() {
         (text, json, misfit)
     };
     let cpu = root.join("cpu");
-    let (text, json, misfit) = refine(&cpu, "cpu", "2", "3");
-    assert!(text.contains("data misfit") && text.contains("vs truth"), "{text}");
+    let (text, json, misfit) = refine(&cpu, "cpu", "2", "3", "0");
+    assert!(text.contains("data misfit (full band") && text.contains("vs truth"), "{text}");
     assert_eq!(misfit.len(), 4, "the start and 3 iterations");
     assert!(misfit.windows(2).all(|w| w[1] < w[0]), "the misfit falls at every iteration: {misfit:?}");
     assert!(json["iterations"][0]["scores"]["mae"].as_f64().unwrap() > 0.0, "scored against the sibling truth");
@@ -464,10 +466,20 @@ fn refine_lowers_the_data_misfit_on_cpu_and_gpu() {
         assert!(image_ok(&cpu.join(f)), "{f}");
     }
     assert!(!cpu.join("refine_0001.png").exists(), "--figures 1");
+    // Frequency continuation: 4 iterations in two bands, each band's misfit falling.
+    let (text, json, misfit) = refine(&root.join("bands"), "cpu", "1", "4", "5,0");
+    let bands: Vec<f64> =
+        json["iterations"].as_array().unwrap().iter().map(|r| r["band_hz"].as_f64().unwrap()).collect();
+    assert_eq!(bands, [5.0, 5.0, 5.0, 0.0, 0.0], "{text}");
+    assert!(misfit[2] < misfit[0] && misfit[4] < misfit[3], "{misfit:?}");
+    assert!(
+        text.contains("data misfit (5 Hz low-pass, iterates 0..2)") && text.contains("(full band, iterates 3..4)"),
+        "{text}"
+    );
     if common::gpu_device().is_some() {
         let gpu = root.join("gpu");
-        let (_, _, on_gpu) = refine(&gpu, "gpu", "1", "1");
-        let (_, _, on_cpu) = refine(&root.join("cpu1"), "cpu", "1", "1");
+        let (_, _, on_gpu) = refine(&gpu, "gpu", "1", "1", "5,0");
+        let (_, _, on_cpu) = refine(&root.join("cpu1"), "cpu", "1", "1", "5,0");
         assert!((on_gpu[0] - on_cpu[0]).abs() < 1e-3 * on_cpu[0], "start misfit: GPU {on_gpu:?} vs CPU {on_cpu:?}");
         assert!(on_gpu[1] < on_gpu[0], "the misfit falls on the GPU too: {on_gpu:?}");
         assert!((on_gpu[1] - on_cpu[1]).abs() < 0.01 * on_cpu[1], "GPU {on_gpu:?} vs CPU {on_cpu:?}");

@@ -78,6 +78,8 @@ pub struct Options<'a> {
     pub smooth: f64,
     /// Gradient depth preconditioning: × (depth / nz)^depth_weight.
     pub depth_weight: f64,
+    /// Low-pass cutoffs in Hz, one stage each (0: the full band; see `fwi::Options::bands`).
+    pub bands: Vec<f64>,
     /// Only the first this many samples.
     pub limit: Option<usize>,
     /// At most this many figures.
@@ -89,8 +91,9 @@ pub struct Options<'a> {
 #[derive(Clone, Debug, Serialize)]
 pub struct Iteration {
     pub iter: usize,
-    /// Mean over samples of ½‖d − d_obs‖².
+    /// Mean over samples of ½‖H(d − d_obs)‖², H the low-pass of `band_hz` (0: none).
     pub misfit: f64,
+    pub band_hz: f64,
     /// Mean scores against the truth, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scores: Option<Scores>,
@@ -111,6 +114,7 @@ pub struct Report {
     pub bounds: (f64, f64),
     pub smooth: f64,
     pub depth_weight: f64,
+    pub bands: Vec<f64>,
     pub seconds: f64,
     /// Iteration 0 is the start, the last the refined models.
     pub iterations: Vec<Iteration>,
@@ -227,6 +231,7 @@ pub fn run(o: &Options) -> Result<Report> {
         vmax: bounds.1,
         smooth: o.smooth,
         depth_weight: o.depth_weight,
+        bands: o.bands.clone(),
     };
     fo.check()?;
     let (acq, acq_from) = acquisition(o, &model)?;
@@ -235,6 +240,7 @@ pub fn run(o: &Options) -> Result<Report> {
     let truth_path = o.truth.map(Path::to_path_buf).or_else(|| sibling_truth(o.data));
     let truth = truth_path.as_deref().map(|p| models_file(p, n, &model, "truth")).transpose()?;
     let plan = Plan::new(&acq, l.nz, l.nx, bounds.0, bounds.1)?;
+    fo.misfits(&plan)?;
     let mut warnings = plan.warnings.clone();
     let start = match &o.start {
         Start::Network => {
@@ -293,7 +299,7 @@ pub fn run(o: &Options) -> Result<Report> {
                 None
             }
         };
-        iterations.push(Iteration { iter: it, misfit: mean_misfit, scores });
+        iterations.push(Iteration { iter: it, misfit: mean_misfit, band_hz: fo.band(it), scores });
         bar.inc(1);
         Ok(())
     })?;
@@ -314,6 +320,7 @@ pub fn run(o: &Options) -> Result<Report> {
         bounds,
         smooth: o.smooth,
         depth_weight: o.depth_weight,
+        bands: o.bands.clone(),
         seconds,
         iterations,
         per_sample: first.into_iter().zip(last).collect(),

@@ -57,8 +57,13 @@ pub fn worker_bytes(cells: usize) -> Option<u64> {
     crate::limits::bytes(&[cells, 24], 4)
 }
 
-/// The gradient of every plane against `observed` [planes][nt_out][nrec]; buffers and
-/// `steps` as in `fast::wave::simulate` (subnormals are flushed, as `Plan::run_cpu` does).
+/// The misfit of one plane's traces against its observed ones [nt_out][nrec], and its
+/// gradient with respect to the traces (the adjoint source).
+pub type Residual<'a> = dyn Fn(&[f32], &[f32]) -> (f64, Vec<f32>) + Sync + 'a;
+
+/// The gradient of every plane of `residual`'s misfit against `observed`
+/// [planes][nt_out][nrec]; buffers and `steps` as in `fast::wave::simulate` (subnormals are
+/// flushed, as `Plan::run_cpu` does).
 /// At most `held` planes wait between forward and backward (see `plane_bytes`).
 ///
 /// Each plane is two tasks, its forward and (once that is done) its backward, and the
@@ -72,6 +77,7 @@ pub fn gradient(
     prof: &[f32],
     pos: &[u32],
     observed: &[f32],
+    residual: &Residual<'_>,
     every: usize,
     held: usize,
 ) -> Result<Planes> {
@@ -96,7 +102,7 @@ pub fn gradient(
                     sim.reset(su);
                     match task {
                         Task::Forward(b) => {
-                            let f = forward(sim, steps, pr.nt_out, &observed[b * per..][..per], every);
+                            let f = forward(sim, steps, pr.nt_out, &observed[b * per..][..per], residual, every);
                             *lock(&waiting[b]) = Some(f);
                             queue.finish(task);
                         }
@@ -243,7 +249,14 @@ struct Forward {
 
 /// The forward of `sim`'s plane from rest: traces, misfit, checkpoints and the last
 /// segment's q.
-fn forward(sim: &mut Sim, steps: &[Step], nt_out: usize, observed: &[f32], every: usize) -> Forward {
+fn forward(
+    sim: &mut Sim,
+    steps: &[Step],
+    nt_out: usize,
+    observed: &[f32],
+    residual: &Residual<'_>,
+    every: usize,
+) -> Forward {
     let clock = std::time::Instant::now();
     let (g, n) = (&sim.su.g, steps.len());
     let (cells, nrec) = (g.nz * g.nx, sim.su.receivers.len() / 2);
@@ -258,8 +271,7 @@ fn forward(sim: &mut Sim, steps: &[Step], nt_out: usize, observed: &[f32], every
         let q = (k >= last).then(|| &mut qs[(k - last) * cells..][..cells]);
         sim.step(k, step, Some(&mut traces), q);
     }
-    let residual: Vec<f32> = traces.iter().zip(observed).map(|(&d, &o)| d - o).collect();
-    let misfit = residual.iter().map(|&r| (r as f64).powi(2)).sum::<f64>() / 2.0;
+    let (misfit, residual) = residual(&traces, observed);
     Forward { misfit, traces, residual, qs, saved, seconds: clock.elapsed().as_secs_f64() }
 }
 

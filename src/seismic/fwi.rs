@@ -7,7 +7,8 @@
 //! the scheme within its Courant limit, and they are enforced after every step. The C-PML
 //! profiles are those of vmax throughout.
 
-use super::gradient::gradient;
+use super::gradient::gradient_every;
+use super::misfit::Misfit;
 use super::propagate::Plan;
 use crate::device::Device;
 use crate::error::{Error, Result};
@@ -47,6 +48,10 @@ pub struct Options {
     pub smooth: f64,
     /// The gradient is multiplied by (depth / nz)^depth_weight (0: not at all).
     pub depth_weight: f64,
+    /// Low-pass cutoffs in Hz, one stage each in this order (0: the full band), the
+    /// iterations split evenly among them; empty: the full band throughout. Low frequencies
+    /// first keep FWI from fitting the data a cycle off (see [`Misfit`]).
+    pub bands: Vec<f64>,
 }
 
 impl Options {
@@ -68,6 +73,47 @@ impl Options {
             return Err(Error::config(op, format!("--smooth {} is not a width in cells in [0, 100]", self.smooth)));
         }
         Ok(())
+    }
+
+    /// The low-pass cutoff (Hz; 0: the full band) of the misfit iterate `it` (0 ..= iters)
+    /// is reported with: the start in the first band.
+    pub fn band(&self, it: usize) -> f64 {
+        self.bands.get(self.stage(it.max(1))).copied().unwrap_or(0.0)
+    }
+
+    /// The stage iteration `it` (1 ..= iters) belongs to: the iterations split evenly, the
+    /// last always in the last band (with fewer iterations than bands, the first are left out).
+    fn stage(&self, it: usize) -> usize {
+        let stages = self.bands.len().max(1);
+        stages - 1 - ((self.iters - it.min(self.iters)) * stages / self.iters).min(stages - 1)
+    }
+
+    /// Each stage's misfit for `plan`'s traces, the cutoffs checked.
+    pub fn misfits(&self, plan: &Plan) -> Result<Vec<Misfit>> {
+        let sample_dt = plan.dt * plan.keep_every as f64;
+        if self.bands.is_empty() {
+            return Ok(vec![Misfit::FULL]);
+        }
+        self.bands
+            .iter()
+            .map(|&hz| {
+                if hz == 0.0 {
+                    Ok(Misfit::FULL)
+                } else {
+                    Misfit::lowpass(hz, sample_dt).map_err(|_| {
+                        Error::config(
+                            "refine",
+                            format!(
+                                "--bands: {hz} Hz is not a low-pass cutoff in (0, {:.1}) Hz (0.9 × the Nyquist frequency of \
+                                 traces sampled every {} ms), nor 0 (the full band)",
+                                0.45 / sample_dt,
+                                sample_dt * 1e3
+                            ),
+                        )
+                    })
+                }
+            })
+            .collect()
     }
 }
 
@@ -130,17 +176,17 @@ fn robust_scale(v: &[f32]) -> f32 {
     mags.select_nth_unstable_by(k, f32::total_cmp).1.to_owned()
 }
 
-/// Per model: the misfit and the smoothed gradient, refusing non-finite values.
+/// Per model: `misfit` and its smoothed gradient, refusing non-finite values.
 fn evaluate(
     device: &Device,
     plan: &Plan,
     models: &[f32],
     observed: &[f32],
     o: &Options,
-    it: usize,
+    (it, misfit): (usize, &Misfit),
 ) -> Result<(Vec<f64>, Vec<f32>)> {
     let n = models.len() / (plan.nz * plan.nx);
-    let mut g = gradient(device, plan, models, observed, n, o.vmax)?;
+    let mut g = gradient_every(device, plan, models, observed, n, o.vmax, None, misfit)?;
     if let Some(b) = g.misfit.iter().position(|j| !j.is_finite()) {
         return Err(Error::config("refine", format!("iteration {it}: the misfit of sample {b} is {}", g.misfit[b])));
     }
@@ -161,9 +207,9 @@ fn evaluate(
 
 /// Inverts `n` models [n][nz][nx] (m/s) from `start` against `observed` traces
 /// [n][shots][samples][receivers] on `device`. `each(iteration, misfit per model, models)`
-/// sees every iterate, the start (0) through the result (`iters`), with its misfit; the
-/// result is returned with the number of gradient evaluations. A non-finite misfit or
-/// gradient stops with the iteration named.
+/// sees every iterate, the start (0) through the result (`iters`), with its misfit (that of
+/// the iteration's band); the result is returned with the number of gradient evaluations.
+/// A non-finite misfit or gradient stops with the iteration named.
 pub fn invert(
     device: &Device,
     plan: &Plan,
@@ -174,6 +220,7 @@ pub fn invert(
     each: impl FnMut(usize, &[f64], &[f32]) -> Result<()>,
 ) -> Result<(Vec<f32>, usize)> {
     o.check()?;
+    o.misfits(plan)?;
     check_bounds("the starting model", start, plan.nz, plan.nx, o)?;
     crate::error::check_len("refine", "observed", observed.len(), &[n, plan.trace_len()])?;
     match o.method {
@@ -195,10 +242,12 @@ fn adam(
     mut each: impl FnMut(usize, &[f64], &[f32]) -> Result<()>,
 ) -> Result<(Vec<f32>, usize)> {
     let adam = Adam { lr: o.lr as f32, ..Adam::default() };
+    let misfits = o.misfits(plan)?;
     let mut models = start.to_vec();
     let (mut m, mut v) = (vec![0f32; models.len()], vec![0f32; models.len()]);
     for it in 0..=o.iters {
-        let (misfit, mut grad) = evaluate(device, plan, &models, observed, o, it)?;
+        let band = &misfits[o.stage(it.max(1))];
+        let (misfit, mut grad) = evaluate(device, plan, &models, observed, o, (it, band))?;
         each(it, &misfit, &models)?;
         if it == o.iters {
             break;
@@ -271,13 +320,22 @@ fn lbfgs(
     mut each: impl FnMut(usize, &[f64], &[f32]) -> Result<()>,
 ) -> Result<(Vec<f32>, usize)> {
     let (cells, per) = (plan.nz * plan.nx, plan.trace_len());
+    let misfits = o.misfits(plan)?;
     let mut models = start.to_vec();
-    let (mut misfit, mut grad) = evaluate(device, plan, &models, observed, o, 0)?;
+    let mut stage = o.stage(1);
+    let (mut misfit, mut grad) = evaluate(device, plan, &models, observed, o, (0, &misfits[stage]))?;
     let mut evaluations = 1;
     each(0, &misfit, &models)?;
     let mut memory: Vec<Memory> = (0..n).map(|_| Memory::default()).collect();
     let as64 = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
     for it in 1..=o.iters {
+        // A new band is a new objective: its misfit and gradient here, and no curvature.
+        if o.stage(it) != stage {
+            stage = o.stage(it);
+            (misfit, grad) = evaluate(device, plan, &models, observed, o, (it, &misfits[stage]))?;
+            evaluations += 1;
+            memory.iter_mut().for_each(|m| *m = Memory::default());
+        }
         // Each model's direction and its slope gᵀd there (for the Armijo test).
         let mut dirs = Vec::with_capacity(n);
         let mut slopes = Vec::with_capacity(n);
@@ -309,7 +367,7 @@ fn lbfgs(
                 obs.extend_from_slice(&observed[b * per..][..per]);
             }
             clamp(&mut trial, o);
-            let (j, g) = evaluate(device, plan, &trial, &obs, o, it)?;
+            let (j, g) = evaluate(device, plan, &trial, &obs, o, (it, &misfits[stage]))?;
             evaluations += 1;
             let mut still = vec![];
             for (k, &b) in pending.iter().enumerate() {

@@ -18,6 +18,7 @@
 
 use rayon::prelude::*;
 
+use super::misfit::Misfit;
 use super::propagate::Plan;
 use crate::cpu::wave_adjoint::{self as twin, Grid};
 use crate::cpu::{Real, lit};
@@ -85,13 +86,6 @@ pub struct Parts<T> {
     pub seconds: [f64; 2],
 }
 
-/// ½‖d − d_obs‖² and the residual of one plane's traces.
-fn residual<T: Real>(traces: &[T], observed: &[T]) -> (f64, Vec<T>) {
-    let r: Vec<T> = traces.iter().zip(observed).map(|(&d, &o)| d - o).collect();
-    let j = r.iter().map(|v| v.to_f64().unwrap().powi(2)).sum::<f64>() / 2.0;
-    (j, r)
-}
-
 /// Checks models and observed traces against the plan, and the profile velocity.
 fn check_inputs(plan: &Plan, models: usize, observed: usize, n: usize, pml_vmax: f64) -> Result<()> {
     check_len("gradient", "models", models, &[n, plan.nz, plan.nx])?;
@@ -102,9 +96,9 @@ fn check_inputs(plan: &Plan, models: usize, observed: usize, n: usize, pml_vmax:
     Ok(())
 }
 
-/// The plain-loop gradient (the twin, in T) of `n` models [n][nz][nx] (m/s) against
-/// `observed` [n][shots][samples][receivers]; its seconds are the planes' summed thread
-/// time.
+/// The plain-loop gradient (the twin, in T) of `misfit` for `n` models [n][nz][nx] (m/s)
+/// against `observed` [n][shots][samples][receivers]; its seconds are the planes' summed
+/// thread time.
 pub fn gradient_cpu<T: Real>(
     plan: &Plan,
     models: &[T],
@@ -112,6 +106,7 @@ pub fn gradient_cpu<T: Real>(
     n: usize,
     pml_vmax: f64,
     every: usize,
+    misfit: &Misfit,
 ) -> Result<Parts<T>> {
     check_inputs(plan, models.len(), observed.len(), n, pml_vmax)?;
     let every = every.max(1);
@@ -134,7 +129,7 @@ pub fn gradient_cpu<T: Real>(
             let w = index.iter().map(|&m| (v[m] * dt) * (v[m] * dt)).collect();
             let grid = Grid::new(&prm, w, &prof, &plan.pos, s);
             let (traces, saved) = twin::forward(&grid, &sched, plan.samples, every);
-            let (j, r) = residual(&traces, &observed[bs * per_shot..][..per_shot]);
+            let (j, r) = misfit.residual(&traces, &observed[bs * per_shot..][..per_shot], plan.receivers);
             let forward_s = clock.elapsed().as_secs_f64();
             let gw = twin::backward(&grid, &sched, every, &saved, &r);
             let mut gv = vec![T::zero(); cells];
@@ -165,6 +160,7 @@ pub fn gradient_cpu<T: Real>(
 type Saved = [GpuTensor; 4];
 
 /// The same on the GPU for one batch that fits (see [`gradient`]).
+#[allow(clippy::too_many_arguments)]
 fn gradient_gpu(
     ctx: &Context,
     plan: &Plan,
@@ -173,6 +169,7 @@ fn gradient_gpu(
     n: usize,
     pml_vmax: f64,
     every: usize,
+    misfit: &Misfit,
 ) -> Result<Parts<f32>> {
     let op = "gradient";
     let (plane, planes) = (plan.plane(), n * plan.shots);
@@ -228,12 +225,12 @@ fn gradient_gpu(
     }
     let simulated: Vec<f32> = ctx.read(&traces)?;
     let forward_s = clock.elapsed().as_secs_f64();
-    let per_model = plan.trace_len();
-    let mut misfit = vec![0.0; n];
+    let per_shot = plan.samples * plan.receivers;
+    let mut j = vec![0.0; n];
     let mut res = Vec::with_capacity(simulated.len());
-    for (b, (d, o)) in simulated.chunks(per_model).zip(observed.chunks(per_model)).enumerate() {
-        let (j, r) = residual(d, o);
-        misfit[b] = j;
+    for (bs, (d, o)) in simulated.chunks(per_shot).zip(observed.chunks(per_shot)).enumerate() {
+        let (jb, r) = misfit.residual(d, o, plan.receivers);
+        j[bs / plan.shots] += jb;
         res.extend(r);
     }
     let residual = ctx.upload("residual", &res)?;
@@ -280,7 +277,7 @@ fn gradient_gpu(
     }
     let gw: Vec<f32> = ctx.read(&grad)?;
     let seconds = [forward_s, clock.elapsed().as_secs_f64() - forward_s];
-    Ok(Parts { misfit, grad: velocity_gradient(plan, models, &gw), traces: simulated, seconds })
+    Ok(Parts { misfit: j, grad: velocity_gradient(plan, models, &gw), traces: simulated, seconds })
 }
 
 /// The engines' inputs for `models` [n][nz][nx] (m/s): (v·dt)² on the padded grid, and the
@@ -326,6 +323,7 @@ fn gradient_fast(
     n: usize,
     pml_vmax: f64,
     every: Option<usize>,
+    misfit: &Misfit,
 ) -> Result<Gradient> {
     let planes = n * plan.shots;
     let threads = crate::fast::threads::count().min(planes).max(1) as u64;
@@ -346,7 +344,8 @@ fn gradient_fast(
     let steps: Vec<Step> = plan.schedule().into_iter().map(|(wavelet, slot)| Step { wavelet, slot }).collect();
     let clock = std::time::Instant::now();
     let (p, pos) = (plan.params(n, 0), &plan.pos);
-    let r = wave_adjoint_fast::gradient(&p, &steps, &vel, &prof, pos, observed, every, held as usize)?;
+    let residual = |d: &[f32], o: &[f32]| misfit.residual(d, o, plan.receivers);
+    let r = wave_adjoint_fast::gradient(&p, &steps, &vel, &prof, pos, observed, &residual, every, held as usize)?;
     let wall = clock.elapsed().as_secs_f64();
     let share = r.seconds[0] / (r.seconds[0] + r.seconds[1]).max(1e-12);
     let mut misfit = vec![0.0; n];
@@ -367,7 +366,7 @@ fn gradient_fast(
 /// Bytes of GPU memory one gradient batch may hold.
 const GPU_BYTES: usize = 1 << 30;
 
-/// ½‖d(v) − d_obs‖² per model and its gradient ∂J/∂v for `n` models [n][nz][nx] (m/s)
+/// ½‖d(v) − d_obs‖² per model (the full band) and its gradient ∂J/∂v for `n` models [n][nz][nx] (m/s)
 /// against `observed` [n][shots][samples][receivers], on `device`, with the C-PML profiles
 /// of a model whose largest velocity is `pml_vmax`; every q is kept where it fits, else the
 /// forward is checkpointed every ⌈√steps⌉ steps.
@@ -379,11 +378,12 @@ pub fn gradient(
     n: usize,
     pml_vmax: f64,
 ) -> Result<Gradient> {
-    gradient_every(device, plan, models, observed, n, pml_vmax, None)
+    gradient_every(device, plan, models, observed, n, pml_vmax, None, &Misfit::FULL)
 }
 
-/// [`gradient`] with the checkpoint interval given (`every` ≥ the steps: keep every q),
-/// or chosen as there (`None`).
+/// [`gradient`] of `misfit`, with the checkpoint interval given (`every` ≥ the steps: keep
+/// every q), or chosen as there (`None`).
+#[allow(clippy::too_many_arguments)]
 pub fn gradient_every(
     device: &Device,
     plan: &Plan,
@@ -392,6 +392,7 @@ pub fn gradient_every(
     n: usize,
     pml_vmax: f64,
     every: Option<usize>,
+    misfit: &Misfit,
 ) -> Result<Gradient> {
     check_inputs(plan, models.len(), observed.len(), n, pml_vmax)?;
     if every == Some(0) {
@@ -400,11 +401,11 @@ pub fn gradient_every(
     let (forced, every) = (every, every.unwrap_or(twin::checkpoint_every(plan.steps)).min(plan.steps));
     let ctx = match device {
         Device::Gpu(ctx) => ctx,
-        Device::Cpu => return gradient_fast(plan, models, observed, n, pml_vmax, forced),
+        Device::Cpu => return gradient_fast(plan, models, observed, n, pml_vmax, forced, misfit),
         Device::Reference => {
             let clock = std::time::Instant::now();
             let Parts { misfit, grad, traces, seconds: t } =
-                gradient_cpu::<f32>(plan, models, observed, n, pml_vmax, every)?;
+                gradient_cpu::<f32>(plan, models, observed, n, pml_vmax, every, misfit)?;
             let wall = clock.elapsed().as_secs_f64();
             let share = t[0] / (t[0] + t[1]).max(1e-12);
             let threads = rayon::current_num_threads().min(n * plan.shots).max(1);
@@ -443,7 +444,7 @@ pub fn gradient_every(
     for start in (0..n).step_by(batch) {
         let k = batch.min(n - start);
         let (m, o) = (&models[start * cells..][..k * cells], &observed[start * per..][..k * per]);
-        let p = gradient_gpu(ctx, plan, m, o, k, pml_vmax, every)?;
+        let p = gradient_gpu(ctx, plan, m, o, k, pml_vmax, every, misfit)?;
         g.seconds = [g.seconds[0] + p.seconds[0], g.seconds[1] + p.seconds[1]];
         g.misfit.extend(p.misfit);
         g.grad.extend(p.grad);

@@ -4,11 +4,13 @@
 pub mod acquisition;
 pub mod fwi;
 pub mod gradient;
+pub mod misfit;
 pub mod propagate;
 pub mod stencil;
 
 pub use acquisition::{Acquisition, Positions};
 pub use gradient::{Gradient, gradient};
+pub use misfit::Misfit;
 pub use propagate::{Plan, forward};
 pub mod bench;
 pub mod model;

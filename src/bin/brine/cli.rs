@@ -148,6 +148,11 @@ pub(crate) enum Command {
         /// reach, move too (0: off).
         #[arg(long, default_value_t = 2.0)]
         depth_weight: f64,
+        /// Frequency continuation: low-pass cutoffs in Hz, one stage each with the
+        /// iterations split evenly, lowest first (0: the full band; `--bands 0`: the full
+        /// band throughout).
+        #[arg(long, value_delimiter = ',', default_value = "2,4,8,0")]
+        bands: Vec<f64>,
         /// Only the first N samples.
         #[arg(long)]
         limit: Option<usize>,

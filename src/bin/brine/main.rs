@@ -125,6 +125,7 @@ fn run(cli: Cli) -> Result<bool> {
             vmax,
             smooth,
             depth_weight,
+            bands,
             limit,
             figures,
             backend,
@@ -147,6 +148,7 @@ fn run(cli: Cli) -> Result<bool> {
                 vmax,
                 smooth,
                 depth_weight,
+                bands,
                 limit,
                 figures,
                 progress: !quiet,
@@ -164,7 +166,19 @@ fn run(cli: Cli) -> Result<bool> {
                 r.seconds,
                 r.acquisition
             );
-            println!("data misfit: {:.4e} -> {:.4e} ({:.3}x)", first.misfit, last.misfit, last.misfit / first.misfit);
+            // Misfits of different bands are different measures: each band's own first and last.
+            for band in r.iterations.chunk_by(|a, b| a.band_hz == b.band_hz) {
+                let (a, b) = (&band[0], &band[band.len() - 1]);
+                let name = if a.band_hz > 0.0 { format!("{} Hz low-pass", a.band_hz) } else { "full band".into() };
+                println!(
+                    "data misfit ({name}, iterates {}..{}): {:.4e} -> {:.4e} ({:.3}x)",
+                    a.iter,
+                    b.iter,
+                    a.misfit,
+                    b.misfit,
+                    b.misfit / a.misfit
+                );
+            }
             if let (Some(a), Some(b)) = (&first.scores, &last.scores) {
                 println!(
                     "vs truth: MAE {:.4} -> {:.4} ({:.3}x, {:.0} -> {:.0} m/s), RMSE {:.4} -> {:.4}, SSIM {:.4} -> {:.4}",
