@@ -476,6 +476,10 @@ fn refine_lowers_the_data_misfit_on_cpu_and_gpu() {
         text.contains("data misfit (5 Hz low-pass, iterates 0..2)") && text.contains("(full band, iterates 3..4)"),
         "{text}"
     );
+    // A band repeated is one stage continued: the same iterates as the band given once.
+    let (_, _, once) = refine(&root.join("once"), "cpu", "1", "3", "5");
+    let (_, _, twice) = refine(&root.join("twice"), "cpu", "1", "3", "5,5");
+    assert_eq!(once, twice, "a second stage of the same band must not start L-BFGS afresh");
     if common::gpu_device().is_some() {
         let gpu = root.join("gpu");
         let (_, _, on_gpu) = refine(&gpu, "gpu", "1", "1", "5,0");

@@ -329,12 +329,16 @@ fn lbfgs(
     let mut memory: Vec<Memory> = (0..n).map(|_| Memory::default()).collect();
     let as64 = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
     for it in 1..=o.iters {
-        // A new band is a new objective: its misfit and gradient here, and no curvature.
+        // A new band is a new objective: its misfit and gradient here, and no curvature (a
+        // band repeated is the same objective, continued).
         if o.stage(it) != stage {
+            let same = misfits[o.stage(it)] == misfits[stage];
             stage = o.stage(it);
-            (misfit, grad) = evaluate(device, plan, &models, observed, o, (it, &misfits[stage]))?;
-            evaluations += 1;
-            memory.iter_mut().for_each(|m| *m = Memory::default());
+            if !same {
+                (misfit, grad) = evaluate(device, plan, &models, observed, o, (it, &misfits[stage]))?;
+                evaluations += 1;
+                memory.iter_mut().for_each(|m| *m = Memory::default());
+            }
         }
         // Each model's direction and its slope gᵀd there (for the Armijo test).
         let mut dirs = Vec::with_capacity(n);

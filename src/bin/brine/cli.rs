@@ -149,8 +149,9 @@ pub(crate) enum Command {
         #[arg(long, default_value_t = 2.0)]
         depth_weight: f64,
         /// Frequency continuation: low-pass cutoffs in Hz, one stage each with the
-        /// iterations split evenly, lowest first (0: the full band; `--bands 0`: the full
-        /// band throughout).
+        /// iterations split evenly, lowest first (0: the full band; a band repeated gets
+        /// more iterations, e.g. 2,4,8,0,0,0). `--bands 0`: the full band throughout, the
+        /// better choice from a start close to the truth.
         #[arg(long, value_delimiter = ',', default_value = "2,4,8,0")]
         bands: Vec<f64>,
         /// Only the first N samples.
