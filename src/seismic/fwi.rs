@@ -76,7 +76,7 @@ impl Options {
     }
 
     /// The low-pass cutoff (Hz; 0: the full band) of the misfit iterate `it` (0 ..= iters)
-    /// is reported with: the start in the first band.
+    /// is reported with: the start in the band of iteration 1.
     pub fn band(&self, it: usize) -> f64 {
         self.bands.get(self.stage(it.max(1))).copied().unwrap_or(0.0)
     }
