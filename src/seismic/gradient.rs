@@ -366,10 +366,10 @@ fn gradient_fast(
 /// Bytes of GPU memory one gradient batch may hold.
 const GPU_BYTES: usize = 1 << 30;
 
-/// ½‖d(v) − d_obs‖² per model (the full band) and its gradient ∂J/∂v for `n` models [n][nz][nx] (m/s)
-/// against `observed` [n][shots][samples][receivers], on `device`, with the C-PML profiles
-/// of a model whose largest velocity is `pml_vmax`; every q is kept where it fits, else the
-/// forward is checkpointed every ⌈√steps⌉ steps.
+/// ½‖d(v) − d_obs‖² per model (the full band) and its gradient ∂J/∂v for `n` models
+/// [n][nz][nx] (m/s) against `observed` [n][shots][samples][receivers], on `device`, with
+/// the C-PML profiles of a model whose largest velocity is `pml_vmax`; every q is kept where
+/// it fits, else the forward is checkpointed every ⌈√steps⌉ steps.
 pub fn gradient(
     device: &Device,
     plan: &Plan,

@@ -27,11 +27,15 @@ impl Misfit {
     /// Low-pass at `cutoff` Hz (the −6 dB point of the zero-phase filter, whose gain is the
     /// Butterworth's squared) for traces sampled every `sample_dt` seconds.
     pub fn lowpass(cutoff: f64, sample_dt: f64) -> Result<Misfit> {
-        let nyquist = 0.5 / sample_dt;
-        if !(cutoff.is_finite() && cutoff > 0.0 && cutoff < 0.9 * nyquist) {
+        let top = 0.9 * 0.5 / sample_dt;
+        if !(cutoff.is_finite() && cutoff > 0.0 && cutoff < top) {
             return Err(Error::config(
-                "misfit",
-                format!("a low-pass at {cutoff} Hz: need 0 < cutoff < {:.1} Hz (0.9 × Nyquist)", 0.9 * nyquist),
+                "low-pass",
+                format!(
+                    "{cutoff} Hz is not a cutoff in (0, {top:.1}) Hz (0.9 × the Nyquist frequency of traces sampled \
+                     every {} ms)",
+                    sample_dt * 1e3
+                ),
             ));
         }
         let w0 = 2.0 * std::f64::consts::PI * cutoff * sample_dt;
@@ -66,11 +70,12 @@ impl Misfit {
     /// The misfit ½‖H(d − o)‖² of one plane's traces `d` against `o` [samples][receivers],
     /// and its gradient Hᵀ H (d − o) with respect to `d`.
     pub fn residual<T: Real>(&self, d: &[T], o: &[T], receivers: usize) -> (f64, Vec<T>) {
-        let mut r: Vec<f64> = d.iter().zip(o).map(|(&d, &o)| (d - o).to_f64().unwrap()).collect();
         if self.lowpass.is_none() {
-            let j = r.iter().map(|v| v * v).sum::<f64>() / 2.0;
-            return (j, d.iter().zip(o).map(|(&d, &o)| d - o).collect());
+            let r: Vec<T> = d.iter().zip(o).map(|(&d, &o)| d - o).collect();
+            let j = r.iter().map(|v| v.to_f64().unwrap().powi(2)).sum::<f64>() / 2.0;
+            return (j, r);
         }
+        let mut r: Vec<f64> = d.iter().zip(o).map(|(&d, &o)| (d - o).to_f64().unwrap()).collect();
         self.filter(&mut r, receivers);
         let j = r.iter().map(|v| v * v).sum::<f64>() / 2.0;
         self.filter(&mut r, receivers);
