@@ -82,8 +82,9 @@ fn train_resume_eval_infer_on_cpu() {
     let data = dataset();
     let root = tmp("cpu");
     let run = root.join("run");
-    ok(&train_args(s(data), s(&run), "cpu", "2"));
+    let log = ok(&train_args(s(data), s(&run), "cpu", "2"));
     assert_eq!(metrics_rows(&run).len(), 2);
+    assert!(log.contains("epoch 2/2: train loss"), "into a pipe, one line per epoch:\n{log}");
     for f in ["run.json", "best.safetensors", "last.safetensors", "last.optim.safetensors"] {
         assert!(run.join(f).exists(), "{f} missing");
     }
@@ -488,4 +489,59 @@ fn refine_lowers_the_data_misfit_on_cpu_and_gpu() {
         assert!(on_gpu[1] < on_gpu[0], "the misfit falls on the GPU too: {on_gpu:?}");
         assert!((on_gpu[1] - on_cpu[1]).abs() < 0.01 * on_cpu[1], "GPU {on_gpu:?} vs CPU {on_cpu:?}");
     }
+}
+
+/// `--from` fine-tunes a checkpoint: its weights and normalisation with a fresh optimiser,
+/// on data of the layout it was trained on only.
+#[test]
+fn training_from_a_checkpoint_fine_tunes_it() {
+    use brine::checkpoint::{self, Model};
+    let root = tmp("from");
+    let base = root.join("base");
+    ok(&train_args(s(dataset()), s(&base), "cpu", "2"));
+    let ckpt = base.join("last.safetensors");
+    // Another set of the same acquisition, whose own bounds differ.
+    let other = common::demo_set(&root, 12, 12, 9);
+    let own = brine::data::Norm::load(&other.join("norm.json")).unwrap();
+    let start = Model::read(&ckpt).unwrap();
+    assert_ne!(own, start.norm, "the two sets' bounds differ");
+    let tuned = root.join("tuned");
+    let args = |out: &Path, from: &Path| {
+        let v = ["train", "--data", s(&other), "--from", s(from), "--epochs", "1", "--batch", "4", "--lr", "1e-12"];
+        let mut v: Vec<String> = v.iter().map(|a| a.to_string()).collect();
+        v.extend(["--val-every", "4", "--backend", "cpu", "--out", s(out)].map(String::from));
+        v
+    };
+    fn refs(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+    ok(&refs(&args(&tuned, &ckpt)));
+    let last = tuned.join("last.safetensors");
+    let after = Model::read(&last).unwrap();
+    assert_eq!(after.norm, start.norm, "the data are normalised with the checkpoint's bounds");
+    assert_eq!(after.config, start.config);
+    // At a learning rate of 1e-12 the weights are the checkpoint's, not a seed's.
+    let b = brine::backend::Reference;
+    let (_, w0) = checkpoint::load(&b, &ckpt, None).unwrap();
+    let (_, w1) = checkpoint::load(&b, &last, None).unwrap();
+    for (name, p0) in &w0.params {
+        let d = p0.iter().zip(&w1.params[name]).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(d < 1e-6, "{name} moved by {d}");
+    }
+    // A fresh optimiser: one epoch of 9 training samples in batches of 4 is 2 steps, not
+    // 2 more than the base run's 8.
+    let step = |p: &Path| checkpoint::metadata(p).unwrap()["brine.step"].parse::<u64>().unwrap();
+    assert_eq!((step(&ckpt), step(&last)), (8, 2));
+    let spec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tuned.join("run.json")).unwrap()).unwrap();
+    assert_eq!(spec["from"], s(&ckpt));
+    // The shipped model was trained on OpenFWI's layout, not the demo's.
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/model/openfwi_cbam_gates.safetensors");
+    let wrong = root.join("wrong");
+    fails(&refs(&args(&wrong, &shipped)), "5 shots × 1000 × 70 with 70 × 70 models");
+    assert!(!wrong.join("run.json").exists());
+    fails(&refs(&args(&wrong, &root.join("none.safetensors"))), "none.safetensors");
+    let mut t = args(&wrong, &ckpt);
+    t.extend(["--widths", "4,8"].map(String::from));
+    fails(&refs(&t), "cannot be used with");
 }

@@ -53,6 +53,10 @@ pub struct RunSpec {
     /// acquisitions only).
     #[serde(default)]
     pub flip: bool,
+    /// Start from this checkpoint's parameters with a fresh optimiser (fine-tuning): the
+    /// network is the checkpoint's, and the data are normalised with its bounds.
+    #[serde(default)]
+    pub from: Option<PathBuf>,
 }
 
 impl RunSpec {
@@ -76,6 +80,7 @@ impl RunSpec {
             stream: false,
             online: false,
             flip: false,
+            from: None,
         }
     }
 }
@@ -186,9 +191,13 @@ pub fn run(
             format!("already holds a run ({f}); use --resume to continue it or choose another --out"),
         ));
     }
-    let data = Data::open(spec)?;
+    let pretrained = spec.from.as_deref().map(|p| pretrained(p, &spec.config)).transpose()?;
+    let data = Data::open(spec, pretrained.as_ref().map(|m| m.norm))?;
     let streamed = matches!(data, Data::Stream(_));
     let (layout, norm, dx) = data.grid();
+    if let (Some(m), Some(from)) = (&pretrained, &spec.from) {
+        check_pretrained_grid(from, m, &spec.data, layout, dx)?;
+    }
     if layout.shots != spec.config.in_channels {
         return Err(Error::config(
             "train",
@@ -211,7 +220,11 @@ pub fn run(
     let hyper =
         Adam { lr: spec.lr, weight_decay: spec.weight_decay, decoupled: spec.weight_decay > 0.0, ..Adam::default() };
     let last = run.join("last.safetensors");
-    let init = if resume && last.exists() { Init::Checkpoint(&last) } else { Init::Seed(spec.seed) };
+    let init = match &spec.from {
+        _ if resume && last.exists() => Init::Checkpoint(&last),
+        Some(from) => Init::Weights(from),
+        None => Init::Seed(spec.seed),
+    };
     if resume && !last.exists() && !rows.is_empty() {
         return Err(Error::file(&last, "is missing, so the run cannot resume"));
     }
@@ -258,14 +271,15 @@ enum Data {
 pub const STREAM_WINDOW: usize = 2;
 
 impl Data {
-    fn open(spec: &RunSpec) -> Result<Data> {
+    /// The data of `spec`, normalised with `norm` when given (else as the set says).
+    fn open(spec: &RunSpec, norm: Option<Norm>) -> Result<Data> {
         let levels = spec.config.widths.len();
         let need = dataset::memory_needed(&dataset::pairs(&spec.data)?, spec.limit)?;
         let big = need.is_none_or(|b| b > crate::limits::budget() / 2);
         Ok(if spec.stream || big {
-            Data::Stream(Stream::open(&spec.data, levels, spec.limit, spec.val_every, STREAM_WINDOW)?)
+            Data::Stream(Stream::open(&spec.data, levels, norm, spec.limit, spec.val_every, STREAM_WINDOW)?)
         } else {
-            Data::Memory(dataset::load(&spec.data, levels, None, None, spec.limit)?)
+            Data::Memory(dataset::load(&spec.data, levels, None, norm, spec.limit)?)
         })
     }
 
@@ -299,6 +313,34 @@ impl Data {
             }
         })
     }
+}
+
+/// The checkpoint a run starts from (`--from`), which must hold the run's network.
+fn pretrained(path: &Path, config: &Config) -> Result<Model> {
+    let m = Model::read(path)?;
+    if &m.config != config {
+        return Err(Error::file(path, format!("holds the network {:?}; the run asks for {config:?}", m.config)));
+    }
+    Ok(m)
+}
+
+/// A fine-tuned network sees the samples as it was trained to: the same layout and spacing.
+fn check_pretrained_grid(from: &Path, m: &Model, data: &Path, layout: Layout, dx: f32) -> Result<()> {
+    let grid = |l: &Layout, dx: f32| {
+        format!("{} shots × {} × {} with {} × {} models at {dx} m", l.shots, l.nt, l.nrec, l.nz, l.nx)
+    };
+    if m.layout != layout || (m.dx - dx).abs() > 1e-6 * dx.abs().max(1.0) {
+        return Err(Error::file(
+            from,
+            format!(
+                "was trained on samples of {}; {} holds {}: --from needs data of the same layout",
+                grid(&m.layout, m.dx),
+                data.display(),
+                grid(&layout, dx)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// `--flip` is exact only when the set's acquisition (its `dataset.json`) is mirror-symmetric.

@@ -45,6 +45,8 @@ pub enum Init<'a> {
     Seed(u64),
     /// A checkpoint (and, for training, the optimiser state beside it).
     Checkpoint(&'a Path),
+    /// A checkpoint's parameters and buffers with a fresh optimiser: fine-tuning.
+    Weights(&'a Path),
     /// State the caller already has.
     State(HostState),
 }
@@ -61,6 +63,7 @@ impl HostState {
             Init::State(s) => return Ok(s),
             Init::Seed(seed) => (init_store(&Reference, cfg, seed)?, None),
             Init::Checkpoint(path) => (checkpoint::load(&Reference, path, Some(cfg))?.1, Some(path)),
+            Init::Weights(path) => (checkpoint::load(&Reference, path, Some(cfg))?.1, None),
         };
         let opt = match (hyper, from) {
             (None, _) => None,

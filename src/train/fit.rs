@@ -1,6 +1,7 @@
 //! The training loop: shuffled mini-batches, a learning-rate schedule, validation each
 //! epoch, `metrics.csv`, `last` and `best` checkpoints, and a clean stop on request.
 
+use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::SyncSender;
@@ -361,6 +362,16 @@ pub fn fit(
             ));
         }
         bar.finish_with_message(format!("loss {train_loss:.4}  val {val_loss:.4}"));
+        if opts.progress && !std::io::stderr().is_terminal() {
+            // No bar is drawn into a log: one line per epoch instead.
+            eprintln!(
+                "epoch {}/{}: train loss {train_loss:.4}, validation loss {val_loss:.4} (MAE {val_mae:.4}), \
+                 lr {lr:.3e}, {:.0} s",
+                epoch + 1,
+                opts.epochs,
+                started.elapsed().as_secs_f64()
+            );
+        }
         rows.push(EpochRow {
             epoch,
             train_loss,

@@ -36,9 +36,16 @@ pub struct Stream {
 }
 
 impl Stream {
-    /// Reads the headers of every pair in `dir` (at most `limit` samples), and the bounds
-    /// from `norm.json` or, without it, from one pass over the files.
-    pub fn open(dir: &Path, levels: usize, limit: Option<usize>, val_every: usize, window: usize) -> Result<Stream> {
+    /// Reads the headers of every pair in `dir` (at most `limit` samples), and takes the
+    /// bounds `norm` gives, else those of `norm.json`, else one pass over the files.
+    pub fn open(
+        dir: &Path,
+        levels: usize,
+        norm: Option<Norm>,
+        limit: Option<usize>,
+        val_every: usize,
+        window: usize,
+    ) -> Result<Stream> {
         check_limit("dataset", limit)?;
         let (mut files, mut total, mut shape) = (vec![], 0, None);
         for (data, models) in pairs(dir)? {
@@ -63,7 +70,9 @@ impl Stream {
         }
         let Some((shots, nt, nrec, (nz, nx))) = shape else { return Err(Error::file(dir, "holds no samples")) };
         let layout = Layout::new(shots, nt, nrec, nz, nx, levels)?;
-        let norm = if dir.join("norm.json").exists() {
+        let norm = if let Some(n) = norm {
+            n
+        } else if dir.join("norm.json").exists() {
             Norm::load(&dir.join("norm.json"))?
         } else {
             let mut norm: Option<Norm> = None;

@@ -439,6 +439,12 @@ pub(crate) struct TrainArgs {
     /// 34 of 0…69, mirrors to 35).
     #[arg(long)]
     pub(crate) flip: bool,
+    /// Start from this checkpoint's weights with a fresh optimiser (fine-tuning, e.g. the
+    /// shipped model on more or other data): the network is the checkpoint's (so no
+    /// --attention, --gates or --widths), the data are normalised with its bounds and must
+    /// have the layout it was trained on.
+    #[arg(long, conflicts_with_all = ["attention", "gates", "widths"])]
+    pub(crate) from: Option<PathBuf>,
     /// Where the network runs: auto (a hardware GPU, else the CPU), gpu or cpu (default
     /// auto; with --resume: the run's own).
     #[arg(long, value_enum)]
@@ -450,7 +456,7 @@ pub(crate) struct TrainArgs {
     /// it, --backend move it; the other flags cannot change a run).
     #[arg(long, conflicts_with_all = [
         "data", "attention", "gates", "widths", "batch", "lr", "loss", "schedule", "weight_decay", "seed",
-        "val_every", "limit", "out", "stream", "online", "flip",
+        "val_every", "limit", "out", "stream", "online", "flip", "from",
     ])]
     pub(crate) resume: Option<PathBuf>,
 }

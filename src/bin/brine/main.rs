@@ -387,13 +387,15 @@ fn train(a: TrainArgs) -> Result<bool> {
             (spec, dir.clone(), true)
         }
         None => {
-            let in_channels = brine::train::dataset::shots(a.data.as_deref().unwrap_or(Path::new(".")))?;
-            let config = Config {
-                in_channels,
-                out_channels: 1,
-                widths: a.widths.clone(),
-                attention: a.attention.parse()?,
-                gates: a.gates,
+            let config = match &a.from {
+                Some(ckpt) => brine::checkpoint::Model::read(ckpt)?.config,
+                None => Config {
+                    in_channels: brine::train::dataset::shots(a.data.as_deref().unwrap_or(Path::new(".")))?,
+                    out_channels: 1,
+                    widths: a.widths.clone(),
+                    attention: a.attention.parse()?,
+                    gates: a.gates,
+                },
             };
             let spec = RunSpec {
                 epochs: a.epochs.unwrap_or(20),
@@ -408,6 +410,7 @@ fn train(a: TrainArgs) -> Result<bool> {
                 stream: a.stream,
                 online: a.online,
                 flip: a.flip,
+                from: a.from.clone(),
                 backend: a.backend.unwrap_or(BackendChoice::Auto),
                 ..RunSpec::new(a.data.clone().unwrap_or_default(), config)
             };
