@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::fit::Samples;
 use super::layout::Layout;
-use crate::data::{Norm, Shard, shards};
+use crate::data::{Norm, Shard, npy, shards};
 use crate::error::{Error, Result};
 
 /// The (data, model) file pairs of a directory: brine shards first; otherwise every
@@ -80,26 +80,77 @@ pub fn spacing(dir: &Path) -> f32 {
     shards::description(dir).map_or(10.0, |d| d.acquisition.dx as f32)
 }
 
-/// Bytes that loading `files` (at most `limit` samples) takes: every chosen file in memory
-/// twice, as stored and laid out for the network (None: past u64).
-pub fn memory_needed(files: &[(PathBuf, PathBuf)], limit: Option<usize>) -> Result<Option<u64>> {
-    let mut need = Some(0u64);
-    let mut counted = 0;
-    for (d, m) in files {
-        if limit.is_some_and(|l| counted >= l) {
-            break;
-        }
-        let (ds, ms) = (crate::data::npy::shape(d)?, crate::data::npy::shape(m)?);
-        counted += ds.first().copied().unwrap_or(0);
-        let more = crate::limits::bytes(&ds, 8).zip(crate::limits::bytes(&ms, 12)).and_then(|(a, b)| a.checked_add(b));
-        need = need.zip(more).and_then(|(a, b)| a.checked_add(b));
-    }
-    Ok(need)
+/// One file pair of a set and the samples used from it.
+pub struct Part {
+    pub data: PathBuf,
+    pub models: PathBuf,
+    /// Global index of its first sample.
+    pub first: usize,
+    /// Samples used from it (a `--limit` may cut the last one short).
+    pub len: usize,
+    /// Its samples as stored.
+    pub count: usize,
 }
 
-/// Loads every pair in `dir` (at most `limit` samples). `layout` and `norm` come from a
-/// checkpoint when given; otherwise the layout is derived for `levels` and the norm read
-/// from `norm.json` or computed from the data.
+/// A set's parts (at most `limit` samples), read from the headers alone, and the shape all
+/// of them share: (shots, nt, nrec, nz, nx).
+pub fn scan(dir: &Path, limit: Option<usize>) -> Result<(Vec<Part>, [usize; 5])> {
+    check_limit("dataset", limit)?;
+    let (mut parts, mut total, mut shape) = (vec![], 0, None);
+    for (data, models) in pairs(dir)? {
+        if limit.is_some_and(|l| total >= l) {
+            break;
+        }
+        let (ds, ms) = (npy::shape(&data)?, npy::shape(&models)?);
+        let [n, shots, nt, nrec] = ds[..] else {
+            return Err(Error::file(&data, format!("shape {ds:?}: seismic data is (N, shots, time, receivers)")));
+        };
+        let (nz, nx) = match ms[..] {
+            [m, 1, nz, nx] | [m, nz, nx] if m == n => (nz, nx),
+            _ => return Err(Error::file(&models, format!("shape {ms:?} does not hold {n} velocity models"))),
+        };
+        let this = [shots, nt, nrec, nz, nx];
+        if *shape.get_or_insert(this) != this {
+            return Err(Error::file(&data, format!("sample shape {ds:?} / {ms:?} differs from the first file's")));
+        }
+        let len = limit.map_or(n, |l| n.min(l - total));
+        parts.push(Part { data, models, first: total, len, count: n });
+        total += len;
+    }
+    match shape {
+        Some(shape) if total > 0 => Ok((parts, shape)),
+        _ => Err(Error::file(dir, "holds no samples")),
+    }
+}
+
+/// The bounds of `norm.json` in `dir`, else of one pass over the parts.
+pub fn bounds(dir: &Path, parts: &[Part]) -> Result<Norm> {
+    if dir.join("norm.json").exists() {
+        return Norm::load(&dir.join("norm.json"));
+    }
+    let mut norm: Option<Norm> = None;
+    for p in parts {
+        let s = Shard::open(&p.data, &p.models)?;
+        let this = Norm::of(&s.data.data, &s.models.data);
+        norm = Some(norm.map_or(this, |n: Norm| n.merge(&this)));
+    }
+    norm.ok_or_else(|| Error::file(dir, "holds no samples"))
+}
+
+/// Bytes that loading `parts` laid out for `layout` takes (None: past u64). The parts are
+/// read one at a time, so: the largest as stored (twice: its bytes, then as f32) beside
+/// every sample used laid out for the network (input, target, and the model in m/s).
+pub fn memory_needed(parts: &[Part], layout: &Layout) -> Option<u64> {
+    let per_sample = layout.input_len() + layout.target_len() + layout.model_len();
+    let used: usize = parts.iter().map(|p| p.len).sum();
+    let largest = parts.iter().map(|p| p.count).max().unwrap_or(0);
+    let stored = crate::limits::bytes(&[largest, layout.data_len() + layout.model_len()], 8)?;
+    crate::limits::bytes(&[used, per_sample], 4)?.checked_add(stored)
+}
+
+/// Loads every pair in `dir` (at most `limit` samples), one file at a time. `layout` and
+/// `norm` come from a checkpoint when given; otherwise the layout is derived for `levels`
+/// and the norm read from `norm.json` or computed from the data.
 pub fn load(
     dir: &Path,
     levels: usize,
@@ -107,37 +158,12 @@ pub fn load(
     norm: Option<Norm>,
     limit: Option<usize>,
 ) -> Result<Dataset> {
-    check_limit("dataset", limit)?;
-    let files = pairs(dir)?;
-    crate::limits::check(&format!("{}: loading the dataset", dir.display()), memory_needed(&files, limit)?)?;
-    let mut shards = vec![];
-    let mut total = 0;
-    for (d, m) in &files {
-        if limit.is_some_and(|l| total >= l) {
-            break;
-        }
-        let s = Shard::open(d, m)?;
-        total += s.len();
-        shards.push((d.clone(), s));
-    }
-    let Some((d0, first)) = shards.first() else { return Err(Error::file(dir, "holds no samples")) };
-    let [_, shots, nt, nrec] = first.data.shape[..] else {
-        return Err(Error::file(d0, "seismic data is (N, shots, time, receivers)"));
-    };
-    let (nz, nx) = (first.models.shape[2], first.models.shape[3]);
-    for (path, s) in &shards {
-        if s.data.shape[1..] != first.data.shape[1..] || s.models.shape[2..] != first.models.shape[2..] {
-            return Err(Error::file(
-                path,
-                format!("sample shape {:?} / {:?} differs from {}'s", s.data.shape, s.models.shape, d0.display()),
-            ));
-        }
-    }
+    let (parts, [shots, nt, nrec, nz, nx]) = scan(dir, limit)?;
     let layout = match layout {
         Some(l) => {
             if (l.shots, l.nt, l.nrec, l.nz, l.nx) != (shots, nt, nrec, nz, nx) {
                 return Err(Error::file(
-                    d0,
+                    &parts[0].data,
                     format!(
                         "samples are {shots} shots × {nt} × {nrec} with {nz} × {nx} models; the checkpoint expects {} × {} × {} with {} × {}",
                         l.shots, l.nt, l.nrec, l.nz, l.nx
@@ -148,20 +174,16 @@ pub fn load(
         }
         None => Layout::new(shots, nt, nrec, nz, nx, levels)?,
     };
+    crate::limits::check(&format!("{}: loading the dataset", dir.display()), memory_needed(&parts, &layout))?;
     let norm = match norm {
         Some(n) => n,
-        None if dir.join("norm.json").exists() => Norm::load(&dir.join("norm.json"))?,
-        None => shards
-            .iter()
-            .map(|(_, s)| Norm::of(&s.data.data, &s.models.data))
-            .reduce(|a, b| a.merge(&b))
-            .ok_or_else(|| Error::file(dir, "holds no samples"))?,
+        None => bounds(dir, &parts)?,
     };
     let mut samples = Samples::new(&layout);
     let mut models = vec![];
-    for (_, s) in shards {
-        let take = limit.map_or(s.len(), |l| (l - samples.n).min(s.len()));
-        lay_out(s, &layout, &norm, |i| i < take, &mut samples, &mut models)?;
+    for p in &parts {
+        let s = Shard::open(&p.data, &p.models)?;
+        lay_out(s, &layout, &norm, |i| i < p.len, &mut samples, &mut models)?;
     }
     Ok(Dataset { layout, norm, samples, models, dx: spacing(dir) })
 }

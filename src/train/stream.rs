@@ -5,27 +5,18 @@
 //! window, so every epoch sends `samples() / b` batches. The held-out samples (every
 //! `val_every`-th, as in memory) are kept in memory for validation.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc::SyncSender;
 
-use super::dataset::{check_limit, held_out, lay_out, pairs, spacing};
+use super::dataset::{Part, bounds, held_out, lay_out, scan, spacing};
 use super::fit::{Batch, Batches, Samples, shuffled};
 use super::layout::Layout;
-use crate::data::{Norm, Shard, npy};
-use crate::error::{Error, Result};
+use crate::data::{Norm, Shard};
+use crate::error::Result;
 use crate::rng::Rng;
 
-/// One file pair and the global index of its first sample.
-struct File {
-    data: PathBuf,
-    models: PathBuf,
-    first: usize,
-    /// Samples used from this file (a `--limit` may cut the last one short).
-    len: usize,
-}
-
 pub struct Stream {
-    files: Vec<File>,
+    files: Vec<Part>,
     pub layout: Layout,
     pub norm: Norm,
     /// Grid spacing in metres (from `dataset.json`, else 10 m).
@@ -46,49 +37,19 @@ impl Stream {
         val_every: usize,
         window: usize,
     ) -> Result<Stream> {
-        check_limit("dataset", limit)?;
-        let (mut files, mut total, mut shape) = (vec![], 0, None);
-        for (data, models) in pairs(dir)? {
-            if limit.is_some_and(|l| total >= l) {
-                break;
-            }
-            let (ds, ms) = (npy::shape(&data)?, npy::shape(&models)?);
-            let [n, shots, nt, nrec] = ds[..] else {
-                return Err(Error::file(&data, format!("shape {ds:?}: seismic data is (N, shots, time, receivers)")));
-            };
-            let grid = match ms[..] {
-                [m, 1, nz, nx] | [m, nz, nx] if m == n => (nz, nx),
-                _ => return Err(Error::file(&models, format!("shape {ms:?} does not hold {n} velocity models"))),
-            };
-            let this = (shots, nt, nrec, grid);
-            if *shape.get_or_insert(this) != this {
-                return Err(Error::file(&data, format!("sample shape {ds:?} / {ms:?} differs from the first file's")));
-            }
-            let len = limit.map_or(n, |l| n.min(l - total));
-            files.push(File { data, models, first: total, len });
-            total += len;
-        }
-        let Some((shots, nt, nrec, (nz, nx))) = shape else { return Err(Error::file(dir, "holds no samples")) };
+        let (files, [shots, nt, nrec, nz, nx]) = scan(dir, limit)?;
         let layout = Layout::new(shots, nt, nrec, nz, nx, levels)?;
-        let norm = if let Some(n) = norm {
-            n
-        } else if dir.join("norm.json").exists() {
-            Norm::load(&dir.join("norm.json"))?
-        } else {
-            let mut norm: Option<Norm> = None;
-            for f in &files {
-                let s = Shard::open(&f.data, &f.models)?;
-                let this = Norm::of(&s.data.data, &s.models.data);
-                norm = Some(norm.map_or(this, |n: Norm| n.merge(&this)));
-            }
-            norm.ok_or_else(|| Error::file(dir, "holds no samples"))?
+        let norm = match norm {
+            Some(n) => n,
+            None => bounds(dir, &files)?,
         };
-        let largest = files.iter().map(|f| f.len).max().unwrap_or(0);
+        let largest = files.iter().map(|f| f.count).max().unwrap_or(0);
         let per = layout.data_len() + layout.input_len() + 2 * (layout.model_len() + layout.target_len());
         crate::limits::check(
             &format!("{}: streaming {window} files of up to {largest} samples", dir.display()),
             crate::limits::bytes(&[window, largest, per], 4),
         )?;
+        let total: usize = files.iter().map(|f| f.len).sum();
         let train = (0..total).filter(|&i| !held_out(i, val_every)).count();
         Ok(Stream { files, layout, norm, dx: spacing(dir), val_every, window, train })
     }
