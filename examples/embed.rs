@@ -56,7 +56,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // Training on the same device: the runner owns parameters, Adam state and both programs.
-    let l1 = LossKind { l1: true, mse: false };
+    let l1 = LossKind::L1;
     let mut runner = Runner::training(&device, &cfg, shape, l1, Adam::default(), Init::Seed(42))?;
     let target = vec![0.25f32; 64 * 32];
     let before = runner.counters().unwrap_or_default();

@@ -473,7 +473,7 @@ fn net_case(device: &Device, f: &GoldenFile, report: &mut CaseReport) -> Result<
     };
     let opt = crate::optim::Optimizer::new(&crate::backend::Reference, Adam::default(), &params)?;
     let state = HostState { store, opt: Some(opt) };
-    let training = Training { loss: LossKind { l1: false, mse: true }, hyper: Adam::default(), input_grad: true };
+    let training = Training { loss: LossKind::MSE, hyper: Adam::default(), input_grad: true };
     let mut runner = Runner::new(device, &cfg, xs, Some(training), Init::State(state))?;
     let x = f.f32("input")?;
     runner.step(&x, &f.f32("target")?)?;

@@ -256,7 +256,7 @@ fn write_raw(path: &Path, cfg: &Config, tensors: &[(String, Vec<usize>, Vec<f32>
 fn non_finite_loss_names_the_step(device: &Device) {
     let cfg = small(Attention::Se, false);
     let x = [2, 3, 8, 8];
-    let l1 = LossKind { l1: true, mse: false };
+    let l1 = LossKind::L1;
     let mut runner = Runner::training(device, &cfg, x, l1, Adam::default(), Init::Seed(1)).unwrap();
     let good = vec![0.5f32; x.iter().product()];
     let mut bad = good.clone();
@@ -311,7 +311,7 @@ fn captured_training_steps_equal_eager_ones_on_gpu() {
     }
 
     let training =
-        brine::runner::Training { loss: LossKind { l1: true, mse: false }, hyper: Adam::default(), input_grad: true };
+        brine::runner::Training { loss: LossKind::L1, hyper: Adam::default(), input_grad: true };
     let mut runner = Runner::new(device, &cfg, x, Some(training), Init::Seed(4)).unwrap();
     assert!(runner.dispatches_per_step().unwrap() > 100);
     for (i, (xi, ti)) in batches.iter().enumerate() {
@@ -342,7 +342,7 @@ fn captured_training_steps_equal_eager_ones_on_gpu() {
 fn runner_steps_need_no_host_sync_until_the_losses_are_read() {
     let cfg = small(Attention::Cbam, true);
     let x = [2, 3, 8, 8];
-    let mse = LossKind { l1: false, mse: true };
+    let mse = LossKind::MSE;
     let mut rng = Rng::new(8);
     let (input, target) = (rng.normal_vec(2 * 3 * 64, 1.0), rng.normal_vec(2 * 64, 0.5));
     let mut per_device = vec![];
@@ -370,5 +370,82 @@ fn runner_steps_need_no_host_sync_until_the_losses_are_read() {
     }
     if let [cpu, gpu] = &per_device[..] {
         common::assert_close("losses, GPU against CPU", gpu, cpu, 1e-3);
+    }
+}
+
+/// `--loss l1+edge`: a training step's loss is L1 plus the mean absolute difference of the
+/// output's and the target's neighbour differences, as `LossKind::of` computes it in plain
+/// loops, on every backend.
+fn edge_loss_of_a_step<B: Backend>(b: &B, what: &str) {
+    let cfg = small(Attention::Cbam, true);
+    let x = [2, 3, 8, 8];
+    let kind: LossKind = "l1+edge".parse().unwrap();
+    let step = TrainStep::with_losses(&cfg, x, kind, false).unwrap();
+    let mut store = init_store(b, &cfg, 5).unwrap();
+    let mut rng = Rng::new(12);
+    let (xi, ti) = (rng.normal_vec(2 * 3 * 64, 1.0), rng.normal_vec(2 * 64, 1.0));
+    let out = step.run(b, &mut store, &b.upload("x", &xi).unwrap(), &b.upload("t", &ti).unwrap()).unwrap();
+    let y = b.download(&out[&step.output]).unwrap();
+    let loss = b.download(&out[&step.loss]).unwrap()[0] as f64;
+    let (want, l1) = (kind.of(&y, &ti, (8, 8)), LossKind::L1.of(&y, &ti, (8, 8)));
+    eprintln!("{what}: loss {loss:.7} (L1 {l1:.7}), plain loops {want:.7}");
+    assert!(want > l1 * 1.2, "the edge term should weigh in: {want} vs L1 {l1}");
+    assert!((loss - want).abs() <= 1e-5 * want, "{what}: {loss} vs {want}");
+}
+
+#[test]
+fn the_edge_loss_is_what_its_plain_loops_say() {
+    edge_loss_of_a_step(&Reference, "reference");
+    edge_loss_of_a_step(&Cpu, "cpu");
+    if let Some(device) = common::gpu_device() {
+        edge_loss_of_a_step(&Gpu::new(device.gpu().unwrap()), &device.describe());
+    }
+}
+
+/// The edge term's gradient (its fixed convolutions' backward and L1's) against central
+/// differences of its plain loops, in f64: the term is piecewise linear, so where no
+/// difference is near zero the two agree to rounding.
+#[test]
+fn the_edge_loss_gradient_matches_finite_differences() {
+    use brine::graph::{autodiff, exec};
+    let (n, h, w) = (2, 5, 7);
+    let mut g = Graph::new();
+    let (y, t) = (g.input("y", &[n, 1, h, w]), g.input("t", &[n, 1, h, w]));
+    let loss = brine::nn::programs::edge_loss(&mut g, y, t).unwrap();
+    let dy = autodiff::backward(&mut g, loss, &[y]).unwrap()[0].unwrap();
+    let plan = exec::plan(&g, &[loss, dy]);
+    let mut rng = Rng::new(3);
+    let (yv, tv) = (rng.normal_vec(n * h * w, 1.0), rng.normal_vec(n * h * w, 1.0));
+    let edge = LossKind { l1: false, mse: false, edge: true };
+    let out = exec::run(&Reference, &g, &plan, &mut Default::default(), &[("y", &yv), ("t", &tv)]).unwrap();
+    let (got_loss, got) = (out[&loss][0] as f64, out[&dy].to_vec());
+    let at = |v: &[f32]| edge.of(v, &tv, (h, w));
+    assert!((got_loss - at(&yv)).abs() <= 1e-5 * at(&yv), "loss {got_loss} vs {}", at(&yv));
+    // A power of two: y ± step is exact in f32. No difference of differences may lie within
+    // the step of zero (a kink of |·|), which the seed is checked for.
+    let step = 1.0f32 / 1024.0;
+    let kink = (0..n * h * w)
+        .filter(|i| i % w < w - 1 && i % (h * w) / w < h - 1)
+        .flat_map(|i| [1, w].map(|o| ((yv[i + o] - yv[i]) - (tv[i + o] - tv[i])).abs()))
+        .fold(f32::INFINITY, f32::min);
+    assert!(kink > 4.0 * step, "seed: a difference {kink} lies too near a kink");
+    for i in 0..yv.len() {
+        let (mut up, mut down) = (yv.clone(), yv.clone());
+        up[i] += step;
+        down[i] -= step;
+        let fd = (at(&up) - at(&down)) / (2.0 * step as f64);
+        assert!((got[i] as f64 - fd).abs() <= 1e-6, "cell {i}: {} vs {fd}", got[i]);
+    }
+    assert!(got.iter().any(|&v| v != 0.0));
+}
+
+#[test]
+fn loss_names_are_parsed_or_refused() {
+    let k: LossKind = "l1+edge".parse().unwrap();
+    assert_eq!(k, LossKind { l1: true, mse: false, edge: true });
+    assert_eq!("mse+l1".parse::<LossKind>().unwrap(), LossKind { l1: true, mse: true, edge: false });
+    for (bad, says) in [("edge", "needs l1 or mse"), ("l1+l1", "twice"), ("l1+ssim", "`ssim` is not one of"), ("", "is not one of")] {
+        let e = bad.parse::<LossKind>().unwrap_err().to_string();
+        assert!(e.contains(says), "{bad}: {e}");
     }
 }

@@ -115,7 +115,7 @@ pub fn step(device: &Device, cfg: &Config, x: [usize; 4], iters: usize) -> Resul
         return Err(Error::config("bench", "iters must be at least 1"));
     }
     let rss0 = peak_rss();
-    let mse = LossKind { l1: false, mse: true };
+    let mse = LossKind::MSE;
     let mut runner = Runner::training(device, cfg, x, mse, Adam::default(), Init::Seed(1))?;
     let mut rng = Rng::new(5);
     let n: usize = x.iter().product();

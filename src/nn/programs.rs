@@ -48,25 +48,31 @@ pub struct TrainStep {
 impl TrainStep {
     /// `x` is the input shape [n, c, h, w]; `with_input_grad` also keeps d loss / d input.
     pub fn new(cfg: &Config, x: [usize; 4], loss: Loss, with_input_grad: bool) -> Result<Self> {
-        Self::with_losses(cfg, x, &[loss], with_input_grad)
+        let kind = match loss {
+            Loss::L1 => LossKind::L1,
+            Loss::Mse => LossKind::MSE,
+        };
+        Self::with_losses(cfg, x, kind, with_input_grad)
     }
 
-    /// A step that minimises the sum of several losses (L1 + MSE, say).
-    pub fn with_losses(cfg: &Config, x: [usize; 4], losses: &[Loss], with_input_grad: bool) -> Result<Self> {
+    /// A step that minimises the sum of the losses `kind` names (L1 + MSE, say).
+    pub fn with_losses(cfg: &Config, x: [usize; 4], kind: LossKind, with_input_grad: bool) -> Result<Self> {
         cfg.check_train_input(x)?;
         let mut g = Graph::new();
         let input = g.input("input", &x);
         let output = cfg.forward(&mut g, input, true)?;
         let target = g.input("target", &g.shape(output).to_vec());
-        let mut loss = None;
-        for l in losses {
-            let term = g.loss(*l, output, target)?;
-            loss = Some(match loss {
-                Some(sum) => g.add(sum, term)?,
-                None => term,
-            });
+        let mut terms = vec![];
+        for l in kind.pointwise() {
+            terms.push(g.loss(l, output, target)?);
         }
-        let loss = loss.ok_or_else(|| Error::config("train", "no loss given"))?;
+        if kind.edge {
+            terms.push(edge_loss(&mut g, output, target)?);
+        }
+        let mut loss = *terms.first().ok_or_else(|| Error::config("train", "no loss given"))?;
+        for &term in &terms[1..] {
+            loss = g.add(loss, term)?;
+        }
         let extra: &[V] = if with_input_grad { &[input] } else { &[] };
         let (param_grads, input_grad) = autodiff::param_grads(&mut g, loss, extra)?;
         let input_grad = input_grad.first().copied().flatten();
@@ -139,27 +145,53 @@ impl Inference {
     }
 }
 
-/// Which losses a training step minimises (their sum when both).
+/// Which losses a training step minimises (their sum when several).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LossKind {
     pub l1: bool,
     pub mse: bool,
+    /// The edge term: the mean absolute difference of the prediction's and the target's
+    /// neighbour differences, down and across (the gradient-difference loss), which an
+    /// output blurred across a sharp boundary pays for where plain L1 barely does.
+    pub edge: bool,
 }
 
 impl std::str::FromStr for LossKind {
     type Err = Error;
+    /// Terms joined by `+`, each of l1, mse and edge, in any order; edge needs one of the
+    /// others (it does not see the level of the velocities, only their changes).
     fn from_str(s: &str) -> Result<Self> {
-        Ok(match s {
-            "l1" => LossKind { l1: true, mse: false },
-            "mse" => LossKind { l1: false, mse: true },
-            "l1+mse" | "mse+l1" => LossKind { l1: true, mse: true },
-            _ => return Err(Error::config("train", format!("loss `{s}` is not one of l1, mse, l1+mse"))),
-        })
+        let mut kind = LossKind { l1: false, mse: false, edge: false };
+        for term in s.split('+') {
+            let flag = match term.trim() {
+                "l1" => &mut kind.l1,
+                "mse" => &mut kind.mse,
+                "edge" => &mut kind.edge,
+                t => {
+                    return Err(Error::config(
+                        "train",
+                        format!("loss `{s}`: `{t}` is not one of l1, mse, edge (join terms with +, e.g. l1+edge)"),
+                    ));
+                }
+            };
+            if *flag {
+                return Err(Error::config("train", format!("loss `{s}` names `{}` twice", term.trim())));
+            }
+            *flag = true;
+        }
+        if !(kind.l1 || kind.mse) {
+            return Err(Error::config("train", format!("loss `{s}`: edge needs l1 or mse beside it (l1+edge, say)")));
+        }
+        Ok(kind)
     }
 }
 
 impl LossKind {
-    pub fn losses(self) -> Vec<Loss> {
+    pub const L1: LossKind = LossKind { l1: true, mse: false, edge: false };
+    pub const MSE: LossKind = LossKind { l1: false, mse: true, edge: false };
+
+    /// The terms that compare each output value with its target.
+    pub fn pointwise(self) -> Vec<Loss> {
         let mut v = vec![];
         if self.l1 {
             v.push(Loss::L1);
@@ -169,4 +201,42 @@ impl LossKind {
         }
         v
     }
+
+    /// The loss of predictions against targets [n][h][w], as a training step computes it
+    /// (in f64, plain loops).
+    pub fn of(self, pred: &[f32], target: &[f32], (h, w): (usize, usize)) -> f64 {
+        let n = pred.len().max(1) as f64;
+        let mut sum = 0.0;
+        if self.l1 {
+            sum += pred.iter().zip(target).map(|(p, t)| (p - t).abs() as f64).sum::<f64>() / n;
+        }
+        if self.mse {
+            sum += pred.iter().zip(target).map(|(p, t)| ((p - t) as f64).powi(2)).sum::<f64>() / n;
+        }
+        if self.edge && h > 1 && w > 1 {
+            let (mut acc, mut terms) = (0.0, 0usize);
+            for (p, t) in pred.chunks_exact(h * w).zip(target.chunks_exact(h * w)) {
+                let d = |i: usize, j: usize| (p[j] - p[i]) as f64 - (t[j] - t[i]) as f64;
+                for z in 0..h - 1 {
+                    for x in 0..w - 1 {
+                        let i = z * w + x;
+                        acc += d(i, i + 1).abs() + d(i, i + w).abs();
+                        terms += 2;
+                    }
+                }
+            }
+            sum += acc / terms.max(1) as f64;
+        }
+        sum
+    }
+}
+
+/// The edge term of [`LossKind`]: a fixed 2 × 2 convolution gives each cell's difference
+/// to its right and its lower neighbour (cells of the last row and column have no pair
+/// and are left out), of the output and of the target, and L1 compares them.
+pub fn edge_loss(g: &mut Graph, output: V, target: V) -> Result<V> {
+    // [out channel][in channel][kz][kx]: across (right − here), down (below − here).
+    let w = g.constant(vec![-1.0, 1.0, 0.0, 0.0, -1.0, 0.0, 1.0, 0.0], &[2, 1, 2, 2]);
+    let (dy, dt) = (g.conv2d(output, w, None, 1, 0)?, g.conv2d(target, w, None, 1, 0)?);
+    g.loss(Loss::L1, dy, dt)
 }

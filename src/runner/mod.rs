@@ -157,7 +157,7 @@ impl<'d> Runner<'d> {
             ));
         }
         let train = match training {
-            Some(t) => Some(TrainStep::with_losses(cfg, x, &t.loss.losses(), t.input_grad)?),
+            Some(t) => Some(TrainStep::with_losses(cfg, x, t.loss, t.input_grad)?),
             None => None,
         };
         let infer = if keep_maps { Inference::with_maps(cfg, x)? } else { Inference::new(cfg, x)? };

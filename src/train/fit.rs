@@ -166,14 +166,6 @@ fn write_metrics(run: &Path, rows: &[EpochRow]) -> Result<()> {
     write_file_atomic(&run.join("metrics.csv"), text.as_bytes())
 }
 
-/// The losses of predictions against targets, as training computes them.
-pub fn loss_of(kind: LossKind, pred: &[f32], target: &[f32]) -> f64 {
-    let n = pred.len().max(1) as f64;
-    let l1 = pred.iter().zip(target).map(|(p, t)| (p - t).abs() as f64).sum::<f64>() / n;
-    let mse = pred.iter().zip(target).map(|(p, t)| ((p - t) as f64).powi(2)).sum::<f64>() / n;
-    (if kind.l1 { l1 } else { 0.0 }) + (if kind.mse { mse } else { 0.0 })
-}
-
 /// What training steps asked of the GPU.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GpuWork {
@@ -348,8 +340,9 @@ pub fn fit(
         let step_ms = started.elapsed().as_secs_f64() * 1e3 / steps as f64;
         let train_loss = sum.mean();
         let pred = runner.predict_all(&val.input)?;
-        let val_loss = loss_of(opts.loss, &pred, &val.target);
-        let val_mae = loss_of(LossKind { l1: true, mse: false }, &pred, &val.target);
+        let [_, _, h, w] = runner.input_shape();
+        let val_loss = opts.loss.of(&pred, &val.target, (h, w));
+        let val_mae = LossKind::L1.of(&pred, &val.target, (h, w));
         if !val_loss.is_finite() {
             return Err(Error::config(
                 "train",

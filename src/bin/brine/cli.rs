@@ -182,6 +182,7 @@ pub(crate) enum Command {
         batch: usize,
         #[arg(long, default_value_t = 1e-3)]
         lr: f32,
+        /// As `brine train --loss`: l1, mse, edge joined by + (l1+edge, say).
         #[arg(long, default_value = "l1")]
         loss: String,
         /// The first seed (initial weights and batch order).
@@ -407,7 +408,8 @@ pub(crate) struct TrainArgs {
     pub(crate) batch: usize,
     #[arg(long, default_value_t = 1e-3)]
     pub(crate) lr: f32,
-    /// l1, mse or l1+mse.
+    /// Terms joined by +: l1, mse, edge (the mean absolute difference of the prediction's and
+    /// the truth's neighbour differences, beside l1 or mse), e.g. l1, l1+mse, l1+edge.
     #[arg(long, default_value = "l1")]
     pub(crate) loss: String,
     /// constant, cosine, or step:EVERY:GAMMA.
