@@ -449,3 +449,29 @@ fn loss_names_are_parsed_or_refused() {
         assert!(e.contains(says), "{bad}: {e}");
     }
 }
+
+/// The runner's captured step (one submission on a GPU) with the edge term: the losses of
+/// a few steps fall, and the GPU's equal the CPU backend's.
+#[test]
+fn runners_train_with_the_edge_loss_alike_on_every_device() {
+    let cfg = small(Attention::Ca, true);
+    let x = [2, 3, 8, 8];
+    let kind: LossKind = "l1+edge".parse().unwrap();
+    let mut rng = Rng::new(9);
+    let (input, target) = (rng.normal_vec(2 * 3 * 64, 1.0), rng.normal_vec(2 * 64, 0.5));
+    let devices: Vec<&Device> = [Some(&Device::Cpu), common::gpu_device()].into_iter().flatten().collect();
+    let mut per_device = vec![];
+    for device in devices {
+        let adam = Adam { lr: 1e-2, ..Adam::default() };
+        let mut runner = Runner::training(device, &cfg, x, kind, adam, Init::Seed(3)).unwrap();
+        for _ in 0..6 {
+            runner.step(&input, &target).unwrap();
+        }
+        let losses = runner.losses().unwrap();
+        assert!(losses[5] < losses[0], "{}: the loss did not fall: {losses:?}", device.describe());
+        per_device.push(losses);
+    }
+    if let [cpu, gpu] = &per_device[..] {
+        common::assert_close("edge losses, GPU against CPU", gpu, cpu, 1e-3);
+    }
+}
