@@ -274,13 +274,14 @@ impl Data {
     /// The data of `spec`, normalised with `norm` when given (else as the set says).
     fn open(spec: &RunSpec, norm: Option<Norm>) -> Result<Data> {
         let levels = spec.config.widths.len();
-        let (parts, [shots, nt, nrec, nz, nx]) = dataset::scan(&spec.data, spec.limit)?;
-        let need = dataset::memory_needed(&parts, &Layout::new(shots, nt, nrec, nz, nx, levels)?);
+        let set = dataset::scan(&spec.data, spec.limit)?;
+        let [shots, nt, nrec, nz, nx] = set.shape;
+        let need = dataset::memory_needed(&set.parts, &Layout::new(shots, nt, nrec, nz, nx, levels)?);
         let big = need.is_none_or(|b| b > crate::limits::budget() / 2);
         Ok(if spec.stream || big {
-            Data::Stream(Stream::open(&spec.data, levels, norm, spec.limit, spec.val_every, STREAM_WINDOW)?)
+            Data::Stream(Stream::open(&spec.data, set, levels, norm, spec.val_every, STREAM_WINDOW)?)
         } else {
-            Data::Memory(dataset::load(&spec.data, levels, None, norm, spec.limit)?)
+            Data::Memory(dataset::load_scanned(&spec.data, set, levels, None, norm)?)
         })
     }
 

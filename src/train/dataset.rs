@@ -92,9 +92,14 @@ pub struct Part {
     pub count: usize,
 }
 
-/// A set's parts (at most `limit` samples), read from the headers alone, and the shape all
-/// of them share: (shots, nt, nrec, nz, nx).
-pub fn scan(dir: &Path, limit: Option<usize>) -> Result<(Vec<Part>, [usize; 5])> {
+/// A set's parts and the sample shape all of them share: (shots, nt, nrec, nz, nx).
+pub struct Scan {
+    pub parts: Vec<Part>,
+    pub shape: [usize; 5],
+}
+
+/// A set's parts (at most `limit` samples), read from the headers alone.
+pub fn scan(dir: &Path, limit: Option<usize>) -> Result<Scan> {
     check_limit("dataset", limit)?;
     let (mut parts, mut total, mut shape) = (vec![], 0, None);
     for (data, models) in pairs(dir)? {
@@ -118,7 +123,7 @@ pub fn scan(dir: &Path, limit: Option<usize>) -> Result<(Vec<Part>, [usize; 5])>
         total += len;
     }
     match shape {
-        Some(shape) if total > 0 => Ok((parts, shape)),
+        Some(shape) if total > 0 => Ok(Scan { parts, shape }),
         _ => Err(Error::file(dir, "holds no samples")),
     }
 }
@@ -158,7 +163,17 @@ pub fn load(
     norm: Option<Norm>,
     limit: Option<usize>,
 ) -> Result<Dataset> {
-    let (parts, [shots, nt, nrec, nz, nx]) = scan(dir, limit)?;
+    load_scanned(dir, scan(dir, limit)?, levels, layout, norm)
+}
+
+/// [`load`] of a set already scanned.
+pub fn load_scanned(
+    dir: &Path,
+    Scan { parts, shape: [shots, nt, nrec, nz, nx] }: Scan,
+    levels: usize,
+    layout: Option<Layout>,
+    norm: Option<Norm>,
+) -> Result<Dataset> {
     let layout = match layout {
         Some(l) => {
             if (l.shots, l.nt, l.nrec, l.nz, l.nx) != (shots, nt, nrec, nz, nx) {

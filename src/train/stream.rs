@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::sync::mpsc::SyncSender;
 
-use super::dataset::{Part, bounds, held_out, lay_out, scan, spacing};
+use super::dataset::{Part, Scan, bounds, held_out, lay_out, spacing};
 use super::fit::{Batch, Batches, Samples, shuffled};
 use super::layout::Layout;
 use crate::data::{Norm, Shard};
@@ -27,17 +27,16 @@ pub struct Stream {
 }
 
 impl Stream {
-    /// Reads the headers of every pair in `dir` (at most `limit` samples), and takes the
-    /// bounds `norm` gives, else those of `norm.json`, else one pass over the files.
+    /// Streams the set `dir` as `scan` found it (`dataset::scan`), with the bounds `norm`
+    /// gives, else those of `norm.json`, else of one pass over the files.
     pub fn open(
         dir: &Path,
+        Scan { parts: files, shape: [shots, nt, nrec, nz, nx] }: Scan,
         levels: usize,
         norm: Option<Norm>,
-        limit: Option<usize>,
         val_every: usize,
         window: usize,
     ) -> Result<Stream> {
-        let (files, [shots, nt, nrec, nz, nx]) = scan(dir, limit)?;
         let layout = Layout::new(shots, nt, nrec, nz, nx, levels)?;
         let norm = match norm {
             Some(n) => n,
