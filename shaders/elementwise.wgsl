@@ -46,11 +46,19 @@ struct Params {
 
 // ---- the math, on vec4 ----
 
+// max(x, 0) that keeps NaN, as torch.relu does. Decided on the bits: a float comparison
+// with NaN may be folded into a max that drops it (Mesa's GL path does), an integer test not.
+fn relu(x: vec4<f32>) -> vec4<f32> {
+    let bits = bitcast<vec4<u32>>(x);
+    let negative = (bits >> vec4<u32>(31u)) == vec4<u32>(1u) & (bits & vec4<u32>(0x7fffffffu)) <= vec4<u32>(0x7f800000u);
+    return select(x, vec4<f32>(0.0), negative);
+}
+
 fn act(x: vec4<f32>) -> vec4<f32> {
     let zero = vec4<f32>(0.0);
     let six = vec4<f32>(6.0);
     switch p.act {
-        case 0u: { return select(x, zero, x < zero); } // keeps NaN, as torch.relu
+        case 0u: { return relu(x); }
         case 1u: { return clamp(x, zero, six); }
         case 2u: { return x * clamp(x + 3.0, zero, six) / 6.0; }
         default: { return 1.0 / (1.0 + exp(-x)); }

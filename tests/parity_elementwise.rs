@@ -316,3 +316,24 @@ fn empty_tensors_are_fine() {
     }
     assert!(g.download(&g.add(&e, &e).unwrap()).unwrap().is_empty());
 }
+
+/// ReLU keeps NaN, as torch.relu does (a NaN input must reach the loss, which is how a
+/// training step finds it), and takes ±inf and −0 to inf, 0 and 0. Run with
+/// `BRINE_BACKEND=gl` too: there a float comparison folded into a max dropped NaN.
+fn relu_special_values<B: Backend>(be: &B) {
+    let x = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -0.0, -1e-30, 2.5, -f32::NAN, 1e-40];
+    let y = be.download(&be.act_fwd(Act::Relu, &be.upload("x", &x).unwrap()).unwrap()).unwrap();
+    let name = be.name();
+    assert!(y[0].is_nan() && y[6].is_nan(), "{name}: relu(NaN) = {}, {}", y[0], y[6]);
+    assert_eq!(&y[1..6], &[f32::INFINITY, 0.0, 0.0, 0.0, 2.5], "{name}");
+    assert!(y[7] == 1e-40 || y[7] == 0.0, "{name}: relu(1e-40) = {} (kept or flushed)", y[7]);
+}
+
+#[test]
+fn relu_keeps_nan_on_every_backend() {
+    relu_special_values(&Cpu);
+    relu_special_values(&Reference);
+    if let Some(ctx) = common::gpu() {
+        relu_special_values(&Gpu::new(ctx));
+    }
+}
