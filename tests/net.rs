@@ -310,8 +310,7 @@ fn captured_training_steps_equal_eager_ones_on_gpu() {
         eager_opt.apply(&gpu, &mut eager_store.params, &grads).unwrap();
     }
 
-    let training =
-        brine::runner::Training { loss: LossKind::L1, hyper: Adam::default(), input_grad: true };
+    let training = brine::runner::Training { loss: LossKind::L1, hyper: Adam::default(), input_grad: true };
     let mut runner = Runner::new(device, &cfg, x, Some(training), Init::Seed(4)).unwrap();
     assert!(runner.dispatches_per_step().unwrap() > 100);
     for (i, (xi, ti)) in batches.iter().enumerate() {
@@ -444,7 +443,9 @@ fn loss_names_are_parsed_or_refused() {
     let k: LossKind = "l1+edge".parse().unwrap();
     assert_eq!(k, LossKind { l1: true, mse: false, edge: true });
     assert_eq!("mse+l1".parse::<LossKind>().unwrap(), LossKind { l1: true, mse: true, edge: false });
-    for (bad, says) in [("edge", "needs l1 or mse"), ("l1+l1", "twice"), ("l1+ssim", "`ssim` is not one of"), ("", "is not one of")] {
+    for (bad, says) in
+        [("edge", "needs l1 or mse"), ("l1+l1", "twice"), ("l1+ssim", "`ssim` is not one of"), ("", "is not one of")]
+    {
         let e = bad.parse::<LossKind>().unwrap_err().to_string();
         assert!(e.contains(says), "{bad}: {e}");
     }
