@@ -656,6 +656,7 @@ fn refine_refuses_bad_starts_acquisitions_and_bounds() {
     refused(base(&["--vmax", "20000"]), &["unstable", "largest stable dt"]);
     refused(base(&["--smooth=-1"]), &["--smooth -1"]);
     refused(base(&["--depth-weight", "9"]), &["--depth-weight 9"]);
+    refused(base(&["--pml", "5000"]), &["--pml 5000", "implausibly large"]);
     refused(base(&["--bands=-2,0"]), &["--bands", "-2 Hz"]);
     refused(base(&["--bands", "4,NaN"]), &["--bands", "NaN Hz"]);
     refused(base(&["--bands", "600"]), &["--bands", "600 Hz", "Nyquist"]);

@@ -434,8 +434,8 @@ fn refine_lowers_the_data_misfit_on_cpu_and_gpu() {
     ok(&train_args(s(dataset()), s(&run), "cpu", "1"));
     let ckpt = run.join("best.safetensors");
     let data = dataset().join("data_00001.npy");
-    let refine = |out: &Path, backend: &str, limit: &str, iters: &str, bands: &str| {
-        let text = ok(&[
+    let refine_with = |out: &Path, backend: &str, limit: &str, iters: &str, bands: &str, extra: &[&str]| {
+        let mut args = vec![
             "refine",
             "--bands",
             bands,
@@ -454,11 +454,16 @@ fn refine_lowers_the_data_misfit_on_cpu_and_gpu() {
             "--backend",
             backend,
             "--quiet",
-        ]);
+        ];
+        args.extend_from_slice(extra);
+        let text = ok(&args);
         let json: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("refine.json")).unwrap()).unwrap();
         let misfit: Vec<f64> =
             json["iterations"].as_array().unwrap().iter().map(|r| r["misfit"].as_f64().unwrap()).collect();
         (text, json, misfit)
+    };
+    let refine = |out: &Path, backend: &str, limit: &str, iters: &str, bands: &str| {
+        refine_with(out, backend, limit, iters, bands, &[])
     };
     let cpu = root.join("cpu");
     let (text, json, misfit) = refine(&cpu, "cpu", "2", "3", "0");
@@ -475,6 +480,17 @@ fn refine_lowers_the_data_misfit_on_cpu_and_gpu() {
         assert!(image_ok(&cpu.join(f)), "{f}");
     }
     assert!(!cpu.join("refine_0001.png").exists(), "--figures 1");
+    // By default refine simulates with a layer thinner than the data's 20 cells; `--pml`
+    // gives the data's own, which changes the start's misfit only a little.
+    let acq: brine::seismic::Acquisition = serde_json::from_str(brine::app::demo::ACQUISITION).unwrap();
+    let thin = brine::app::refine::thin_pml(&acq, json["bounds"][0].as_f64().unwrap());
+    assert!(thin < acq.pml, "{thin}");
+    assert_eq!(json["pml"].as_u64(), Some(thin as u64));
+    assert!(text.contains(&format!("absorbing layer {thin} cells")), "{text}");
+    let (text, json, wide) = refine_with(&root.join("pml"), "cpu", "2", "1", "0", &["--pml", "20"]);
+    assert_eq!(json["pml"].as_u64(), Some(20));
+    assert!(text.contains("absorbing layer 20 cells"), "{text}");
+    assert!(wide[0] != misfit[0] && (wide[0] - misfit[0]).abs() < 0.05 * misfit[0], "{wide:?} vs {misfit:?}");
     // Frequency continuation: 4 iterations in two bands, each band's misfit falling.
     let (text, json, misfit) = refine(&root.join("bands"), "cpu", "1", "4", "5,0");
     let bands: Vec<f64> =

@@ -126,6 +126,7 @@ fn run(cli: Cli) -> Result<bool> {
             smooth,
             depth_weight,
             bands,
+            pml,
             limit,
             figures,
             backend,
@@ -149,6 +150,7 @@ fn run(cli: Cli) -> Result<bool> {
                 smooth,
                 depth_weight,
                 bands,
+                pml,
                 limit,
                 figures,
                 progress: !quiet,
@@ -156,7 +158,7 @@ fn run(cli: Cli) -> Result<bool> {
             r.warnings.iter().for_each(|w| eprintln!("warning: {w}"));
             let (first, last) = (&r.iterations[0], &r.iterations[r.iterations.len() - 1]);
             println!(
-                "{} sample(s), {} {} iterations ({} gradients) from {} on {} in {:.1} s (acquisition: {})",
+                "{} sample(s), {} {} iterations ({} gradients) from {} on {} in {:.1} s (acquisition: {}; absorbing layer {} cells)",
                 r.samples,
                 r.iters,
                 r.method.name(),
@@ -164,7 +166,8 @@ fn run(cli: Cli) -> Result<bool> {
                 r.start,
                 r.device,
                 r.seconds,
-                r.acquisition
+                r.acquisition,
+                r.pml
             );
             // Misfits of different bands are different measures: each band's own first and last.
             for band in r.iterations.chunk_by(|a, b| a.band_hz == b.band_hz) {
