@@ -5,7 +5,8 @@
 //! holds wo outputs and kw − 1 columns that are not outputs and are dropped on the way out),
 //! so that output q reads input q + ky·wp + kx for every tap and a run of outputs is a run of
 //! inputs: no im2col panel, no bounds inside the loop. A tile is OB output channels × V
-//! vectors of consecutive outputs held in registers (8 × 3 × 16 lanes with AVX-512); for
+//! vectors of consecutive outputs held in registers (8 × 3 × 16 lanes with AVX-512, 4 × 2 ×
+//! 8 with AVX2; see `tile_shape`); for
 //! every input channel and tap it loads V input vectors once and broadcasts each channel's
 //! weight into a fused multiply-add per vector. The weights are packed so a tile's OB
 //! weights of one tap are adjacent, and input channels are taken 16 at a time across all
@@ -17,10 +18,10 @@ use rayon::prelude::*;
 use super::super::{Disjoint, buffers, simd, threads};
 use super::{Geo, with_panel};
 
-/// Vectors of outputs per tile.
-const V: usize = 3;
+/// The most vectors of outputs per tile.
+const MAX_V: usize = 3;
 /// Floats read past a padded image or written past a tile row: a tile, and a kernel row.
-const SLACK: usize = V * 16 + 16;
+const SLACK: usize = MAX_V * 16 + 16;
 
 /// The padded image: its plane (hp·wp), its width wp, and the outputs computed on the
 /// padded width (ho·wp).
@@ -29,13 +30,30 @@ fn padded(g: &Geo) -> (usize, usize, usize) {
     ((g.h + 2 * g.ph) * wp, wp, g.ho * wp)
 }
 
-/// Output channels per tile for this machine's vectors (as many as its registers hold).
-fn channels_per_tile() -> usize {
-    if simd::isa().1 >= 16 { 8 } else { 4 }
+/// Output channels and vectors of outputs per tile: as many sums as the vector registers
+/// hold beside the tile's input vectors and one broadcast weight. AVX-512's 32 registers
+/// take 8 × 3 sums; x86's 16 AVX2 or SSE registers take 4 × 2, since at 4 × 3 all 16 would
+/// be live and the compiler spills sums to the stack in the innermost loop (inference of
+/// the 32…256 network took 1.7× as long so on an AMD EPYC); aarch64's 32 NEON registers
+/// keep 4 × 3.
+fn tile_shape() -> (usize, usize) {
+    match simd::isa().1 {
+        16.. => SHAPES[0],
+        _ if cfg!(target_arch = "x86_64") => SHAPES[1],
+        _ => SHAPES[2],
+    }
 }
+
+/// Every tile shape `run_tiles` has, as (output channels, vectors).
+const SHAPES: [(usize, usize); 3] = [(8, 3), (4, 2), (4, 3)];
 
 /// y = conv(x, w) (+ b), x [n, ci, h, w], w [co, ci, kh, kw], y [n, co, ho, wo].
 pub(super) fn forward(g: &Geo, x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32]) {
+    forward_tiled(tile_shape(), g, x, w, b, y)
+}
+
+/// `forward` with tiles of `shape` (one of `SHAPES`; the tests run each on any machine).
+fn forward_tiled(shape: (usize, usize), g: &Geo, x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32]) {
     let (plane, wp, q) = padded(g);
     let xp_len = g.ci * plane + SLACK;
     let (x_img, y_img, p) = (g.x_img(), g.y_img(), g.p());
@@ -57,7 +75,7 @@ pub(super) fn forward(g: &Geo, x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut 
         xp.par_chunks_mut(xp_len).enumerate().for_each(pad);
     }
     // Weights packed as [block][ci][kh][kw][ob], zero past the last channel.
-    let ob = channels_per_tile();
+    let (ob, vectors) = shape;
     let blocks = g.co.div_ceil(ob);
     let taps = g.k();
     let mut wk = buffers::zeros(blocks * taps * ob);
@@ -73,7 +91,7 @@ pub(super) fn forward(g: &Geo, x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut 
         let xpi = &xp[i * xp_len..][..xp_len];
         let wb = &wk[blk * taps * ob..][..taps * ob];
         with_panel(ob * ld, |acc| {
-            run_tiles(ob, g, xpi, wb, acc);
+            run_tiles(ob, vectors, g, xpi, wb, acc);
             for j in 0..ob.min(g.co - blk * ob) {
                 let o = blk * ob + j;
                 // SAFETY: task (i, blk) writes the planes of image i and channels of block
@@ -103,12 +121,17 @@ pub(super) fn forward(g: &Geo, x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut 
 /// them, not outputs).
 #[pulp::with_simd(run_tiles = simd::arch())]
 #[inline(always)]
-fn run_tiles_simd<S: Simd>(simd: S, ob: usize, g: &Geo, xp: &[f32], wk: &[f32], acc: &mut [f32]) {
-    if ob == 8 { tiles::<S, 8>(simd, g, xp, wk, acc) } else { tiles::<S, 4>(simd, g, xp, wk, acc) }
+fn run_tiles_simd<S: Simd>(simd: S, ob: usize, vectors: usize, g: &Geo, xp: &[f32], wk: &[f32], acc: &mut [f32]) {
+    match (ob, vectors) {
+        (8, 3) => tiles::<S, 8, 3>(simd, g, xp, wk, acc),
+        (4, 2) => tiles::<S, 4, 2>(simd, g, xp, wk, acc),
+        (4, 3) => tiles::<S, 4, 3>(simd, g, xp, wk, acc),
+        _ => unreachable!("tile shape {ob} × {vectors} is not one of {SHAPES:?}"),
+    }
 }
 
 #[inline(always)]
-fn tiles<S: Simd, const OB: usize>(simd: S, g: &Geo, xp: &[f32], wk: &[f32], acc: &mut [f32]) {
+fn tiles<S: Simd, const OB: usize, const V: usize>(simd: S, g: &Geo, xp: &[f32], wk: &[f32], acc: &mut [f32]) {
     let (plane, wp, q) = padded(g);
     let (ci, kh, kw, ld) = (g.ci, g.kh, g.kw, q + SLACK);
     let lanes = S::F32_LANES;
@@ -166,3 +189,52 @@ fn tiles<S: Simd, const OB: usize>(simd: S, g: &Geo, xp: &[f32], wk: &[f32], acc
 
 /// Input channels per pass of `tiles` (see there): 16 measured best of 16, 32, 64 and all.
 const CI_CHUNK: usize = 16;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every tile shape against plain loops, whatever this machine's own shape is: odd
+    /// channel counts (partial blocks), more input channels than a chunk, a row wider than
+    /// a tile, 3×3 and 1×5 kernels with and without padding.
+    #[test]
+    fn every_tile_shape_matches_plain_loops() {
+        let mut rng = crate::rng::Rng::new(7);
+        for &(n, ci, h, w, co, kh, kw, ph, pw) in
+            &[(2, 19, 17, 23, 9, 3, 3, 1, 1), (1, 3, 16, 16, 5, 1, 5, 0, 2), (1, 2, 9, 30, 13, 3, 3, 0, 0)]
+        {
+            let (ho, wo) = (h + 2 * ph - kh + 1, w + 2 * pw - kw + 1);
+            let g = Geo { n, ci, h, w, co, kh, kw, stride: 1, ph, pw, ho, wo };
+            let x: Vec<f32> = (0..n * ci * h * w).map(|_| rng.uniform() as f32 - 0.5).collect();
+            let wt: Vec<f32> = (0..co * ci * kh * kw).map(|_| rng.uniform() as f32 - 0.5).collect();
+            let b: Vec<f32> = (0..co).map(|_| rng.uniform() as f32).collect();
+            let mut want = vec![0.0f64; n * co * ho * wo];
+            for (i, o, r, c) in positions(n, co, ho, wo) {
+                let mut s = b[o] as f64;
+                for k in 0..ci {
+                    for ky in 0..kh {
+                        for kx in 0..kw {
+                            let (yy, xx) = ((r + ky) as isize - ph as isize, (c + kx) as isize - pw as isize);
+                            if (0..h as isize).contains(&yy) && (0..w as isize).contains(&xx) {
+                                let xv = x[((i * ci + k) * h + yy as usize) * w + xx as usize] as f64;
+                                s += xv * wt[((o * ci + k) * kh + ky) * kw + kx] as f64;
+                            }
+                        }
+                    }
+                }
+                want[((i * co + o) * ho + r) * wo + c] = s;
+            }
+            for shape in SHAPES {
+                let mut y = vec![f32::NAN; want.len()];
+                forward_tiled(shape, &g, &x, &wt, Some(&b), &mut y);
+                let worst = y.iter().zip(&want).map(|(&a, &b)| (a as f64 - b).abs()).fold(0.0, f64::max);
+                assert!(worst < 1e-5, "shape {shape:?}, conv {g:?}: worst error {worst}");
+            }
+        }
+    }
+
+    fn positions(n: usize, co: usize, ho: usize, wo: usize) -> impl Iterator<Item = (usize, usize, usize, usize)> {
+        (0..n)
+            .flat_map(move |i| (0..co).flat_map(move |o| (0..ho).flat_map(move |r| (0..wo).map(move |c| (i, o, r, c)))))
+    }
+}
