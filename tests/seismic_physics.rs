@@ -221,6 +221,12 @@ fn flipping_the_model_under_a_mirror_symmetric_acquisition_reverses_shots_and_re
     // The presets are not mirror-symmetric; the message says where.
     let e = Acquisition::preset("openfwi").unwrap().check_mirror(70).unwrap_err().to_string();
     assert!(e.contains("source 2 at [z 1, x 34] mirrors to [z 1, x 35]"), "{e}");
+    // Within one cell they are (what `--mirror` asks); two cells off is not.
+    let mut openfwi = Acquisition::preset("openfwi").unwrap();
+    openfwi.check_mirror_within(70, 1).unwrap();
+    openfwi.sources = Positions::List(vec![[1, 0], [1, 17], [1, 33], [1, 52], [1, 69]]);
+    let e = openfwi.check_mirror_within(70, 1).unwrap_err().to_string();
+    assert!(e.contains("within 1 cell") && e.contains("source 2 at [z 1, x 33]"), "{e}");
     a.receivers = Positions::Range { z: 2, x_from: 0, x_to: 19, x_step: 1 };
     assert!(a.check_mirror(nx).unwrap_err().to_string().contains("receiver 0"));
 }

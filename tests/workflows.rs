@@ -592,3 +592,112 @@ fn training_with_the_edge_loss() {
     fails(&args, "edge needs l1 or mse");
     assert!(!alone.exists(), "a refused loss wrote {}", alone.display());
 }
+
+/// `--mirror` averages the prediction with the one from the mirrored gathers: infer's output
+/// is, to rounding, the mean of the plain prediction and the mirrored-back prediction of a
+/// file whose gathers were mirrored by hand; eval says so; an acquisition that is not
+/// mirror-symmetric within a cell, `--attention` beside it and a start that is not the
+/// network's are refused.
+#[test]
+fn mirror_averages_with_the_prediction_from_the_mirrored_gathers() {
+    use brine::data::npy;
+    let dir = tmp("mirror");
+    let set = dir.join("set");
+    ok(&[
+        "synth",
+        "--preset",
+        "openfwi",
+        "--count",
+        "3",
+        "--seed",
+        "12",
+        "--out",
+        s(&set),
+        "--engine",
+        "cpu",
+        "--quiet",
+    ]);
+    let data = set.join("data_00000.npy");
+    let infer = |data: &Path, out: &Path, extra: &[&str]| {
+        let mut args = vec!["infer", "--data", s(data), "--out", s(out), "--figures", "0", "--backend", "cpu"];
+        args.extend_from_slice(extra);
+        let text = ok(&args);
+        (text, npy::read(&out.join("prediction.npy")).unwrap().data)
+    };
+    let (_, plain) = infer(&data, &dir.join("plain"), &[]);
+    let (text, mirrored) = infer(&data, &dir.join("mirrored"), &["--mirror"]);
+    assert!(text.contains("--mirror: averaged") && text.contains("dataset.json"), "{text}");
+    // The gathers mirrored by hand: shots in reverse order, receivers reversed.
+    let a = npy::read(&data).unwrap();
+    let [n, shots, nt, nrec] = <[usize; 4]>::try_from(a.shape.clone()).unwrap();
+    let mut flipped = vec![0.0f32; a.data.len()];
+    for (i, s_, t, r) in (0..n)
+        .flat_map(|i| (0..shots).flat_map(move |s_| (0..nt).flat_map(move |t| (0..nrec).map(move |r| (i, s_, t, r)))))
+    {
+        flipped[((i * shots + shots - 1 - s_) * nt + t) * nrec + nrec - 1 - r] =
+            a.data[((i * shots + s_) * nt + t) * nrec + r];
+    }
+    std::fs::create_dir_all(dir.join("by-hand")).unwrap();
+    let gathers = dir.join("by-hand/gathers.npy");
+    npy::write(&gathers, &a.shape, &flipped).unwrap();
+    let (_, from_flipped) = infer(&gathers, &dir.join("by-hand/pred"), &[]);
+    let nx = 70;
+    let mut worst = 0.0f32;
+    for (k, (&m, &p)) in mirrored.iter().zip(&plain).enumerate() {
+        let mirror_k = k - k % nx + nx - 1 - k % nx;
+        worst = worst.max((m - 0.5 * (p + from_flipped[mirror_k])).abs());
+    }
+    assert!(worst < 0.05, "--mirror against the average by hand: worst {worst} m/s");
+    let moved = mirrored.iter().zip(&plain).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(moved > 1.0, "the mirrored pass changed nothing: {moved} m/s");
+    // eval marks it.
+    let ckpt = "assets/model/openfwi_cbam_gates.safetensors";
+    let eval = |out: &Path, extra: &[&str]| {
+        let mut args = vec!["eval", "--checkpoint", ckpt, "--data", s(&set), "--out", s(out), "--backend", "cpu"];
+        args.extend_from_slice(extra);
+        let text = ok(&args);
+        (
+            text,
+            serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(out.join("eval.json")).unwrap())
+                .unwrap(),
+        )
+    };
+    let (text, json) = eval(&dir.join("eval-mirrored"), &["--mirror"]);
+    assert!(text.contains("mirrored gathers") && json["mirrored"] == true, "{text}");
+    let (_, plain_json) = eval(&dir.join("eval-plain"), &[]);
+    assert!(plain_json.get("mirrored").is_none() && plain_json["mae"] != json["mae"]);
+    // Refused, with nothing written.
+    let eval_out = dir.join("eval-both");
+    fails(
+        &["eval", "--checkpoint", ckpt, "--data", s(&set), "--out", s(&eval_out), "--mirror", "--attention"],
+        "--mirror and --attention",
+    );
+    let asym = dir.join("asym");
+    std::fs::create_dir_all(&asym).unwrap();
+    std::fs::copy(&data, asym.join("data_00000.npy")).unwrap();
+    let desc = std::fs::read_to_string(set.join("dataset.json")).unwrap();
+    let mut desc: serde_json::Value = serde_json::from_str(&desc).unwrap();
+    desc["acquisition"]["sources"]["x"][2] = 30.into();
+    std::fs::write(asym.join("dataset.json"), desc.to_string()).unwrap();
+    let out = dir.join("asym-pred");
+    fails(
+        &["infer", "--data", s(&asym.join("data_00000.npy")), "--out", s(&out), "--mirror"],
+        "not mirror-symmetric within 1 cell",
+    );
+    assert!(!out.join("prediction.npy").exists());
+    fails(
+        &[
+            "refine",
+            "--data",
+            s(&data),
+            "--out",
+            s(&dir.join("refine")),
+            "--init",
+            "smooth",
+            "--mirror",
+            "--iters",
+            "1",
+        ],
+        "--mirror applies to the network's prediction",
+    );
+}

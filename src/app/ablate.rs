@@ -12,7 +12,7 @@ use std::sync::atomic::AtomicBool;
 use serde::{Deserialize, Serialize};
 
 use super::ensure_dir;
-use super::eval::{Model, mean, score_samples};
+use super::eval::{Model, Pass, mean, score_samples};
 use super::train::{RunSpec, splits};
 use crate::data::write_file_atomic;
 use crate::device::{BackendChoice, Device};
@@ -237,7 +237,7 @@ fn score_variant(spec: &RunSpec, device: &Device, checkpoint: &Path, variant: &s
     let ds = dataset::load(&spec.data, spec.config.widths.len(), Some(model.layout), Some(model.norm), spec.limit)?;
     let (_, _, val, held) = splits(spec, ds)?;
     let (scores, focus) =
-        score_samples(checkpoint, &model, &val, &held, device, spec.batch, Some(super::attention::SALT_MS))?;
+        score_samples(checkpoint, &model, &val, &held, device, spec.batch, Pass::Focus(super::attention::SALT_MS))?;
     let summary = mean(&scores);
     let focus = focus.as_ref();
     Ok(Row {

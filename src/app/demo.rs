@@ -120,7 +120,7 @@ pub fn run(o: &Options, device: &Device, mut say: impl FnMut(&str)) -> Result<Re
     say(&format!("    {} epochs on {}, {:.1} ms per step", trained.rows.len(), trained.engine, trained.ms_per_step));
     let best = run.join("best.safetensors");
     say("3/4 evaluating on the test set");
-    let (_, summary, _) = super::eval::run(&best, &test, Some(&o.out), device, 8, None, None)?;
+    let (_, summary, _) = super::eval::run(&best, &test, Some(&o.out), device, 8, None, super::eval::Pass::Plain)?;
     say("4/4 drawing predictions");
     let figures = infer::run(&infer::Options {
         checkpoint: &best,
@@ -132,6 +132,7 @@ pub fn run(o: &Options, device: &Device, mut say: impl FnMut(&str)) -> Result<Re
         figures: 4,
         attention: false,
         salt_ms: super::attention::SALT_MS,
+        mirror: false,
     })?
     .figures;
     Ok(Report { data, run, epochs: trained.rows.len(), engine: trained.engine, test: summary, figures })

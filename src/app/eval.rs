@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::attention::{self, FocusTable};
-use super::ensure_dir;
+use super::{ensure_dir, mirror};
 pub use crate::checkpoint::Model;
 use crate::data::write_file_atomic;
 use crate::device::Device;
@@ -35,6 +35,9 @@ pub struct Summary {
     /// The same scores for the training set's baselines, when the checkpoint keeps them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baselines: Option<Baselines>,
+    /// The predictions were averaged with those from the mirrored gathers (`--mirror`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mirrored: bool,
 }
 
 /// Scores of the baselines and the network's MAE over theirs.
@@ -84,11 +87,23 @@ pub fn mean(scores: &[Scores]) -> Summary {
         samples: scores.len(),
         mean: Scores { mae: avg(|s| s.mae), rmse: avg(|s| s.rmse), ssim: avg(|s| s.ssim), mae_ms: avg(|s| s.mae_ms) },
         baselines: None,
+        mirrored: false,
     }
 }
 
+/// What an evaluation's inference does besides predicting.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Pass {
+    Plain,
+    /// Averaged with the prediction from the mirrored gathers (`--mirror`, see `mirror`).
+    Mirrored,
+    /// Keeps the attention maps and scores where they look (`--attention`; salt is
+    /// velocity ≥ this, m/s).
+    Focus(f32),
+}
+
 /// Scores a checkpoint's predictions for `samples` (network layout) against `models_ms`;
-/// with `salt_ms`, also where its attention looks (see `attention::focus_table`).
+/// with `Pass::Focus`, also where its attention looks (see `attention::focus_table`).
 pub fn score_samples(
     checkpoint: &Path,
     model: &Model,
@@ -96,20 +111,23 @@ pub fn score_samples(
     models_ms: &[f32],
     device: &Device,
     batch: usize,
-    salt_ms: Option<f32>,
+    pass: Pass,
 ) -> Result<(Vec<Scores>, Option<FocusTable>)> {
-    if let Some(t) = salt_ms
+    if let Pass::Focus(t) = pass
         && !(t.is_finite() && t > 0.0)
     {
         return Err(Error::config("eval", format!("--salt {t} is not a positive velocity in m/s")));
     }
     // A batch larger than the data is clamped: memory follows the samples, not the flag.
     let x = [batch.min(samples.n).max(1), model.config.in_channels, model.layout.h, model.layout.w];
-    let mut runner = match salt_ms {
-        Some(_) => Runner::inference_with_maps(device, &model.config, x, Init::Checkpoint(checkpoint))?,
-        None => Runner::inference(device, checkpoint, &model.config, x)?,
+    let mut runner = match pass {
+        Pass::Focus(_) => Runner::inference_with_maps(device, &model.config, x, Init::Checkpoint(checkpoint))?,
+        _ => Runner::inference(device, checkpoint, &model.config, x)?,
     };
-    let (pred, maps) = runner.predict_all_with_maps(&samples.input)?;
+    let (pred, maps) = match pass {
+        Pass::Mirrored => (mirror::predict(&mut runner, model, &samples.input, true)?, vec![]),
+        _ => runner.predict_all_with_maps(&samples.input)?,
+    };
     if let Some(i) = crate::data::npy::first_non_finite(&pred) {
         return Err(Error::file(
             checkpoint,
@@ -125,7 +143,10 @@ pub fn score_samples(
         .map(|i| score(model, &model.to_velocity(&pred[i * t..][..t])?, &models_ms[i * m..][..m]))
         .collect::<Result<Vec<_>>>()?;
     let vrange = (model.norm.model_min, model.norm.model_max);
-    let focus = salt_ms.map(|s| attention::focus_table(runner.maps(), &maps, &model.layout, models_ms, s, vrange));
+    let focus = match pass {
+        Pass::Focus(s) => Some(attention::focus_table(runner.maps(), &maps, &model.layout, models_ms, s, vrange)),
+        _ => None,
+    };
     Ok((scores, focus))
 }
 
@@ -138,18 +159,22 @@ pub fn run(
     device: &Device,
     batch: usize,
     limit: Option<usize>,
-    salt_ms: Option<f32>,
+    pass: Pass,
 ) -> Result<(Vec<Scores>, Summary, Option<FocusTable>)> {
     if batch == 0 {
         return Err(Error::config("eval", "--batch must be at least 1"));
     }
     let model = Model::read(checkpoint)?;
+    if pass == Pass::Mirrored {
+        mirror::check("eval", Some(data), &model)?;
+    }
     if let Some(dir) = out {
         ensure_dir(dir)?;
     }
     let ds = dataset::load(data, model.config.widths.len(), Some(model.layout), Some(model.norm), limit)?;
-    let (scores, focus) = score_samples(checkpoint, &model, &ds.samples, &ds.models, device, batch, salt_ms)?;
+    let (scores, focus) = score_samples(checkpoint, &model, &ds.samples, &ds.models, device, batch, pass)?;
     let mut summary = mean(&scores);
+    summary.mirrored = pass == Pass::Mirrored;
     if let Some(b) = &model.baseline {
         let m = model.layout.model_len();
         let profile = b.profile_model(model.layout.nx);

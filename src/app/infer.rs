@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::eval::{Model, Scores, score};
-use super::{attention, ensure_dir};
+use super::{attention, ensure_dir, mirror};
 use crate::data::{npy, shards};
 use crate::device::Device;
 use crate::error::{Error, Result};
@@ -30,6 +30,8 @@ pub struct Options<'a> {
     pub attention: bool,
     /// Salt is velocity ≥ this (m/s), for outlines and the focus.
     pub salt_ms: f32,
+    /// Average with the prediction from the mirrored gathers (see `mirror`).
+    pub mirror: bool,
 }
 
 pub struct Report {
@@ -59,6 +61,14 @@ pub fn run(o: &Options) -> Result<Report> {
     }
     let model = Model::read(o.checkpoint)?;
     let l = model.layout;
+    let mut notes = vec![];
+    if o.mirror {
+        if o.attention {
+            return Err(Error::config("infer", "--mirror and --attention: the maps would be of one of the two passes"));
+        }
+        let from = mirror::check("infer", o.data.parent(), &model)?;
+        notes.push(format!("--mirror: averaged with the prediction from the mirrored gathers (acquisition: {from})"));
+    }
     let (n, mut arr) = read_gathers(&model, o.data)?;
     let truth_path = o.truth.map(Path::to_path_buf).or_else(|| sibling_truth(o.data));
     let truth = match &truth_path {
@@ -85,9 +95,11 @@ pub fn run(o: &Options) -> Result<Report> {
     } else {
         Runner::inference(o.device, o.checkpoint, &model.config, x)?
     };
-    let (out, maps) = runner.predict_all_with_maps(&inputs)?;
+    let (out, maps) = match o.mirror {
+        true => (mirror::predict(&mut runner, &model, &inputs, true)?, vec![]),
+        false => runner.predict_all_with_maps(&inputs)?,
+    };
     let kept = runner.maps().to_vec();
-    let mut notes = vec![];
     if o.attention && kept.is_empty() {
         notes.push(format!(
             "{}: the network ({}) has no attention; writing the velocity outputs only",

@@ -1,5 +1,5 @@
 //! The user-facing workflows behind the CLI, one module per command: train, eval, infer,
-//! refine, ablate, demo, synth, show, bench, check. Each takes plain options and the `Device` the
+//! refine, ablate, demo, synth, show, bench, check (and `mirror`, which infer, eval and refine share). Each takes plain options and the `Device` the
 //! command runs on, and returns what it measured, so tests drive them as the command line
 //! does.
 
@@ -10,6 +10,7 @@ pub mod check;
 pub mod demo;
 pub mod eval;
 pub mod infer;
+pub mod mirror;
 pub mod refine;
 pub mod show;
 pub mod synth;

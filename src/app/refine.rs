@@ -13,6 +13,7 @@ use serde::Serialize;
 use super::ensure_dir;
 use super::eval::{Model, Scores, mean, score};
 use super::infer::{network_inputs, read_gathers, sibling_truth, to_velocities};
+use super::mirror;
 use crate::data::{npy, shards, write_file_atomic};
 use crate::device::Device;
 use crate::error::{Error, Result};
@@ -62,6 +63,9 @@ pub struct Options<'a> {
     /// Velocity models to score against; by default the data file's `model` sibling.
     pub truth: Option<&'a Path>,
     pub start: Start,
+    /// With `Start::Network`: the prediction averaged with that from the mirrored gathers
+    /// (see `mirror`).
+    pub mirror: bool,
     /// Preset or JSON file; by default the data directory's `dataset.json`, else the
     /// preset whose layout the checkpoint has.
     pub acquisition: Option<&'a str>,
@@ -134,70 +138,6 @@ pub struct Report {
     pub warnings: Vec<String>,
 }
 
-/// The acquisition: the flag's preset or file, else the data directory's `dataset.json`,
-/// else the one preset with the checkpoint's layout; it must fit the data and the models.
-fn acquisition(o: &Options, model: &Model) -> Result<(Acquisition, String)> {
-    let l = &model.layout;
-    let fits = |a: &Acquisition| {
-        a.sources.points().len() == l.shots
-            && a.samples() == l.nt
-            && a.receivers.points().len() == l.nrec
-            && a.nz.is_none_or(|z| z == l.nz)
-            && a.nx.is_none_or(|x| x == l.nx)
-    };
-    let (acq, from) = if let Some(what) = o.acquisition {
-        (Acquisition::preset_or_file(what)?, what.to_string())
-    } else if let Some(d) = o.data.parent().and_then(shards::description) {
-        (d.acquisition, o.data.with_file_name("dataset.json").display().to_string())
-    } else {
-        let matching: Vec<(&str, Acquisition)> = crate::seismic::acquisition::PRESETS
-            .iter()
-            .filter_map(|&p| Acquisition::preset(p).ok().filter(|a| fits(a)).map(|a| (p, a)))
-            .collect();
-        match <[_; 1]>::try_from(matching) {
-            Ok([(name, a)]) => (a, format!("preset {name}")),
-            Err(_) => {
-                return Err(Error::config(
-                    "refine",
-                    format!(
-                        "no dataset.json beside {} and no single preset has the checkpoint's layout ({} shots × {} samples \
-                         × {} receivers on {} × {}): give --acquisition",
-                        o.data.display(),
-                        l.shots,
-                        l.nt,
-                        l.nrec,
-                        l.nz,
-                        l.nx
-                    ),
-                ));
-            }
-        }
-    };
-    acq.check()?;
-    if !fits(&acq) {
-        return Err(Error::config(
-            "refine",
-            format!(
-                "the acquisition from {from} ({} shots × {} samples × {} receivers{}) contradicts the checkpoint's data \
-                 ({} × {} × {} on {} × {} models)",
-                acq.sources.points().len(),
-                acq.samples(),
-                acq.receivers.points().len(),
-                match (acq.nz, acq.nx) {
-                    (Some(z), Some(x)) => format!(" on {z} × {x}"),
-                    _ => String::new(),
-                },
-                l.shots,
-                l.nt,
-                l.nrec,
-                l.nz,
-                l.nx
-            ),
-        ));
-    }
-    Ok((acq, from))
-}
-
 /// The narrowest absorbing layer refine simulates with by default.
 pub const THIN_PML: usize = 10;
 
@@ -254,9 +194,16 @@ pub fn run(o: &Options) -> Result<Report> {
         bands: o.bands.clone(),
     };
     fo.check()?;
-    let (mut acq, acq_from) = acquisition(o, &model)?;
+    let (mut acq, acq_from) =
+        mirror::acquisition("refine", o.acquisition, o.data.parent(), &model, "give --acquisition")?;
     acq.pml = o.pml.unwrap_or_else(|| thin_pml(&acq, bounds.0));
     acq.check().map_err(|e| Error::config("refine", format!("--pml {}: {e}", acq.pml)))?;
+    if o.mirror {
+        if !matches!(o.start, Start::Network) {
+            return Err(Error::config("refine", "--mirror applies to the network's prediction (--init network)"));
+        }
+        mirror::check_acquisition(&acq, &acq_from, l.nx)?;
+    }
     let (n, mut data) = gathers(o, &model)?;
     let observed = data.clone();
     let truth_path = o.truth.map(Path::to_path_buf).or_else(|| sibling_truth(o.data));
@@ -268,7 +215,7 @@ pub fn run(o: &Options) -> Result<Report> {
         Start::Network => {
             let x = [n.min(16), model.config.in_channels, l.h, l.w];
             let mut runner = Runner::inference(o.device, o.checkpoint, &model.config, x)?;
-            let out = runner.predict_all(&network_inputs(&model, &mut data, n)?)?;
+            let out = mirror::predict(&mut runner, &model, &network_inputs(&model, &mut data, n)?, o.mirror)?;
             let mut v = to_velocities(&model, o.checkpoint, &out)?;
             let outside = v.iter().filter(|&&x| !(x as f64 >= bounds.0 && x as f64 <= bounds.1)).count();
             if outside > 0 {

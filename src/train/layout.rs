@@ -98,6 +98,12 @@ impl Layout {
     /// axis commutes with reversing it), and the model's nx columns reversed with the
     /// padding kept on the right.
     pub fn flip(&self, input: &mut [f32], target: &mut [f32]) {
+        self.flip_input(input);
+        self.flip_target(target);
+    }
+
+    /// The input half of [`Layout::flip`]: shots in reverse order, columns reversed.
+    pub fn flip_input(&self, input: &mut [f32]) {
         let plane = self.h * self.w;
         for s in 0..self.shots / 2 {
             let (a, b) = input.split_at_mut((self.shots - 1 - s) * plane);
@@ -106,6 +112,12 @@ impl Layout {
         for row in input.chunks_exact_mut(self.w) {
             row.reverse();
         }
+    }
+
+    /// The target half of [`Layout::flip`] (and so a network output's): the nx model
+    /// columns reversed, the padding refilled from the new last column. Its own inverse on
+    /// the model's columns.
+    pub fn flip_target(&self, target: &mut [f32]) {
         for row in target.chunks_exact_mut(self.w) {
             row[..self.nx].reverse();
             let last = row[self.nx - 1];

@@ -64,6 +64,12 @@ pub(crate) enum Command {
         /// the salt over outside, and its mass inside against the salt's area.
         #[arg(long)]
         attention: bool,
+        /// Average the prediction with the network's prediction from the mirrored gathers
+        /// (shots and receivers in reverse order), mirrored back: two inference passes. The
+        /// acquisition (the data's dataset.json, else the preset with the checkpoint's layout)
+        /// must be mirror-symmetric to within one cell, as OpenFWI's is.
+        #[arg(long)]
+        mirror: bool,
         /// Salt is velocity at or above this (m/s).
         #[arg(long, default_value_t = 4400.0)]
         salt: f32,
@@ -94,6 +100,12 @@ pub(crate) enum Command {
         /// with a truth, the focus on salt (OUT/attention.json).
         #[arg(long)]
         attention: bool,
+        /// Average the prediction with the network's prediction from the mirrored gathers
+        /// (shots and receivers in reverse order), mirrored back: two inference passes. The
+        /// acquisition (the data's dataset.json, else the preset with the checkpoint's layout)
+        /// must be mirror-symmetric to within one cell, as OpenFWI's is.
+        #[arg(long)]
+        mirror: bool,
         /// Salt is velocity at or above this (m/s), for the outlines and the focus.
         #[arg(long, default_value_t = 4400.0)]
         salt: f32,
@@ -117,6 +129,10 @@ pub(crate) enum Command {
         /// set's mean depth profile) or a .npy file of models in m/s.
         #[arg(long, default_value = "network")]
         init: brine::app::refine::Start,
+        /// Start from the network's prediction averaged with its prediction from the mirrored
+        /// gathers (see `brine infer --mirror`).
+        #[arg(long)]
+        mirror: bool,
         /// Acquisition preset or JSON file (default: the data directory's dataset.json, else
         /// the preset with the checkpoint's layout).
         #[arg(long)]

@@ -66,12 +66,24 @@ fn run(cli: Cli) -> Result<bool> {
             Ok(true)
         }
         Command::Train(a) => train(a),
-        Command::Eval { checkpoint, data, out, batch, limit, attention, salt, backend } => {
+        Command::Eval { checkpoint, data, out, batch, limit, attention, mirror, salt, backend } => {
+            use brine::app::eval::Pass;
+            let pass = match (attention, mirror) {
+                (true, true) => {
+                    return Err(brine::Error::config(
+                        "eval",
+                        "--mirror and --attention: the maps would be of one of the two passes",
+                    )
+                    .into());
+                }
+                (true, false) => Pass::Focus(salt),
+                (false, true) => Pass::Mirrored,
+                (false, false) => Pass::Plain,
+            };
             let out = out.unwrap_or_else(|| checkpoint.parent().map(Path::to_path_buf).unwrap_or_default());
             let device = open(backend)?;
-            let salt = attention.then_some(salt);
             let (_, summary, focus) =
-                brine::app::eval::run(&checkpoint, &data, Some(&out), &device, batch, limit, salt)?;
+                brine::app::eval::run(&checkpoint, &data, Some(&out), &device, batch, limit, pass)?;
             print_scores(&summary);
             if let Some(f) = focus {
                 println!("  attention on salt (≥ {} m/s):", f.salt_ms);
@@ -80,7 +92,7 @@ fn run(cli: Cli) -> Result<bool> {
             println!("per sample: {}\nsummary:    {}", out.join("eval.csv").display(), out.join("eval.json").display());
             Ok(true)
         }
-        Command::Infer { checkpoint, data, truth, out, figures, batch, attention, salt, backend } => {
+        Command::Infer { checkpoint, data, truth, out, figures, batch, attention, mirror, salt, backend } => {
             let checkpoint = checkpoint.unwrap_or_else(|| PathBuf::from(SHIPPED_MODEL));
             let device = open(backend)?;
             let r = brine::app::infer::run(&brine::app::infer::Options {
@@ -93,6 +105,7 @@ fn run(cli: Cli) -> Result<bool> {
                 figures,
                 attention,
                 salt_ms: salt,
+                mirror,
             })?;
             r.notes.iter().for_each(|n| eprintln!("note: {n}"));
             println!("{} velocity model(s) -> {}", r.samples, r.prediction.display());
@@ -116,6 +129,7 @@ fn run(cli: Cli) -> Result<bool> {
             data,
             truth,
             init,
+            mirror,
             acquisition,
             out,
             method,
@@ -139,6 +153,7 @@ fn run(cli: Cli) -> Result<bool> {
                 data: &data,
                 truth: truth.as_deref(),
                 start: init,
+                mirror,
                 acquisition: acquisition.as_deref(),
                 out: &out,
                 device: &device,
@@ -343,6 +358,9 @@ fn info() -> Result<bool> {
 
 fn print_scores(s: &brine::app::eval::Summary) {
     println!("  samples     {}", s.samples);
+    if s.mirrored {
+        println!("  (each prediction averaged with the one from the mirrored gathers: --mirror)");
+    }
     println!("  MAE         {:.4}   (velocity normalised to [-1, 1])", s.mean.mae);
     println!("  RMSE        {:.4}", s.mean.rmse);
     println!("  SSIM        {:.4}   (on [0, 1])", s.mean.ssim);
