@@ -4,7 +4,7 @@
 //! acquisition the mirrored gathers are exactly those of the mirrored model, so the second
 //! pass is a second, differently-wrong guess at the same model; OpenFWI's layout is
 //! symmetric to within one cell (its middle source, column 34 of 0…69, mirrors to 35),
-//! and the average still scores better there (README, The shipped model).
+//! and the average still scores better there (README, Results: Mirrored inference).
 //!
 //! It also finds the acquisition behind a checkpoint's data, which `refine` simulates with.
 

@@ -1,7 +1,7 @@
 //! The user-facing workflows behind the CLI, one module per command: train, eval, infer,
-//! refine, ablate, demo, synth, show, bench, check (and `mirror`, which infer, eval and refine share). Each takes plain options and the `Device` the
-//! command runs on, and returns what it measured, so tests drive them as the command line
-//! does.
+//! refine, ablate, demo, synth, show, bench, check (and `mirror`, which infer, eval and
+//! refine share). Each takes plain options and the `Device` the command runs on, and
+//! returns what it measured, so tests drive them as the command line does.
 
 pub mod ablate;
 pub mod attention;

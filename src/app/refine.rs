@@ -279,7 +279,7 @@ pub fn run(o: &Options) -> Result<Report> {
     npy::write_atomic(&path, &[n, 1, l.nz, l.nx], &refined)?;
     let mut report = Report {
         samples: n,
-        start: o.start.name(),
+        start: if o.mirror { format!("{} (mirrored)", o.start.name()) } else { o.start.name() },
         acquisition: acq_from,
         pml: acq.pml,
         device: o.device.describe(),
