@@ -650,6 +650,13 @@ fn mirror_averages_with_the_prediction_from_the_mirrored_gathers() {
     assert!(worst < 0.05, "--mirror against the average by hand: worst {worst} m/s");
     let moved = mirrored.iter().zip(&plain).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
     assert!(moved > 1.0, "the mirrored pass changed nothing: {moved} m/s");
+    if common::gpu().is_some() {
+        let out = dir.join("gpu");
+        ok(&["infer", "--data", s(&data), "--out", s(&out), "--figures", "0", "--backend", "gpu", "--mirror"]);
+        let gpu = npy::read(&out.join("prediction.npy")).unwrap().data;
+        let worst = gpu.iter().zip(&mirrored).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(worst < 0.5, "--mirror on the GPU against the CPU: worst {worst} m/s");
+    }
     // eval marks it.
     let ckpt = "assets/model/openfwi_cbam_gates.safetensors";
     let eval = |out: &Path, extra: &[&str]| {
