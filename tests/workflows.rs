@@ -679,6 +679,9 @@ fn mirror_averages_with_the_prediction_from_the_mirrored_gathers() {
         &["eval", "--checkpoint", ckpt, "--data", s(&set), "--out", s(&eval_out), "--mirror", "--attention"],
         "--mirror and --attention",
     );
+    let both = dir.join("infer-both");
+    fails(&["infer", "--data", s(&data), "--out", s(&both), "--mirror", "--attention"], "--mirror and --attention");
+    assert!(!both.join("prediction.npy").exists());
     let asym = dir.join("asym");
     std::fs::create_dir_all(&asym).unwrap();
     std::fs::copy(&data, asym.join("data_00000.npy")).unwrap();

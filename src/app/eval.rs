@@ -102,6 +102,21 @@ pub enum Pass {
     Focus(f32),
 }
 
+impl Pass {
+    /// The pass the `--attention`, `--mirror` and `--salt` flags ask `op` for; both at once
+    /// are refused (the maps would be of one of the two passes).
+    pub fn from_flags(op: &str, attention: bool, mirror: bool, salt_ms: f32) -> Result<Pass> {
+        match (attention, mirror) {
+            (true, true) => {
+                Err(Error::config(op, "--mirror and --attention: the maps would be of one of the two passes"))
+            }
+            (true, false) => Ok(Pass::Focus(salt_ms)),
+            (false, true) => Ok(Pass::Mirrored),
+            (false, false) => Ok(Pass::Plain),
+        }
+    }
+}
+
 /// Scores a checkpoint's predictions for `samples` (network layout) against `models_ms`;
 /// with `Pass::Focus`, also where its attention looks (see `attention::focus_table`).
 pub fn score_samples(

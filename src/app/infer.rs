@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::eval::{Model, Scores, score};
+use super::eval::{Model, Pass, Scores, score};
 use super::{attention, ensure_dir, mirror};
 use crate::data::{npy, shards};
 use crate::device::Device;
@@ -62,10 +62,8 @@ pub fn run(o: &Options) -> Result<Report> {
     let model = Model::read(o.checkpoint)?;
     let l = model.layout;
     let mut notes = vec![];
-    if o.mirror {
-        if o.attention {
-            return Err(Error::config("infer", "--mirror and --attention: the maps would be of one of the two passes"));
-        }
+    let pass = Pass::from_flags("infer", o.attention, o.mirror, o.salt_ms)?;
+    if pass == Pass::Mirrored {
         let from = mirror::check("infer", o.data.parent(), &model)?;
         notes.push(format!("--mirror: averaged with the prediction from the mirrored gathers (acquisition: {from})"));
     }
@@ -95,9 +93,9 @@ pub fn run(o: &Options) -> Result<Report> {
     } else {
         Runner::inference(o.device, o.checkpoint, &model.config, x)?
     };
-    let (out, maps) = match o.mirror {
-        true => (mirror::predict(&mut runner, &model, &inputs, true)?, vec![]),
-        false => runner.predict_all_with_maps(&inputs)?,
+    let (out, maps) = match pass {
+        Pass::Mirrored => (mirror::predict(&mut runner, &model, &inputs, true)?, vec![]),
+        _ => runner.predict_all_with_maps(&inputs)?,
     };
     let kept = runner.maps().to_vec();
     if o.attention && kept.is_empty() {

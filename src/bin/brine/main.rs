@@ -67,19 +67,7 @@ fn run(cli: Cli) -> Result<bool> {
         }
         Command::Train(a) => train(a),
         Command::Eval { checkpoint, data, out, batch, limit, attention, mirror, salt, backend } => {
-            use brine::app::eval::Pass;
-            let pass = match (attention, mirror) {
-                (true, true) => {
-                    return Err(brine::Error::config(
-                        "eval",
-                        "--mirror and --attention: the maps would be of one of the two passes",
-                    )
-                    .into());
-                }
-                (true, false) => Pass::Focus(salt),
-                (false, true) => Pass::Mirrored,
-                (false, false) => Pass::Plain,
-            };
+            let pass = brine::app::eval::Pass::from_flags("eval", attention, mirror, salt)?;
             let out = out.unwrap_or_else(|| checkpoint.parent().map(Path::to_path_buf).unwrap_or_default());
             let device = open(backend)?;
             let (_, summary, focus) =
