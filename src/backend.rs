@@ -121,6 +121,10 @@ pub trait Backend {
     fn loss_fwd(&self, l: Loss, x: &Self::Tensor, t: &Self::Tensor) -> Result<Self::Tensor>;
     /// Gradient wrt x, given the upstream gradient `dy` of the one-element loss.
     fn loss_bwd(&self, l: Loss, x: &Self::Tensor, t: &Self::Tensor, dy: &Self::Tensor) -> Result<Self::Tensor>;
+    /// The SSIM dissimilarity map 1 − S of x against t.
+    fn ssim_fwd(&self, g: &Ssim, x: &Self::Tensor, t: &Self::Tensor) -> Result<Self::Tensor>;
+    /// Gradient wrt x, given the map's upstream gradient `dy`.
+    fn ssim_bwd(&self, g: &Ssim, x: &Self::Tensor, t: &Self::Tensor, dy: &Self::Tensor) -> Result<Self::Tensor>;
 
     /// One Adam/AdamW step (`step` counts from 1) on p with moments m and v.
     fn adam_step(
@@ -370,6 +374,12 @@ macro_rules! host_backend {
             fn loss_bwd(&self, l: Loss, x: &Vec<f32>, t: &Vec<f32>, dy: &Vec<f32>) -> Result<Vec<f32>> {
                 $m::loss::backward(l, x, t, dy)
             }
+            fn ssim_fwd(&self, g: &Ssim, x: &Vec<f32>, t: &Vec<f32>) -> Result<Vec<f32>> {
+                $m::ssim::forward(g, x, t)
+            }
+            fn ssim_bwd(&self, g: &Ssim, x: &Vec<f32>, t: &Vec<f32>, dy: &Vec<f32>) -> Result<Vec<f32>> {
+                $m::ssim::backward(g, x, t, dy)
+            }
             fn adam_step(
                 &self,
                 g: &Adam,
@@ -535,6 +545,12 @@ impl Backend for Gpu<'_> {
     }
     fn loss_bwd(&self, l: Loss, x: &GpuTensor, t: &GpuTensor, dy: &GpuTensor) -> Result<GpuTensor> {
         self.run(|r| kernels::loss::backward(r, l, x, t, dy))
+    }
+    fn ssim_fwd(&self, g: &Ssim, x: &GpuTensor, t: &GpuTensor) -> Result<GpuTensor> {
+        self.run(|r| kernels::ssim::forward(r, g, x, t))
+    }
+    fn ssim_bwd(&self, g: &Ssim, x: &GpuTensor, t: &GpuTensor, dy: &GpuTensor) -> Result<GpuTensor> {
+        self.run(|r| kernels::ssim::backward(r, g, x, t, dy))
     }
     fn adam_step(
         &self,

@@ -24,16 +24,6 @@ pub fn rmse(pred: &[f32], truth: &[f32]) -> Result<f64> {
     Ok(mse.sqrt())
 }
 
-fn gaussian_window() -> [f64; 11] {
-    let mut w = [0.0; 11];
-    for (i, v) in w.iter_mut().enumerate() {
-        let d = i as f64 - 5.0;
-        *v = (-d * d / (2.0 * 1.5 * 1.5)).exp();
-    }
-    let sum: f64 = w.iter().sum();
-    w.map(|v| v / sum)
-}
-
 /// Separable Gaussian filter with zero padding (same size out).
 fn blur(img: &[f64], h: usize, w: usize, k: &[f64; 11]) -> Vec<f64> {
     let mut tmp = vec![0.0; h * w];
@@ -61,13 +51,13 @@ pub fn ssim(pred: &[f32], truth: &[f32], h: usize, w: usize) -> Result<f64> {
     if h * w != pred.len() {
         return Err(Error::shape("ssim", "prediction", format!("has {} values, not {h}x{w}", pred.len())));
     }
-    let k = gaussian_window();
+    let k = crate::ops::Ssim::window();
     let a: Vec<f64> = pred.iter().map(|&v| v as f64).collect();
     let b: Vec<f64> = truth.iter().map(|&v| v as f64).collect();
     let prod = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(p, q)| p * q).collect::<Vec<f64>>();
     let (mu_a, mu_b) = (blur(&a, h, w, &k), blur(&b, h, w, &k));
     let (saa, sbb, sab) = (blur(&prod(&a, &a), h, w, &k), blur(&prod(&b, &b), h, w, &k), blur(&prod(&a, &b), h, w, &k));
-    let (c1, c2) = (0.01f64.powi(2), 0.03f64.powi(2));
+    let (c1, c2) = (crate::ops::Ssim::C1, crate::ops::Ssim::C2);
     let total: f64 = (0..h * w)
         .map(|i| {
             let (ma, mb) = (mu_a[i], mu_b[i]);

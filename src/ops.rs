@@ -329,6 +329,71 @@ pub fn loss_name(l: Loss) -> &'static str {
     }
 }
 
+/// The SSIM dissimilarity map 1 − S of x against t, each [planes, h, w] with values in
+/// [−1, 1] (the network's velocity scale), S computed as [`crate::metrics::ssim`] does on
+/// (v + 1) / 2: an 11 × 11 Gaussian window of σ = 1.5 with zero padding, C1 = 0.01²,
+/// C2 = 0.03². Its mean is 1 − SSIM, the loss term `ssim` of training.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Ssim {
+    pub planes: usize,
+    pub h: usize,
+    pub w: usize,
+}
+
+impl Ssim {
+    /// Half the window's width: it spans offsets −RADIUS..=RADIUS.
+    pub const RADIUS: usize = 5;
+    pub const C1: f64 = 0.0001;
+    pub const C2: f64 = 0.0009;
+
+    pub fn new(x: Shape4) -> Result<Self> {
+        positive("ssim", "x", &x)?;
+        if x[1] != 1 {
+            return Err(Error::shape(
+                "ssim",
+                "x",
+                format!("{x:?} has {} channels; SSIM compares one-channel images", x[1]),
+            ));
+        }
+        Ok(Ssim { planes: x[0], h: x[2], w: x[3] })
+    }
+    pub fn len(&self) -> usize {
+        self.planes * self.h * self.w
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The normalised 1-D Gaussian whose outer product is the window.
+    pub fn window() -> [f64; 2 * Self::RADIUS + 1] {
+        let mut g = [0.0; 2 * Self::RADIUS + 1];
+        for (i, v) in g.iter_mut().enumerate() {
+            let d = i as f64 - Self::RADIUS as f64;
+            *v = (-d * d / (2.0 * 1.5 * 1.5)).exp();
+        }
+        let sum: f64 = g.iter().sum();
+        g.map(|v| v / sum)
+    }
+    pub fn check(&self, op: &str, x: usize, t: usize) -> Result<()> {
+        check_len(op, "x", x, &[self.len()])?;
+        check_len(op, "t", t, &[self.len()])
+    }
+}
+
+/// One window's statistics of a = (x + 1)/2 and b = (t + 1)/2 (means, variances,
+/// covariance) give S and, for the backward pass, ∂S/∂μa (E[a²] and E[ab] held),
+/// ∂S/∂E[a²] and ∂S/∂E[ab].
+pub fn ssim_terms(ma: f64, mb: f64, va: f64, vb: f64, cov: f64) -> (f64, [f64; 3]) {
+    let a1 = 2.0 * ma * mb + Ssim::C1;
+    let a2 = 2.0 * cov + Ssim::C2;
+    let b1 = ma * ma + mb * mb + Ssim::C1;
+    let b2 = va + vb + Ssim::C2;
+    let s = (a1 * a2) / (b1 * b2);
+    let d_mu = s * (2.0 * mb / a1 - 2.0 * mb / a2 - 2.0 * ma / b1 + 2.0 * ma / b2);
+    let d_eaa = -s / b2;
+    let d_eab = 2.0 * a1 / (b1 * b2);
+    (s, [d_mu, d_eaa, d_eab])
+}
+
 /// x and t must have the same, non-zero, length (the mean of nothing is undefined).
 pub fn check_loss_lens(op: &str, x: usize, t: usize) -> Result<()> {
     check_len(op, "t", t, &[x])?;

@@ -372,32 +372,37 @@ fn runner_steps_need_no_host_sync_until_the_losses_are_read() {
     }
 }
 
-/// `--loss l1+edge`: a training step's loss is L1 plus the mean absolute difference of the
-/// output's and the target's neighbour differences, as `LossKind::of` computes it in plain
-/// loops, on every backend.
-fn edge_loss_of_a_step<B: Backend>(b: &B, what: &str) {
+/// `--loss l1+edge` and `l1+ssim`: a training step's loss is L1 plus the mean absolute
+/// difference of the output's and the target's neighbour differences, or plus 1 − SSIM,
+/// as `LossKind::of` computes it in plain loops, on every backend.
+fn loss_of_a_step<B: Backend>(b: &B, loss: &str, what: &str) {
     let cfg = small(Attention::Cbam, true);
     let x = [2, 3, 8, 8];
-    let kind: LossKind = "l1+edge".parse().unwrap();
+    let kind: LossKind = loss.parse().unwrap();
     let step = TrainStep::with_losses(&cfg, x, kind, false).unwrap();
     let mut store = init_store(b, &cfg, 5).unwrap();
     let mut rng = Rng::new(12);
-    let (xi, ti) = (rng.normal_vec(2 * 3 * 64, 1.0), rng.normal_vec(2 * 64, 1.0));
+    let xi = rng.normal_vec(2 * 3 * 64, 1.0);
+    // Targets in the network's [−1, 1], where SSIM's constants have their meaning.
+    let ti: Vec<f32> = rng.normal_vec(2 * 64, 1.0).iter().map(|v| v.clamp(-1.0, 1.0)).collect();
     let out = step.run(b, &mut store, &b.upload("x", &xi).unwrap(), &b.upload("t", &ti).unwrap()).unwrap();
     let y = b.download(&out[&step.output]).unwrap();
     let loss = b.download(&out[&step.loss]).unwrap()[0] as f64;
     let (want, l1) = (kind.of(&y, &ti, (8, 8)), LossKind::L1.of(&y, &ti, (8, 8)));
-    eprintln!("{what}: loss {loss:.7} (L1 {l1:.7}), plain loops {want:.7}");
-    assert!(want > l1 * 1.2, "the edge term should weigh in: {want} vs L1 {l1}");
+    let (loss_name, what) = (loss, format!("{what}, {loss}"));
+    eprintln!("{what}: loss {loss_name} {loss:.7} (L1 {l1:.7}), plain loops {want:.7}");
+    assert!(want > l1 * 1.2, "{what}: the second term should weigh in: {want} vs L1 {l1}");
     assert!((loss - want).abs() <= 1e-5 * want, "{what}: {loss} vs {want}");
 }
 
 #[test]
-fn the_edge_loss_is_what_its_plain_loops_say() {
-    edge_loss_of_a_step(&Reference, "reference");
-    edge_loss_of_a_step(&Cpu, "cpu");
-    if let Some(device) = common::gpu_device() {
-        edge_loss_of_a_step(&Gpu::new(device.gpu().unwrap()), &device.describe());
+fn the_edge_and_ssim_losses_are_what_their_plain_loops_say() {
+    for loss in ["l1+edge", "l1+ssim"] {
+        loss_of_a_step(&Reference, loss, "reference");
+        loss_of_a_step(&Cpu, loss, "cpu");
+        if let Some(device) = common::gpu_device() {
+            loss_of_a_step(&Gpu::new(device.gpu().unwrap()), loss, &device.describe());
+        }
     }
 }
 
@@ -415,7 +420,7 @@ fn the_edge_loss_gradient_matches_finite_differences() {
     let plan = exec::plan(&g, &[loss, dy]);
     let mut rng = Rng::new(3);
     let (yv, tv) = (rng.normal_vec(n * h * w, 1.0), rng.normal_vec(n * h * w, 1.0));
-    let edge = LossKind { l1: false, mse: false, edge: true };
+    let edge = LossKind { l1: false, mse: false, edge: true, ssim: false };
     let out = exec::run(&Reference, &g, &plan, &mut Default::default(), &[("y", &yv), ("t", &tv)]).unwrap();
     let (got_loss, got) = (out[&loss][0] as f64, out[&dy].to_vec());
     let at = |v: &[f32]| edge.of(v, &tv, (h, w));
@@ -438,14 +443,50 @@ fn the_edge_loss_gradient_matches_finite_differences() {
     assert!(got.iter().any(|&v| v != 0.0));
 }
 
+/// The ssim term through the graph (the map, its reshape and mean, and their backward
+/// rules) against central differences of its plain loops (`metrics::ssim`, f64).
+#[test]
+fn the_ssim_loss_gradient_matches_finite_differences() {
+    use brine::graph::{autodiff, exec};
+    let (n, h, w) = (2, 6, 13);
+    let mut g = Graph::new();
+    let (y, t) = (g.input("y", &[n, 1, h, w]), g.input("t", &[n, 1, h, w]));
+    let loss = brine::nn::programs::ssim_loss(&mut g, y, t).unwrap();
+    let dy = autodiff::backward(&mut g, loss, &[y]).unwrap()[0].unwrap();
+    let plan = exec::plan(&g, &[loss, dy]);
+    let mut rng = Rng::new(4);
+    let tv: Vec<f32> = (0..n * h * w).map(|_| rng.uniform() as f32 * 2.0 - 1.0).collect();
+    let yv: Vec<f32> = tv.iter().map(|v| v * 0.5 + rng.uniform() as f32 * 0.4 - 0.2).collect();
+    let ssim = LossKind { l1: false, mse: false, edge: false, ssim: true };
+    let out = exec::run(&Reference, &g, &plan, &mut Default::default(), &[("y", &yv), ("t", &tv)]).unwrap();
+    let (got_loss, got) = (out[&loss][0] as f64, out[&dy].to_vec());
+    let at = |v: &[f32]| ssim.of(v, &tv, (h, w));
+    assert!((got_loss - at(&yv)).abs() <= 1e-6, "loss {got_loss} vs {}", at(&yv));
+    let step = 1.0f32 / 1024.0;
+    let fd: Vec<f32> = (0..yv.len())
+        .map(|i| {
+            let (mut up, mut down) = (yv.clone(), yv.clone());
+            up[i] += step;
+            down[i] -= step;
+            ((at(&up) - at(&down)) / (2.0 * step as f64)) as f32
+        })
+        .collect();
+    common::assert_close("ssim loss gradient against central differences", &got, &fd, 1e-4);
+}
+
 #[test]
 fn loss_names_are_parsed_or_refused() {
     let k: LossKind = "l1+edge".parse().unwrap();
-    assert_eq!(k, LossKind { l1: true, mse: false, edge: true });
-    assert_eq!("mse+l1".parse::<LossKind>().unwrap(), LossKind { l1: true, mse: true, edge: false });
-    for (bad, says) in
-        [("edge", "needs l1 or mse"), ("l1+l1", "twice"), ("l1+ssim", "`ssim` is not one of"), ("", "is not one of")]
-    {
+    assert_eq!(k, LossKind { l1: true, mse: false, edge: true, ssim: false });
+    assert_eq!("mse+l1".parse::<LossKind>().unwrap(), LossKind { l1: true, mse: true, edge: false, ssim: false });
+    assert_eq!("ssim+l1".parse::<LossKind>().unwrap(), LossKind { l1: true, mse: false, edge: false, ssim: true });
+    for (bad, says) in [
+        ("edge", "need l1 or mse"),
+        ("ssim", "need l1 or mse"),
+        ("l1+l1", "twice"),
+        ("l1+huber", "`huber` is not one of"),
+        ("", "is not one of"),
+    ] {
         let e = bad.parse::<LossKind>().unwrap_err().to_string();
         assert!(e.contains(says), "{bad}: {e}");
     }
@@ -454,10 +495,16 @@ fn loss_names_are_parsed_or_refused() {
 /// The runner's captured step (one submission on a GPU) with the edge term: the losses of
 /// a few steps fall, and the GPU's equal the CPU backend's.
 #[test]
-fn runners_train_with_the_edge_loss_alike_on_every_device() {
+fn runners_train_with_the_edge_and_ssim_losses_alike_on_every_device() {
+    for loss in ["l1+edge", "l1+ssim"] {
+        runners_train_alike(loss);
+    }
+}
+
+fn runners_train_alike(loss: &str) {
     let cfg = small(Attention::Ca, true);
     let x = [2, 3, 8, 8];
-    let kind: LossKind = "l1+edge".parse().unwrap();
+    let kind: LossKind = loss.parse().unwrap();
     let mut rng = Rng::new(9);
     let (input, target) = (rng.normal_vec(2 * 3 * 64, 1.0), rng.normal_vec(2 * 64, 0.5));
     let devices: Vec<&Device> = [Some(&Device::Cpu), common::gpu_device()].into_iter().flatten().collect();
@@ -469,10 +516,10 @@ fn runners_train_with_the_edge_loss_alike_on_every_device() {
             runner.step(&input, &target).unwrap();
         }
         let losses = runner.losses().unwrap();
-        assert!(losses[5] < losses[0], "{}: the loss did not fall: {losses:?}", device.describe());
+        assert!(losses[5] < losses[0], "{}, {loss}: the loss did not fall: {losses:?}", device.describe());
         per_device.push(losses);
     }
     if let [cpu, gpu] = &per_device[..] {
-        common::assert_close("edge losses, GPU against CPU", gpu, cpu, 1e-3);
+        common::assert_close(&format!("{loss} losses, GPU against CPU"), gpu, cpu, 1e-3);
     }
 }

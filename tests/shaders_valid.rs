@@ -71,6 +71,7 @@ fn every_params_struct_matches_its_rust_mirror() {
         mirror!("gate", "Params", gate::Params, [len, mode, c, h, w]),
         mirror!("loss", "Params", loss::Params, [len, groups, kind, scale]),
         mirror!("pool", "Params", pool::Params, [nc, h, w, ho, wo, len]),
+        mirror!("ssim", "Params", ssim::Params, [len, h, w]),
         mirror!(
             "reduce",
             "Params",

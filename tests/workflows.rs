@@ -570,27 +570,30 @@ fn training_from_a_checkpoint_fine_tunes_it() {
     fails(&refs(&t), "cannot be used with");
 }
 
-/// `--loss l1+edge` trains end to end: its validation loss is L1 plus the edge term (so
-/// above the validation MAE), resume keeps it, and a loss that names edge alone is refused
-/// before anything is written.
+/// `--loss l1+edge` and `l1+ssim` train end to end: the validation loss is L1 plus the
+/// second term (so above the validation MAE), the run records the loss, and a loss that
+/// names edge or ssim alone is refused before anything is written.
 #[test]
-fn training_with_the_edge_loss() {
-    let run = tmp("edge").join("run");
-    let mut args = train_args(s(dataset()), s(&run), "cpu", "2");
-    args.extend(["--loss", "l1+edge"]);
-    ok(&args);
-    for row in metrics_rows(&run) {
-        let f: Vec<f64> = row.split(',').map(|v| v.parse().unwrap()).collect();
-        let (val_loss, val_mae) = (f[2], f[3]);
-        assert!(val_loss > val_mae * 1.05, "the edge term is missing from the validation loss: {row}");
+fn training_with_the_edge_and_ssim_losses() {
+    for loss in ["l1+edge", "l1+ssim"] {
+        let run = tmp(loss).join("run");
+        let mut args = train_args(s(dataset()), s(&run), "cpu", "2");
+        args.extend(["--loss", loss]);
+        ok(&args);
+        for row in metrics_rows(&run) {
+            let f: Vec<f64> = row.split(',').map(|v| v.parse().unwrap()).collect();
+            let (val_loss, val_mae) = (f[2], f[3]);
+            assert!(val_loss > val_mae * 1.05, "{loss}: the second term is missing from the validation loss: {row}");
+        }
+        let spec = std::fs::read_to_string(run.join("run.json")).unwrap();
+        assert!(spec.contains(&format!("\"{loss}\"")), "{spec}");
+        let term = &loss[3..];
+        let alone = tmp(&format!("{term}-alone")).join("run");
+        let mut args = train_args(s(dataset()), s(&alone), "cpu", "1");
+        args.extend(["--loss", term]);
+        fails(&args, "need l1 or mse");
+        assert!(!alone.exists(), "a refused loss wrote {}", alone.display());
     }
-    let spec = std::fs::read_to_string(run.join("run.json")).unwrap();
-    assert!(spec.contains("\"l1+edge\""), "{spec}");
-    let alone = tmp("edge-alone").join("run");
-    let mut args = train_args(s(dataset()), s(&alone), "cpu", "1");
-    args.extend(["--loss", "edge"]);
-    fails(&args, "edge needs l1 or mse");
-    assert!(!alone.exists(), "a refused loss wrote {}", alone.display());
 }
 
 /// `--mirror` averages the prediction with the one from the mirrored gathers: infer's output

@@ -10,6 +10,7 @@ pub mod gate;
 pub mod loss;
 pub mod pool;
 pub mod reduce;
+pub mod ssim;
 pub mod wave;
 pub mod wave_adjoint;
 

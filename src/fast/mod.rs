@@ -19,6 +19,7 @@ pub mod loss;
 pub mod pool;
 pub mod reduce;
 pub mod simd;
+pub mod ssim;
 pub mod threads;
 pub mod wave;
 pub mod wave_adjoint;

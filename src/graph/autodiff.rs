@@ -162,6 +162,12 @@ fn rule(g: &mut Graph, node: &Node, dout: &[Option<V>], needed: &[bool]) -> Resu
             }
             vec![one(g, Op::LossBwd(*l), &[x(0), x(1), dy], x(0)), None]
         }
+        Op::Ssim(s) => {
+            if needed[1] {
+                return Err(Error::config("backward", "the SSIM target does not take a gradient"));
+            }
+            vec![one(g, Op::SsimBwd(*s), &[x(0), x(1), dy], x(0)), None]
+        }
         other => {
             return Err(Error::config("backward", format!("{other:?} is itself a backward op: no second derivatives")));
         }

@@ -218,6 +218,7 @@ fn execute<B: Backend>(
                 vec![own(a), own(d)]
             }
             Op::Loss(l) => vec![own(b.loss_fwd(*l, t(0)?, t(1)?)?)],
+            Op::Ssim(s) => vec![own(b.ssim_fwd(s, t(0)?, t(1)?)?)],
             Op::Conv2dBwdData(c) => vec![own(b.conv2d_bwd_data(c, t(0)?, t(1)?)?)],
             Op::Conv2dBwdWeight(c) => vec![own(b.conv2d_bwd_weight(c, t(0)?, t(1)?)?)],
             Op::Conv2dBwdBias(c) => vec![own(b.conv2d_bwd_bias(c, t(0)?)?)],
@@ -238,6 +239,7 @@ fn execute<B: Backend>(
             Op::BatchNormEvalBwd(bn) => vec![own(b.batchnorm_eval_bwd(bn, t(0)?, t(1)?, t(2)?)?)],
             Op::ActBwd(a) => vec![own(b.act_bwd(*a, t(0)?, t(1)?)?)],
             Op::LossBwd(l) => vec![own(b.loss_bwd(*l, t(0)?, t(1)?, t(2)?)?)],
+            Op::SsimBwd(s) => vec![own(b.ssim_bwd(s, t(0)?, t(1)?, t(2)?)?)],
         };
         for (o, s) in n.outputs.iter().zip(outs) {
             debug_assert_eq!(matches!(s, Slot::Idx(_)), g.values[o.0].elem == Elem::Index);

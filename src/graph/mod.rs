@@ -75,6 +75,8 @@ pub enum Op {
     /// Outputs (a, b).
     Split(Concat),
     Loss(Loss),
+    /// Inputs (x, t): the SSIM dissimilarity map 1 − S.
+    Ssim(Ssim),
 
     Conv2dBwdData(Conv2d),
     Conv2dBwdWeight(Conv2d),
@@ -97,6 +99,8 @@ pub enum Op {
     ActBwd(Act),
     /// Inputs (x, t, dy).
     LossBwd(Loss),
+    /// Inputs (x, t, dy).
+    SsimBwd(Ssim),
 }
 
 #[derive(Clone, Debug)]
@@ -336,6 +340,16 @@ impl Graph {
             ));
         }
         Ok(self.one(Op::Loss(l), &[x, t], vec![1]))
+    }
+
+    /// The SSIM dissimilarity map 1 − S of x against t, both [n, 1, h, w] in [−1, 1].
+    pub fn ssim(&mut self, x: V, t: V) -> Result<V> {
+        let xs = self.s4("ssim", "x", x)?;
+        if self.shape(t) != xs {
+            return Err(Error::shape("ssim", "t", format!("{:?} differs from x {xs:?}", self.shape(t))));
+        }
+        let g = Ssim::new(xs)?;
+        Ok(self.one(Op::Ssim(g), &[x, t], xs.to_vec()))
     }
 
     /// Names and shapes of the parameters the graph reads, in first-use order.

@@ -11,6 +11,7 @@ pub mod gate;
 pub mod loss;
 pub mod pool;
 pub mod reduce;
+pub mod ssim;
 pub mod wave;
 pub mod wave_adjoint;
 
@@ -26,6 +27,7 @@ pub const SHADERS: &[&Shader] = &[
     &loss::SHADER,
     &pool::SHADER,
     &reduce::SHADER,
+    &ssim::SHADER,
     &wave::SHADER,
     &wave_adjoint::SHADER,
 ];

@@ -69,6 +69,9 @@ impl TrainStep {
         if kind.edge {
             terms.push(edge_loss(&mut g, output, target)?);
         }
+        if kind.ssim {
+            terms.push(ssim_loss(&mut g, output, target)?);
+        }
         let mut loss = *terms.first().ok_or_else(|| Error::config("train", "no loss given"))?;
         for &term in &terms[1..] {
             loss = g.add(loss, term)?;
@@ -154,23 +157,30 @@ pub struct LossKind {
     /// neighbour differences, down and across (the gradient-difference loss), which an
     /// output blurred across a sharp boundary pays for where plain L1 barely does.
     pub edge: bool,
+    /// 1 − SSIM, as `eval` scores it (see `metrics`): it pays for noise on flat ground and
+    /// for structure out of place, which the pointwise terms weigh by amplitude alone.
+    pub ssim: bool,
 }
 
 impl std::str::FromStr for LossKind {
     type Err = Error;
-    /// Terms joined by `+`, each of l1, mse and edge, in any order; edge needs one of the
-    /// others (it does not see the level of the velocities, only their changes).
+    /// Terms joined by `+`, each of l1, mse, edge and ssim, in any order; edge and ssim
+    /// need l1 or mse beside them (edge does not see the level of the velocities, only
+    /// their changes; SSIM weighs the level only relative to it).
     fn from_str(s: &str) -> Result<Self> {
-        let mut kind = LossKind { l1: false, mse: false, edge: false };
+        let mut kind = LossKind { l1: false, mse: false, edge: false, ssim: false };
         for term in s.split('+') {
             let flag = match term.trim() {
                 "l1" => &mut kind.l1,
                 "mse" => &mut kind.mse,
                 "edge" => &mut kind.edge,
+                "ssim" => &mut kind.ssim,
                 t => {
                     return Err(Error::config(
                         "train",
-                        format!("loss `{s}`: `{t}` is not one of l1, mse, edge (join terms with +, e.g. l1+edge)"),
+                        format!(
+                            "loss `{s}`: `{t}` is not one of l1, mse, edge, ssim (join terms with +, e.g. l1+ssim)"
+                        ),
                     ));
                 }
             };
@@ -180,15 +190,18 @@ impl std::str::FromStr for LossKind {
             *flag = true;
         }
         if !(kind.l1 || kind.mse) {
-            return Err(Error::config("train", format!("loss `{s}`: edge needs l1 or mse beside it (l1+edge, say)")));
+            return Err(Error::config(
+                "train",
+                format!("loss `{s}`: edge and ssim need l1 or mse beside them (l1+ssim, say)"),
+            ));
         }
         Ok(kind)
     }
 }
 
 impl LossKind {
-    pub const L1: LossKind = LossKind { l1: true, mse: false, edge: false };
-    pub const MSE: LossKind = LossKind { l1: false, mse: true, edge: false };
+    pub const L1: LossKind = LossKind { l1: true, mse: false, edge: false, ssim: false };
+    pub const MSE: LossKind = LossKind { l1: false, mse: true, edge: false, ssim: false };
 
     /// The terms that compare each output value with its target.
     pub fn pointwise(self) -> Vec<Loss> {
@@ -227,8 +240,28 @@ impl LossKind {
             }
             sum += acc / terms.max(1) as f64;
         }
+        if self.ssim {
+            let unit = |v: &[f32]| v.iter().map(|x| (x + 1.0) / 2.0).collect::<Vec<f32>>();
+            let planes = pred.len() / (h * w).max(1);
+            let total: f64 = pred
+                .chunks_exact(h * w)
+                .zip(target.chunks_exact(h * w))
+                .map(|(p, t)| crate::metrics::ssim(&unit(p), &unit(t), h, w).unwrap_or(f64::NAN))
+                .sum();
+            sum += 1.0 - total / planes.max(1) as f64;
+        }
         sum
     }
+}
+
+/// The ssim term of [`LossKind`]: 1 − the mean of the SSIM map over every pixel of every
+/// sample (the map is [n, 1, h, w]; seen as [1, n, h, w] so one mean takes it all).
+pub fn ssim_loss(g: &mut Graph, output: V, target: V) -> Result<V> {
+    let map = g.ssim(output, target)?;
+    let s = g.shape(map).to_vec();
+    let all = g.reshape(map, &[1, s[0] * s[1], s[2], s[3]])?;
+    let mean = g.mean(all, &[1, 2, 3])?;
+    g.reshape(mean, &[1])
 }
 
 /// The edge term of [`LossKind`]: a fixed 2 × 2 convolution gives each cell's difference
