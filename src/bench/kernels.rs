@@ -251,6 +251,25 @@ pub fn kernels(ctx: &Context, opts: &Options, mut report: impl FnMut(&Row)) -> R
             push(Row { name, shape, ms, rate: g.flops() / 1e9 / (ms / 1e3), unit: "GFLOP/s", err }, &mut rows);
         }
     }
+    // The ssim loss term on the network's output, [n, 1, 256, 128]: the map, and its gradient.
+    let name = "ssim loss fwd+bwd".to_string();
+    if wanted(&name) {
+        let g = Ssim::new([n, 1, 256, 128])?;
+        let (x, t, dy) = (
+            random(ctx, &mut rng, "x", g.len())?,
+            random(ctx, &mut rng, "t", g.len())?,
+            random(ctx, &mut rng, "dy", g.len())?,
+        );
+        let want = [fast::ssim::forward(&g, &x.host, &t.host)?, fast::ssim::backward(&g, &x.host, &t.host, &dy.host)?];
+        let (ms, err) = checked(ctx, iters, &want, |r| {
+            Ok(vec![
+                kernels::ssim::forward(r, &g, &x.gpu, &t.gpu)?,
+                kernels::ssim::backward(r, &g, &x.gpu, &t.gpu, &dy.gpu)?,
+            ])
+        })?;
+        let shape = fmt_shape(&[n, 1, 256, 128]);
+        push(Row { name, shape, ms, rate: gb(g.len() * 4 * 5, ms), unit: "GB/s", err }, &mut rows);
+    }
     if let Some(bad) = rows.iter().find(|r| !r.passed()) {
         return Err(Error::Gpu(format!(
             "{} ({}) disagrees with its CPU twin: relative error {:.2e} > {CHECK_TOL:.0e}",
