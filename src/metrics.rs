@@ -24,48 +24,14 @@ pub fn rmse(pred: &[f32], truth: &[f32]) -> Result<f64> {
     Ok(mse.sqrt())
 }
 
-/// Separable Gaussian filter with zero padding (same size out).
-fn blur(img: &[f64], h: usize, w: usize, k: &[f64; 11]) -> Vec<f64> {
-    let mut tmp = vec![0.0; h * w];
-    for y in 0..h {
-        for x in 0..w {
-            tmp[y * w + x] = (0..11)
-                .filter_map(|i| (x + i).checked_sub(5).filter(|&xx| xx < w).map(|xx| k[i] * img[y * w + xx]))
-                .sum();
-        }
-    }
-    let mut out = vec![0.0; h * w];
-    for y in 0..h {
-        for x in 0..w {
-            out[y * w + x] = (0..11)
-                .filter_map(|i| (y + i).checked_sub(5).filter(|&yy| yy < h).map(|yy| k[i] * tmp[yy * w + x]))
-                .sum();
-        }
-    }
-    out
-}
-
-/// SSIM of two single-channel h×w images with values in [0, 1].
+/// SSIM of two single-channel h×w images with values in [0, 1] (computed as the `ssim`
+/// loss term's fast path does, in f64).
 pub fn ssim(pred: &[f32], truth: &[f32], h: usize, w: usize) -> Result<f64> {
     same_len("ssim", pred, truth)?;
     if h * w != pred.len() {
         return Err(Error::shape("ssim", "prediction", format!("has {} values, not {h}x{w}", pred.len())));
     }
-    let k = crate::ops::Ssim::window();
-    let a: Vec<f64> = pred.iter().map(|&v| v as f64).collect();
-    let b: Vec<f64> = truth.iter().map(|&v| v as f64).collect();
-    let prod = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(p, q)| p * q).collect::<Vec<f64>>();
-    let (mu_a, mu_b) = (blur(&a, h, w, &k), blur(&b, h, w, &k));
-    let (saa, sbb, sab) = (blur(&prod(&a, &a), h, w, &k), blur(&prod(&b, &b), h, w, &k), blur(&prod(&a, &b), h, w, &k));
-    let (c1, c2) = (crate::ops::Ssim::C1, crate::ops::Ssim::C2);
-    let total: f64 = (0..h * w)
-        .map(|i| {
-            let (ma, mb) = (mu_a[i], mu_b[i]);
-            let (va, vb, cov) = (saa[i] - ma * ma, sbb[i] - mb * mb, sab[i] - ma * mb);
-            ((2.0 * ma * mb + c1) * (2.0 * cov + c2)) / ((ma * ma + mb * mb + c1) * (va + vb + c2))
-        })
-        .sum();
-    Ok(total / (h * w) as f64)
+    Ok(crate::fast::ssim::mean_similarity(pred, truth, h, w))
 }
 
 #[cfg(test)]

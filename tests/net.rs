@@ -387,12 +387,12 @@ fn loss_of_a_step<B: Backend>(b: &B, loss: &str, what: &str) {
     let ti: Vec<f32> = rng.normal_vec(2 * 64, 1.0).iter().map(|v| v.clamp(-1.0, 1.0)).collect();
     let out = step.run(b, &mut store, &b.upload("x", &xi).unwrap(), &b.upload("t", &ti).unwrap()).unwrap();
     let y = b.download(&out[&step.output]).unwrap();
-    let loss = b.download(&out[&step.loss]).unwrap()[0] as f64;
+    let got = b.download(&out[&step.loss]).unwrap()[0] as f64;
     let (want, l1) = (kind.of(&y, &ti, (8, 8)), LossKind::L1.of(&y, &ti, (8, 8)));
-    let (loss_name, what) = (loss, format!("{what}, {loss}"));
-    eprintln!("{what}: loss {loss_name} {loss:.7} (L1 {l1:.7}), plain loops {want:.7}");
+    let what = format!("{what}, {loss}");
+    eprintln!("{what}: loss {got:.7} (L1 {l1:.7}), plain loops {want:.7}");
     assert!(want > l1 * 1.2, "{what}: the second term should weigh in: {want} vs L1 {l1}");
-    assert!((loss - want).abs() <= 1e-5 * want, "{what}: {loss} vs {want}");
+    assert!((got - want).abs() <= 1e-5 * want, "{what}: {got} vs {want}");
 }
 
 #[test]

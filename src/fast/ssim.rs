@@ -36,11 +36,15 @@ fn blur(maps: &mut [Vec<f64>], h: usize, w: usize) {
     }
 }
 
-/// The five window statistics of one plane: μa, μb, var a, var b, cov (from the blurred
-/// raw moments: in f64 their cancellation stays far below f32's output).
-fn moments(x: &[f32], t: &[f32], h: usize, w: usize) -> [Vec<f64>; 5] {
-    let a: Vec<f64> = x.iter().map(|&v| (v as f64 + 1.0) / 2.0).collect();
-    let b: Vec<f64> = t.iter().map(|&v| (v as f64 + 1.0) / 2.0).collect();
+/// (v + 1)/2: the network's [−1, 1] as SSIM's [0, 1].
+fn unit(v: &[f32]) -> Vec<f64> {
+    v.iter().map(|&v| (v as f64 + 1.0) / 2.0).collect()
+}
+
+/// The five window statistics of one plane a, b (values in [0, 1]): μa, μb, var a, var b,
+/// cov (from the blurred raw moments: in f64 their cancellation stays far below f32's
+/// output).
+fn moments(a: Vec<f64>, b: Vec<f64>, h: usize, w: usize) -> [Vec<f64>; 5] {
     let prod = |p: &[f64], q: &[f64]| p.iter().zip(q).map(|(u, v)| u * v).collect::<Vec<f64>>();
     let mut m = [prod(&a, &a), prod(&b, &b), prod(&a, &b), a, b];
     blur(&mut m, h, w);
@@ -53,13 +57,22 @@ fn moments(x: &[f32], t: &[f32], h: usize, w: usize) -> [Vec<f64>; 5] {
     [a, b, aa, bb, ab]
 }
 
+/// SSIM of two h × w images with values in [0, 1]: the mean of S over the map (what
+/// `metrics::ssim` reports, in f64 throughout).
+pub fn mean_similarity(a: &[f32], b: &[f32], h: usize, w: usize) -> f64 {
+    let widen = |v: &[f32]| v.iter().map(|&u| u as f64).collect();
+    let m = moments(widen(a), widen(b), h, w);
+    let total: f64 = (0..h * w).map(|i| ssim_terms(m[0][i], m[1][i], m[2][i], m[3][i], m[4][i]).0).sum();
+    total / (h * w) as f64
+}
+
 /// The map 1 − S, [planes, h, w].
 pub fn forward(g: &Ssim, x: &[f32], t: &[f32]) -> Result<Vec<f32>> {
     g.check("ssim", x.len(), t.len())?;
     let hw = g.h * g.w;
     let mut out = buffers::take(g.len());
     for_planes(&mut out, hw, |p, o| {
-        let m = moments(&x[p * hw..(p + 1) * hw], &t[p * hw..(p + 1) * hw], g.h, g.w);
+        let m = moments(unit(&x[p * hw..(p + 1) * hw]), unit(&t[p * hw..(p + 1) * hw]), g.h, g.w);
         for (i, v) in o.iter_mut().enumerate() {
             *v = (1.0 - ssim_terms(m[0][i], m[1][i], m[2][i], m[3][i], m[4][i]).0) as f32;
         }
@@ -75,7 +88,7 @@ pub fn backward(g: &Ssim, x: &[f32], t: &[f32], dy: &[f32]) -> Result<Vec<f32>> 
     let mut dx = buffers::take(g.len());
     for_planes(&mut dx, hw, |p, out| {
         let (xp, tp) = (&x[p * hw..(p + 1) * hw], &t[p * hw..(p + 1) * hw]);
-        let m = moments(xp, tp, g.h, g.w);
+        let m = moments(unit(xp), unit(tp), g.h, g.w);
         let mut coef = [vec![0.0; hw], vec![0.0; hw], vec![0.0; hw]];
         for i in 0..hw {
             let d = ssim_terms(m[0][i], m[1][i], m[2][i], m[3][i], m[4][i]).1;
