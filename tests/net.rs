@@ -406,6 +406,47 @@ fn the_edge_and_ssim_losses_are_what_their_plain_loops_say() {
     }
 }
 
+#[test]
+fn weighted_losses_are_what_their_plain_loops_say() {
+    loss_of_a_step(&Reference, "0.5*l1+4*ssim", "reference");
+    loss_of_a_step(&Cpu, "0.5*l1+4*ssim", "cpu");
+    if let Some(device) = common::gpu_device() {
+        loss_of_a_step(&Gpu::new(device.gpu().unwrap()), "0.5*l1+4*ssim", &device.describe());
+    }
+}
+
+/// A weighted loss's parameter gradients are the weighted sum of its terms' own: the
+/// weights reach the backward pass (through the 1 × 1 constant convolution), not just the
+/// reported value.
+fn weights_scale_gradients<B: Backend>(b: &B, what: &str) {
+    let cfg = small(Attention::Cbam, true);
+    let x = [2, 3, 8, 8];
+    let mut rng = Rng::new(21);
+    let xi = b.upload("x", &rng.normal_vec(2 * 3 * 64, 1.0)).unwrap();
+    let ti: Vec<f32> = rng.normal_vec(2 * 64, 1.0).iter().map(|v| v.clamp(-1.0, 1.0)).collect();
+    let ti = b.upload("t", &ti).unwrap();
+    let grads = |kind: LossKind| {
+        let step = TrainStep::with_losses(&cfg, x, kind, false).unwrap();
+        let mut store = init_store(b, &cfg, 5).unwrap();
+        let out = step.run(b, &mut store, &xi, &ti).unwrap();
+        step.param_grads.iter().flat_map(|(_, v)| b.download(&out[v]).unwrap()).collect::<Vec<f32>>()
+    };
+    let l1 = grads(LossKind::L1);
+    let ssim = grads(LossKind { ssim: 1.0, ..LossKind::NONE });
+    let both = grads(LossKind { l1: 0.5, ssim: 4.0, ..LossKind::NONE });
+    let want: Vec<f32> = l1.iter().zip(&ssim).map(|(a, s)| 0.5 * a + 4.0 * s).collect();
+    common::assert_close(&format!("{what}: gradients of 0.5*l1+4*ssim"), &both, &want, 1e-4);
+}
+
+#[test]
+fn weighted_losses_give_the_weighted_sum_of_their_gradients() {
+    weights_scale_gradients(&Reference, "reference");
+    weights_scale_gradients(&Cpu, "cpu");
+    if let Some(device) = common::gpu_device() {
+        weights_scale_gradients(&Gpu::new(device.gpu().unwrap()), &device.describe());
+    }
+}
+
 /// The edge term's gradient (its fixed convolutions' backward and L1's) against central
 /// differences of its plain loops, in f64: the term is piecewise linear, so where no
 /// difference is near zero the two agree to rounding.
@@ -420,7 +461,7 @@ fn the_edge_loss_gradient_matches_finite_differences() {
     let plan = exec::plan(&g, &[loss, dy]);
     let mut rng = Rng::new(3);
     let (yv, tv) = (rng.normal_vec(n * h * w, 1.0), rng.normal_vec(n * h * w, 1.0));
-    let edge = LossKind { l1: false, mse: false, edge: true, ssim: false };
+    let edge = LossKind { edge: 1.0, ..LossKind::NONE };
     let out = exec::run(&Reference, &g, &plan, &mut Default::default(), &[("y", &yv), ("t", &tv)]).unwrap();
     let (got_loss, got) = (out[&loss][0] as f64, out[&dy].to_vec());
     let at = |v: &[f32]| edge.of(v, &tv, (h, w));
@@ -457,7 +498,7 @@ fn the_ssim_loss_gradient_matches_finite_differences() {
     let mut rng = Rng::new(4);
     let tv: Vec<f32> = (0..n * h * w).map(|_| rng.uniform() as f32 * 2.0 - 1.0).collect();
     let yv: Vec<f32> = tv.iter().map(|v| v * 0.5 + rng.uniform() as f32 * 0.4 - 0.2).collect();
-    let ssim = LossKind { l1: false, mse: false, edge: false, ssim: true };
+    let ssim = LossKind { ssim: 1.0, ..LossKind::NONE };
     let out = exec::run(&Reference, &g, &plan, &mut Default::default(), &[("y", &yv), ("t", &tv)]).unwrap();
     let (got_loss, got) = (out[&loss][0] as f64, out[&dy].to_vec());
     let at = |v: &[f32]| ssim.of(v, &tv, (h, w));
@@ -477,15 +518,23 @@ fn the_ssim_loss_gradient_matches_finite_differences() {
 #[test]
 fn loss_names_are_parsed_or_refused() {
     let k: LossKind = "l1+edge".parse().unwrap();
-    assert_eq!(k, LossKind { l1: true, mse: false, edge: true, ssim: false });
-    assert_eq!("mse+l1".parse::<LossKind>().unwrap(), LossKind { l1: true, mse: true, edge: false, ssim: false });
-    assert_eq!("ssim+l1".parse::<LossKind>().unwrap(), LossKind { l1: true, mse: false, edge: false, ssim: true });
+    assert_eq!(k, LossKind { l1: 1.0, edge: 1.0, ..LossKind::NONE });
+    assert_eq!("mse+l1".parse::<LossKind>().unwrap(), LossKind { l1: 1.0, mse: 1.0, ..LossKind::NONE });
+    assert_eq!("ssim+l1".parse::<LossKind>().unwrap(), LossKind { l1: 1.0, ssim: 1.0, ..LossKind::NONE });
+    assert_eq!("l1 + 4*ssim".parse::<LossKind>().unwrap(), LossKind { l1: 1.0, ssim: 4.0, ..LossKind::NONE });
+    assert_eq!("0.5*mse+2.5 * edge".parse::<LossKind>().unwrap(), LossKind { mse: 0.5, edge: 2.5, ..LossKind::NONE });
     for (bad, says) in [
         ("edge", "need l1 or mse"),
         ("ssim", "need l1 or mse"),
         ("l1+l1", "twice"),
         ("l1+huber", "`huber` is not one of"),
         ("", "is not one of"),
+        ("l1+0*ssim", "not a positive number"),
+        ("l1+-2*ssim", "not a positive number"),
+        ("l1+inf*ssim", "not a positive number"),
+        ("l1+x*ssim", "not a positive number"),
+        ("4*ssim", "need l1 or mse"),
+        ("l1+2*l1", "twice"),
     ] {
         let e = bad.parse::<LossKind>().unwrap_err().to_string();
         assert!(e.contains(says), "{bad}: {e}");

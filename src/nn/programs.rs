@@ -63,14 +63,17 @@ impl TrainStep {
         let output = cfg.forward(&mut g, input, true)?;
         let target = g.input("target", &g.shape(output).to_vec());
         let mut terms = vec![];
-        for l in kind.pointwise() {
-            terms.push(g.loss(l, output, target)?);
+        for (l, w) in kind.pointwise() {
+            let term = g.loss(l, output, target)?;
+            terms.push(weighted(&mut g, term, w)?);
         }
-        if kind.edge {
-            terms.push(edge_loss(&mut g, output, target)?);
+        if kind.edge > 0.0 {
+            let term = edge_loss(&mut g, output, target)?;
+            terms.push(weighted(&mut g, term, kind.edge)?);
         }
-        if kind.ssim {
-            terms.push(ssim_loss(&mut g, output, target)?);
+        if kind.ssim > 0.0 {
+            let term = ssim_loss(&mut g, output, target)?;
+            terms.push(weighted(&mut g, term, kind.ssim)?);
         }
         let mut loss = *terms.first().ok_or_else(|| Error::config("train", "no loss given"))?;
         for &term in &terms[1..] {
@@ -148,29 +151,38 @@ impl Inference {
     }
 }
 
-/// Which losses a training step minimises (their sum when several).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which losses a training step minimises: the sum of the terms with a weight above zero,
+/// each times its weight (1 unless the loss names another).
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LossKind {
-    pub l1: bool,
-    pub mse: bool,
+    pub l1: f32,
+    pub mse: f32,
     /// The edge term: the mean absolute difference of the prediction's and the target's
     /// neighbour differences, down and across (the gradient-difference loss), which an
     /// output blurred across a sharp boundary pays for where plain L1 barely does.
-    pub edge: bool,
+    pub edge: f32,
     /// 1 − SSIM, as `eval` scores it (see `metrics`): it pays for noise on flat ground and
     /// for structure out of place, which the pointwise terms weigh by amplitude alone.
-    pub ssim: bool,
+    pub ssim: f32,
 }
 
 impl std::str::FromStr for LossKind {
     type Err = Error;
-    /// Terms joined by `+`, each of l1, mse, edge and ssim, in any order; edge and ssim
-    /// need l1 or mse beside them (edge does not see the level of the velocities, only
-    /// their changes; SSIM weighs the level only relative to it).
+    /// Terms joined by `+`, each of l1, mse, edge and ssim, in any order, each optionally
+    /// weighted as `W*term` (`l1+4*ssim`); edge and ssim need l1 or mse beside them (edge
+    /// does not see the level of the velocities, only their changes; SSIM weighs the level
+    /// only relative to it).
     fn from_str(s: &str) -> Result<Self> {
-        let mut kind = LossKind { l1: false, mse: false, edge: false, ssim: false };
+        let mut kind = LossKind::NONE;
         for term in s.split('+') {
-            let flag = match term.trim() {
+            let (weight, name) = match term.split_once('*') {
+                Some((w, name)) => (w.trim().parse::<f32>().ok().filter(|w| w.is_finite() && *w > 0.0), name.trim()),
+                None => (Some(1.0), term.trim()),
+            };
+            let weight = weight.ok_or_else(|| {
+                Error::config("train", format!("loss `{s}`: the weight of `{}` is not a positive number", term.trim()))
+            })?;
+            let slot = match name {
                 "l1" => &mut kind.l1,
                 "mse" => &mut kind.mse,
                 "edge" => &mut kind.edge,
@@ -179,17 +191,18 @@ impl std::str::FromStr for LossKind {
                     return Err(Error::config(
                         "train",
                         format!(
-                            "loss `{s}`: `{t}` is not one of l1, mse, edge, ssim (join terms with +, e.g. l1+ssim)"
+                            "loss `{s}`: `{t}` is not one of l1, mse, edge, ssim (join terms with +, \
+                             weigh them with *, e.g. l1+ssim or l1+4*ssim)"
                         ),
                     ));
                 }
             };
-            if *flag {
-                return Err(Error::config("train", format!("loss `{s}` names `{}` twice", term.trim())));
+            if *slot > 0.0 {
+                return Err(Error::config("train", format!("loss `{s}` names `{name}` twice")));
             }
-            *flag = true;
+            *slot = weight;
         }
-        if !(kind.l1 || kind.mse) {
+        if kind.l1 == 0.0 && kind.mse == 0.0 {
             return Err(Error::config(
                 "train",
                 format!("loss `{s}`: edge and ssim need l1 or mse beside them (l1+ssim, say)"),
@@ -200,19 +213,13 @@ impl std::str::FromStr for LossKind {
 }
 
 impl LossKind {
-    pub const L1: LossKind = LossKind { l1: true, mse: false, edge: false, ssim: false };
-    pub const MSE: LossKind = LossKind { l1: false, mse: true, edge: false, ssim: false };
+    pub const NONE: LossKind = LossKind { l1: 0.0, mse: 0.0, edge: 0.0, ssim: 0.0 };
+    pub const L1: LossKind = LossKind { l1: 1.0, ..LossKind::NONE };
+    pub const MSE: LossKind = LossKind { mse: 1.0, ..LossKind::NONE };
 
-    /// The terms that compare each output value with its target.
-    pub fn pointwise(self) -> Vec<Loss> {
-        let mut v = vec![];
-        if self.l1 {
-            v.push(Loss::L1);
-        }
-        if self.mse {
-            v.push(Loss::Mse);
-        }
-        v
+    /// The terms that compare each output value with its target, with their weights.
+    pub fn pointwise(self) -> Vec<(Loss, f32)> {
+        [(Loss::L1, self.l1), (Loss::Mse, self.mse)].into_iter().filter(|&(_, w)| w > 0.0).collect()
     }
 
     /// The loss of predictions against targets [n][h][w], as a training step computes it
@@ -220,13 +227,15 @@ impl LossKind {
     pub fn of(self, pred: &[f32], target: &[f32], (h, w): (usize, usize)) -> f64 {
         let n = pred.len().max(1) as f64;
         let mut sum = 0.0;
-        if self.l1 {
-            sum += pred.iter().zip(target).map(|(p, t)| (p - t).abs() as f64).sum::<f64>() / n;
+        if self.l1 > 0.0 {
+            let l1 = pred.iter().zip(target).map(|(p, t)| (p - t).abs() as f64).sum::<f64>() / n;
+            sum += self.l1 as f64 * l1;
         }
-        if self.mse {
-            sum += pred.iter().zip(target).map(|(p, t)| ((p - t) as f64).powi(2)).sum::<f64>() / n;
+        if self.mse > 0.0 {
+            let mse = pred.iter().zip(target).map(|(p, t)| ((p - t) as f64).powi(2)).sum::<f64>() / n;
+            sum += self.mse as f64 * mse;
         }
-        if self.edge && h > 1 && w > 1 {
+        if self.edge > 0.0 && h > 1 && w > 1 {
             let (mut acc, mut terms) = (0.0, 0usize);
             for (p, t) in pred.chunks_exact(h * w).zip(target.chunks_exact(h * w)) {
                 let d = |i: usize, j: usize| (p[j] - p[i]) as f64 - (t[j] - t[i]) as f64;
@@ -238,9 +247,9 @@ impl LossKind {
                     }
                 }
             }
-            sum += acc / terms.max(1) as f64;
+            sum += self.edge as f64 * acc / terms.max(1) as f64;
         }
-        if self.ssim {
+        if self.ssim > 0.0 {
             let unit = |v: &[f32]| v.iter().map(|x| (x + 1.0) / 2.0).collect::<Vec<f32>>();
             let planes = pred.len() / (h * w).max(1);
             let total: f64 = pred
@@ -248,10 +257,22 @@ impl LossKind {
                 .zip(target.chunks_exact(h * w))
                 .map(|(p, t)| crate::metrics::ssim(&unit(p), &unit(t), h, w).unwrap_or(f64::NAN))
                 .sum();
-            sum += 1.0 - total / planes.max(1) as f64;
+            sum += self.ssim as f64 * (1.0 - total / planes.max(1) as f64);
         }
         sum
     }
+}
+
+/// A scalar loss term [1] times `weight`: a 1 × 1 convolution by a constant, so the op set
+/// needs no multiply of its own (and weight 1 adds nothing to the graph).
+pub fn weighted(g: &mut Graph, term: V, weight: f32) -> Result<V> {
+    if weight == 1.0 {
+        return Ok(term);
+    }
+    let as4 = g.reshape(term, &[1, 1, 1, 1])?;
+    let w = g.constant(vec![weight], &[1, 1, 1, 1]);
+    let scaled = g.conv2d(as4, w, None, 1, 0)?;
+    g.reshape(scaled, &[1])
 }
 
 /// The ssim term of [`LossKind`]: 1 − the mean of the SSIM map over every pixel of every

@@ -204,7 +204,7 @@ pub(crate) enum Command {
         batch: usize,
         #[arg(long, default_value_t = 1e-3)]
         lr: f32,
-        /// As `brine train --loss`: l1, mse, edge, ssim joined by + (l1+ssim, say).
+        /// As `brine train --loss`: l1, mse, edge, ssim joined by +, each optionally W*term (l1+ssim, l1+4*ssim).
         #[arg(long, default_value = "l1")]
         loss: String,
         /// The first seed (initial weights and batch order).
@@ -432,7 +432,8 @@ pub(crate) struct TrainArgs {
     pub(crate) lr: f32,
     /// Terms joined by +: l1, mse, edge (the mean absolute difference of the prediction's and
     /// the truth's neighbour differences), ssim (1 − SSIM, as `eval` scores it); edge and
-    /// ssim beside l1 or mse. E.g. l1, l1+mse, l1+edge, l1+ssim.
+    /// ssim beside l1 or mse; W*term weighs a term (weight 1 unless given). E.g. l1, l1+mse,
+    /// l1+edge, l1+ssim, l1+4*ssim.
     #[arg(long, default_value = "l1")]
     pub(crate) loss: String,
     /// constant, cosine, or step:EVERY:GAMMA.
