@@ -355,13 +355,14 @@ impl Model {
         let layout: Layout = serde_json::from_str(get(LAYOUT_KEY)?).map_err(|e| parse(LAYOUT_KEY, e))?;
         let l = &layout;
         let derived = Layout::new(l.shots, l.nt, l.nrec, l.nz, l.nx, config.widths.len())
+            .and_then(|d| d.with_phases(l.phases))
             .map_err(|e| bad(LAYOUT_KEY, e.to_string()))?;
-        if derived != layout || l.shots != config.in_channels {
+        if derived != layout || l.channels() != config.in_channels {
             return Err(bad(LAYOUT_KEY, format!("{layout:?} does not fit the network {config:?}")));
         }
         crate::limits::check(
             &format!("{}: metadata `{LAYOUT_KEY}` (one sample)", checkpoint.display()),
-            crate::limits::bytes(&[l.shots, l.h.max(l.nt), l.w.max(l.nrec)], 4),
+            crate::limits::bytes(&[l.shots, (l.h * l.phases).max(l.nt), l.w.max(l.nrec)], 4),
         )?;
         let norm: Norm = serde_json::from_str(get(NORM_KEY)?).map_err(|e| parse(NORM_KEY, e))?;
         let finite = [norm.data_min, norm.data_max, norm.model_min, norm.model_max].iter().all(|v| v.is_finite());

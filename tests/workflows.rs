@@ -596,6 +596,50 @@ fn training_with_the_edge_and_ssim_losses() {
     }
 }
 
+/// `--time-phases K`: the network takes shots × K channels, the checkpoint keeps the
+/// layout, and eval, infer and a fine-tune from it read the data the same way; a count the
+/// data cannot fill, none, or one beside `--from` is refused before anything is written.
+#[test]
+fn training_with_time_phases() {
+    use brine::checkpoint::Model;
+    let root = tmp("phases");
+    let run = root.join("run");
+    let mut args = train_args(s(dataset()), s(&run), "cpu", "2");
+    args.extend(["--time-phases", "3"]);
+    ok(&args);
+    let ckpt = run.join("best.safetensors");
+    let m = Model::read(&ckpt).unwrap();
+    assert_eq!((m.layout.phases, m.layout.shots, m.config.in_channels), (3, 3, 9));
+    let spec = std::fs::read_to_string(run.join("run.json")).unwrap();
+    assert!(spec.contains("\"time_phases\": 3"), "{spec}");
+    let ev = root.join("eval");
+    ok(&["eval", "--checkpoint", s(&ckpt), "--data", s(dataset()), "--out", s(&ev), "--backend", "cpu"]);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ev.join("eval.json")).unwrap()).unwrap();
+    assert!(summary["ssim"].as_f64().is_some_and(f64::is_finite), "{summary}");
+    let inf = root.join("infer");
+    let data = dataset().join("data_00000.npy");
+    ok(&["infer", "--checkpoint", s(&ckpt), "--data", s(&data), "--out", s(&inf), "--backend", "cpu"]);
+    assert_eq!(brine::data::npy::read(&inf.join("prediction.npy")).unwrap().shape, vec![12, 1, 40, 40]);
+    let tuned = root.join("tuned");
+    let v = ["train", "--data", s(dataset()), "--from", s(&ckpt), "--epochs", "1", "--batch", "4"];
+    let mut v: Vec<&str> = v.to_vec();
+    v.extend(["--val-every", "4", "--backend", "cpu", "--out", s(&tuned)]);
+    ok(&v);
+    assert_eq!(Model::read(&tuned.join("last.safetensors")).unwrap().layout, m.layout);
+    for (k, says) in [("0", "at least one"), ("1000", "allow 1 to")] {
+        let bad = root.join(format!("bad{k}"));
+        let mut args = train_args(s(dataset()), s(&bad), "cpu", "1");
+        args.extend(["--time-phases", k]);
+        fails(&args, says);
+        assert!(!bad.join("run.json").exists(), "--time-phases {k} wrote a run");
+    }
+    let wrong = root.join("wrong");
+    v.extend(["--time-phases", "2"]);
+    *v.iter_mut().find(|a| **a == s(&tuned)).unwrap() = s(&wrong);
+    fails(&v, "cannot be used with");
+}
+
 /// `--mirror` averages the prediction with the one from the mirrored gathers: infer's output
 /// is, to rounding, the mean of the plain prediction and the mirrored-back prediction of a
 /// file whose gathers were mirrored by hand; eval says so; an acquisition that is not

@@ -234,7 +234,7 @@ fn combine(runs: Vec<(Row, Run)>) -> Row {
 
 fn score_variant(spec: &RunSpec, device: &Device, checkpoint: &Path, variant: &str, ms_per_step: f64) -> Result<Row> {
     let model = Model::read(checkpoint)?;
-    let ds = dataset::load(&spec.data, spec.config.widths.len(), Some(model.layout), Some(model.norm), spec.limit)?;
+    let ds = dataset::load(&spec.data, model.layout, Some(model.norm), spec.limit)?;
     let (_, _, val, held) = splits(spec, ds)?;
     let (scores, focus) =
         score_samples(checkpoint, &model, &val, &held, device, spec.batch, Pass::Focus(super::attention::SALT_MS))?;

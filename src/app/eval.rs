@@ -186,7 +186,7 @@ pub fn run(
     if let Some(dir) = out {
         ensure_dir(dir)?;
     }
-    let ds = dataset::load(data, model.config.widths.len(), Some(model.layout), Some(model.norm), limit)?;
+    let ds = dataset::load(data, model.layout, Some(model.norm), limit)?;
     let (scores, focus) = score_samples(checkpoint, &model, &ds.samples, &ds.models, device, batch, pass)?;
     let mut summary = mean(&scores);
     summary.mirrored = pass == Pass::Mirrored;

@@ -57,6 +57,13 @@ pub struct RunSpec {
     /// network is the checkpoint's, and the data are normalised with its bounds.
     #[serde(default)]
     pub from: Option<PathBuf>,
+    /// Time phases per shot (`Layout::phases`): the network takes shots × phases channels.
+    #[serde(default = "one")]
+    pub time_phases: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl RunSpec {
@@ -81,6 +88,7 @@ impl RunSpec {
             online: false,
             flip: false,
             from: None,
+            time_phases: 1,
         }
     }
 }
@@ -159,6 +167,9 @@ pub fn run(
     progress: bool,
     stop: &AtomicBool,
 ) -> Result<Report> {
+    if spec.time_phases == 0 {
+        return Err(Error::config("train", "--time-phases 0: each shot needs at least one"));
+    }
     spec.config.validate()?;
     let loss: LossKind = spec.loss.parse()?;
     let schedule: Schedule = spec.schedule.parse()?;
@@ -198,12 +209,12 @@ pub fn run(
     if let (Some(m), Some(from)) = (&pretrained, &spec.from) {
         check_pretrained_grid(from, m, &spec.data, layout, dx)?;
     }
-    if layout.shots != spec.config.in_channels {
+    if layout.channels() != spec.config.in_channels {
         return Err(Error::config(
             "train",
             format!(
-                "the data has {} shots per sample; the network takes {} input channels",
-                layout.shots, spec.config.in_channels
+                "the data has {} shots per sample, {} time phases each; the network takes {} input channels",
+                layout.shots, layout.phases, spec.config.in_channels
             ),
         ));
     }
@@ -273,15 +284,15 @@ pub const STREAM_WINDOW: usize = 2;
 impl Data {
     /// The data of `spec`, normalised with `norm` when given (else as the set says).
     fn open(spec: &RunSpec, norm: Option<Norm>) -> Result<Data> {
-        let levels = spec.config.widths.len();
         let set = dataset::scan(&spec.data, spec.limit)?;
         let [shots, nt, nrec, nz, nx] = set.shape;
-        let need = dataset::memory_needed(&set.parts, &Layout::new(shots, nt, nrec, nz, nx, levels)?);
+        let layout = Layout::new(shots, nt, nrec, nz, nx, spec.config.widths.len())?.with_phases(spec.time_phases)?;
+        let need = dataset::memory_needed(&set.parts, &layout);
         let big = need.is_none_or(|b| b > crate::limits::budget() / 2);
         Ok(if spec.stream || big {
-            Data::Stream(Stream::open(&spec.data, set, levels, norm, spec.val_every, STREAM_WINDOW)?)
+            Data::Stream(Stream::open(&spec.data, set, layout, norm, spec.val_every, STREAM_WINDOW)?)
         } else {
-            Data::Memory(dataset::load_scanned(&spec.data, set, levels, None, norm)?)
+            Data::Memory(dataset::load_scanned(&spec.data, set, layout, norm)?)
         })
     }
 

@@ -153,42 +153,30 @@ pub fn memory_needed(parts: &[Part], layout: &Layout) -> Option<u64> {
     crate::limits::bytes(&[used, per_sample], 4)?.checked_add(stored)
 }
 
-/// Loads every pair in `dir` (at most `limit` samples), one file at a time. `layout` and
-/// `norm` come from a checkpoint when given; otherwise the layout is derived for `levels`
-/// and the norm read from `norm.json` or computed from the data.
-pub fn load(
-    dir: &Path,
-    levels: usize,
-    layout: Option<Layout>,
-    norm: Option<Norm>,
-    limit: Option<usize>,
-) -> Result<Dataset> {
-    load_scanned(dir, scan(dir, limit)?, levels, layout, norm)
+/// Samples of `shape` (shots, nt, nrec, nz, nx) must be what `l` lays out.
+pub fn check_fits(parts: &[Part], [shots, nt, nrec, nz, nx]: [usize; 5], l: &Layout) -> Result<()> {
+    if (l.shots, l.nt, l.nrec, l.nz, l.nx) == (shots, nt, nrec, nz, nx) {
+        return Ok(());
+    }
+    Err(Error::file(
+        parts.first().map_or(Path::new("."), |p| p.data.as_path()),
+        format!(
+            "samples are {shots} shots × {nt} × {nrec} with {nz} × {nx} models; the network expects {} × {} × {} with {} × {}",
+            l.shots, l.nt, l.nrec, l.nz, l.nx
+        ),
+    ))
+}
+
+/// Loads every pair in `dir` (at most `limit` samples), one file at a time, laid out as
+/// `layout` (a checkpoint's, say) says, which the samples must fit. `norm` is the
+/// checkpoint's when given, else read from `norm.json` or computed from the data.
+pub fn load(dir: &Path, layout: Layout, norm: Option<Norm>, limit: Option<usize>) -> Result<Dataset> {
+    load_scanned(dir, scan(dir, limit)?, layout, norm)
 }
 
 /// [`load`] of a set already scanned.
-pub fn load_scanned(
-    dir: &Path,
-    Scan { parts, shape: [shots, nt, nrec, nz, nx] }: Scan,
-    levels: usize,
-    layout: Option<Layout>,
-    norm: Option<Norm>,
-) -> Result<Dataset> {
-    let layout = match layout {
-        Some(l) => {
-            if (l.shots, l.nt, l.nrec, l.nz, l.nx) != (shots, nt, nrec, nz, nx) {
-                return Err(Error::file(
-                    &parts[0].data,
-                    format!(
-                        "samples are {shots} shots × {nt} × {nrec} with {nz} × {nx} models; the checkpoint expects {} × {} × {} with {} × {}",
-                        l.shots, l.nt, l.nrec, l.nz, l.nx
-                    ),
-                ));
-            }
-            l
-        }
-        None => Layout::new(shots, nt, nrec, nz, nx, levels)?,
-    };
+pub fn load_scanned(dir: &Path, Scan { parts, shape }: Scan, layout: Layout, norm: Option<Norm>) -> Result<Dataset> {
+    check_fits(&parts, shape, &layout)?;
     crate::limits::check(&format!("{}: loading the dataset", dir.display()), memory_needed(&parts, &layout))?;
     let norm = match norm {
         Some(n) => n,

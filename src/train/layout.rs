@@ -5,6 +5,12 @@
 //! samples each row covers when shrinking, linear when growing) and its receiver axis to
 //! w columns. Targets are the velocity model padded to h × w by repeating its last row and
 //! column; predictions are cropped back to nz × nx.
+//!
+//! With `phases` K > 1 each gather's time axis is resampled to K·h rows instead, and the
+//! network sees it as K channels of h rows, row i of channel p being time row i·K + p (a
+//! space-to-depth split): the time resolution of K·h rows on the same grid, each row still
+//! near the depth it reflects from. OpenFWI's 1000 samples at h = 72 lose the detail of 14
+//! samples per row at K = 1.
 
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +25,13 @@ pub struct Layout {
     pub nx: usize,
     pub h: usize,
     pub w: usize,
+    /// Time phases per shot (see the module's note); 1 in checkpoints from before them.
+    #[serde(default = "one")]
+    pub phases: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl Layout {
@@ -30,7 +43,25 @@ impl Layout {
             ));
         }
         let f = 1 << (levels - 1);
-        Ok(Layout { shots, nt, nrec, nz, nx, h: nz.div_ceil(f) * f, w: nx.div_ceil(f) * f })
+        Ok(Layout { shots, nt, nrec, nz, nx, h: nz.div_ceil(f) * f, w: nx.div_ceil(f) * f, phases: 1 })
+    }
+
+    /// The same layout with `phases` time phases per shot: at least 1, and at most
+    /// ⌈nt / h⌉, beyond which the phases would only interpolate between time samples.
+    pub fn with_phases(self, phases: usize) -> Result<Layout> {
+        let most = self.nt.div_ceil(self.h);
+        if phases == 0 || phases > most {
+            return Err(Error::config(
+                "layout",
+                format!("{phases} time phases: {} time samples on {} rows allow 1 to {most}", self.nt, self.h),
+            ));
+        }
+        Ok(Layout { phases, ..self })
+    }
+
+    /// The network's input channels: each shot's phases, shot by shot.
+    pub fn channels(&self) -> usize {
+        self.shots * self.phases
     }
 
     pub fn data_len(&self) -> usize {
@@ -40,13 +71,13 @@ impl Layout {
         self.nz * self.nx
     }
     pub fn input_len(&self) -> usize {
-        self.shots * self.h * self.w
+        self.channels() * self.h * self.w
     }
     pub fn target_len(&self) -> usize {
         self.h * self.w
     }
 
-    /// One sample's gathers (shots × nt × nrec) as network input (shots × h × w).
+    /// One sample's gathers (shots × nt × nrec) as network input (shots × phases × h × w).
     pub fn input(&self, data: &[f32]) -> Result<Vec<f32>> {
         if data.len() != self.data_len() {
             return Err(Error::shape(
@@ -55,21 +86,24 @@ impl Layout {
                 format!("has {} values, expected {} × {} × {}", data.len(), self.shots, self.nt, self.nrec),
             ));
         }
+        let (k, rows) = (self.phases, self.h * self.phases);
         let mut out = Vec::with_capacity(self.input_len());
         for gather in data.chunks(self.nt * self.nrec) {
-            // Resample time (rows), then receivers (columns).
-            let mut cols = vec![0.0f32; self.h * self.nrec];
+            // Resample time (rows), then receivers (columns); row i·K + p goes to phase p.
+            let mut cols = vec![0.0f32; rows * self.nrec];
             let mut column = vec![0.0f32; self.nt];
             for r in 0..self.nrec {
                 for (t, c) in column.iter_mut().enumerate() {
                     *c = gather[t * self.nrec + r];
                 }
-                for (i, v) in resample(&column, self.h).into_iter().enumerate() {
+                for (i, v) in resample(&column, rows).into_iter().enumerate() {
                     cols[i * self.nrec + r] = v;
                 }
             }
-            for row in cols.chunks(self.nrec) {
-                out.extend(resample(row, self.w));
+            for p in 0..k {
+                for i in 0..self.h {
+                    out.extend(resample(&cols[(i * k + p) * self.nrec..][..self.nrec], self.w));
+                }
             }
         }
         Ok(out)
@@ -102,12 +136,13 @@ impl Layout {
         self.flip_target(target);
     }
 
-    /// The input half of [`Layout::flip`]: shots in reverse order, columns reversed.
+    /// The input half of [`Layout::flip`]: shots in reverse order (each with its phases in
+    /// their order), columns reversed.
     pub fn flip_input(&self, input: &mut [f32]) {
-        let plane = self.h * self.w;
+        let block = self.phases * self.h * self.w;
         for s in 0..self.shots / 2 {
-            let (a, b) = input.split_at_mut((self.shots - 1 - s) * plane);
-            a[s * plane..][..plane].swap_with_slice(&mut b[..plane]);
+            let (a, b) = input.split_at_mut((self.shots - 1 - s) * block);
+            a[s * block..][..block].swap_with_slice(&mut b[..block]);
         }
         for row in input.chunks_exact_mut(self.w) {
             row.reverse();
@@ -193,6 +228,48 @@ mod tests {
         assert_eq!(resample(&[2.0; 5], 9), vec![2.0; 9]);
         let up = resample(&[0.0, 1.0], 4);
         assert_eq!(up, vec![0.0, 0.25, 0.75, 1.0]);
+    }
+
+    /// With K phases, channel (shot s, phase p) row i is time row i·K + p of the gather
+    /// resampled to K·h rows: here K·h = nt, so exactly the gather's own row.
+    #[test]
+    fn phases_split_time_rows_across_channels() {
+        let l = Layout::new(2, 12, 4, 4, 4, 1).unwrap().with_phases(3).unwrap();
+        assert_eq!((l.h, l.w, l.channels()), (4, 4, 6));
+        let data: Vec<f32> = (0..l.data_len()).map(|i| i as f32).collect();
+        let x = l.input(&data).unwrap();
+        assert_eq!(x.len(), 6 * 16);
+        for s in 0..2 {
+            for p in 0..3 {
+                for i in 0..4 {
+                    for r in 0..4 {
+                        let got = x[((s * 3 + p) * 4 + i) * 4 + r];
+                        assert_eq!(got, data[(s * 12 + i * 3 + p) * 4 + r], "shot {s} phase {p} row {i} col {r}");
+                    }
+                }
+            }
+        }
+        // One phase is the plain layout.
+        let plain = Layout::new(2, 12, 4, 4, 4, 1).unwrap();
+        assert_eq!(plain.with_phases(1).unwrap(), plain);
+        assert_eq!(plain.input(&data).unwrap().len(), 2 * 16);
+        // At most ⌈nt / h⌉ = 3 phases; none is refused.
+        for bad in [0, 4] {
+            let e = plain.with_phases(bad).unwrap_err().to_string();
+            assert!(e.contains("allow 1 to 3"), "{bad}: {e}");
+        }
+        // Flipping moves each shot's phases together, in their order, and is its own inverse.
+        let mut flipped = x.clone();
+        l.flip_input(&mut flipped);
+        for p in 0..3 {
+            for i in 0..4 {
+                for r in 0..4 {
+                    assert_eq!(flipped[((3 + p) * 4 + i) * 4 + r], x[(p * 4 + i) * 4 + 3 - r]);
+                }
+            }
+        }
+        l.flip_input(&mut flipped);
+        assert_eq!(flipped, x);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::sync::mpsc::SyncSender;
 
-use super::dataset::{Part, Scan, bounds, held_out, lay_out, spacing};
+use super::dataset::{Part, Scan, bounds, check_fits, held_out, lay_out, spacing};
 use super::fit::{Batch, Batches, Samples, shuffled};
 use super::layout::Layout;
 use crate::data::{Norm, Shard};
@@ -31,13 +31,13 @@ impl Stream {
     /// gives, else those of `norm.json`, else of one pass over the files.
     pub fn open(
         dir: &Path,
-        Scan { parts: files, shape: [shots, nt, nrec, nz, nx] }: Scan,
-        levels: usize,
+        Scan { parts: files, shape }: Scan,
+        layout: Layout,
         norm: Option<Norm>,
         val_every: usize,
         window: usize,
     ) -> Result<Stream> {
-        let layout = Layout::new(shots, nt, nrec, nz, nx, levels)?;
+        check_fits(&files, shape, &layout)?;
         let norm = match norm {
             Some(n) => n,
             None => bounds(dir, &files)?,

@@ -469,8 +469,14 @@ pub(crate) struct TrainArgs {
     /// shipped model on more or other data): the network is the checkpoint's (so no
     /// --attention, --gates or --widths), the data are normalised with its bounds and must
     /// have the layout it was trained on.
-    #[arg(long, conflicts_with_all = ["attention", "gates", "widths"])]
+    #[arg(long, conflicts_with_all = ["attention", "gates", "widths", "time_phases"])]
     pub(crate) from: Option<PathBuf>,
+    /// Each shot's time axis resampled to K times the network's rows and given to it as K
+    /// channels (row i of channel p is time row i·K + p): finer time detail on the same
+    /// grid, at the cost of a wider first convolution. At most ⌈time samples / rows⌉ (14
+    /// for OpenFWI's 1000 samples on 72 rows).
+    #[arg(long, default_value_t = 1)]
+    pub(crate) time_phases: usize,
     /// Where the network runs: auto (a hardware GPU, else the CPU), gpu or cpu (default
     /// auto; with --resume: the run's own).
     #[arg(long, value_enum)]
@@ -482,7 +488,7 @@ pub(crate) struct TrainArgs {
     /// it, --backend move it; the other flags cannot change a run).
     #[arg(long, conflicts_with_all = [
         "data", "attention", "gates", "widths", "batch", "lr", "loss", "schedule", "weight_decay", "seed",
-        "val_every", "limit", "out", "stream", "online", "flip", "from",
+        "val_every", "limit", "out", "stream", "online", "flip", "from", "time_phases",
     ])]
     pub(crate) resume: Option<PathBuf>,
 }

@@ -396,15 +396,24 @@ fn train(a: TrainArgs) -> Result<bool> {
             (spec, dir.clone(), true)
         }
         None => {
-            let config = match &a.from {
-                Some(ckpt) => brine::checkpoint::Model::read(ckpt)?.config,
-                None => Config {
-                    in_channels: brine::train::dataset::shots(a.data.as_deref().unwrap_or(Path::new(".")))?,
-                    out_channels: 1,
-                    widths: a.widths.clone(),
-                    attention: a.attention.parse()?,
-                    gates: a.gates,
-                },
+            let (config, time_phases) = match &a.from {
+                Some(ckpt) => {
+                    let m = brine::checkpoint::Model::read(ckpt)?;
+                    (m.config, m.layout.phases)
+                }
+                None => {
+                    let shots = brine::train::dataset::shots(a.data.as_deref().unwrap_or(Path::new(".")))?;
+                    // A count too large for the data is refused, naming the range, by the layout.
+                    let in_channels = shots.saturating_mul(a.time_phases);
+                    let config = Config {
+                        in_channels,
+                        out_channels: 1,
+                        widths: a.widths.clone(),
+                        attention: a.attention.parse()?,
+                        gates: a.gates,
+                    };
+                    (config, a.time_phases)
+                }
             };
             let spec = RunSpec {
                 epochs: a.epochs.unwrap_or(20),
@@ -420,6 +429,7 @@ fn train(a: TrainArgs) -> Result<bool> {
                 online: a.online,
                 flip: a.flip,
                 from: a.from.clone(),
+                time_phases,
                 backend: a.backend.unwrap_or(BackendChoice::Auto),
                 ..RunSpec::new(a.data.clone().unwrap_or_default(), config)
             };
