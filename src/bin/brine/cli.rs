@@ -204,7 +204,8 @@ pub(crate) enum Command {
         batch: usize,
         #[arg(long, default_value_t = 1e-3)]
         lr: f32,
-        /// As `brine train --loss`: l1, mse, edge, ssim joined by +, each optionally W*term (l1+ssim, l1+4*ssim).
+        /// As `brine train --loss`: l1, mse, edge, ssim joined by +, each optionally W*term
+        /// (l1+ssim, l1+4*ssim).
         #[arg(long, default_value = "l1")]
         loss: String,
         /// The first seed (initial weights and batch order).
