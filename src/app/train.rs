@@ -58,12 +58,8 @@ pub struct RunSpec {
     #[serde(default)]
     pub from: Option<PathBuf>,
     /// Time phases per shot (`Layout::phases`): the network takes shots × phases channels.
-    #[serde(default = "one")]
+    #[serde(default = "crate::train::layout::one_phase")]
     pub time_phases: usize,
-}
-
-fn one() -> usize {
-    1
 }
 
 impl RunSpec {

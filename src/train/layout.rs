@@ -26,11 +26,12 @@ pub struct Layout {
     pub h: usize,
     pub w: usize,
     /// Time phases per shot (see the module's note); 1 in checkpoints from before them.
-    #[serde(default = "one")]
+    #[serde(default = "one_phase")]
     pub phases: usize,
 }
 
-fn one() -> usize {
+/// The phases of layouts (and runs) recorded before there were phases.
+pub fn one_phase() -> usize {
     1
 }
 
