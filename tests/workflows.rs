@@ -758,3 +758,40 @@ fn mirror_averages_with_the_prediction_from_the_mirrored_gathers() {
         "--mirror applies to the network's prediction",
     );
 }
+
+#[test]
+fn training_for_a_time_budget_stops_and_resumes_on_its_clock() {
+    let data = dataset();
+    let run = tmp("seconds").join("run");
+    let mut args = train_args(s(data), s(&run), "cpu", "1000");
+    args.retain(|a| *a != "--epochs" && *a != "1000");
+    args.extend(["--seconds", "1.5", "--schedule", "cosine"]);
+    ok(&args);
+    let col = |run: &Path, k: usize| -> Vec<f64> {
+        metrics_rows(run).iter().map(|r| r.split(',').nth(k).unwrap().parse().unwrap()).collect()
+    };
+    let (lr, secs) = (col(&run, 4), col(&run, 5));
+    // It stops after the epoch that ends past the budget, not before, and not later.
+    let total: f64 = secs.iter().sum();
+    assert!(total >= 1.5 && total - secs.last().unwrap() < 1.5, "{secs:?}");
+    assert!(lr.len() >= 2 && lr[0] == 3e-3 && lr.windows(2).all(|w| w[1] < w[0]), "{lr:?}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    assert_eq!(json["budget_s"], 1.5);
+    // Its budget is spent: resuming trains nothing until --seconds gives it more.
+    let said = ok(&["train", "--resume", s(&run)]);
+    assert!(said.contains("budget is spent"), "{said}");
+    assert_eq!(col(&run, 4).len(), lr.len());
+    ok(&["train", "--resume", s(&run), "--seconds", "3"]);
+    let more = col(&run, 4);
+    assert!(more.len() > lr.len(), "{more:?}");
+    // The schedule goes on from the time already trained: it does not start over.
+    assert!(more[lr.len()] < 3e-3 * 0.9 && more[lr.len()..].windows(2).all(|w| w[1] < w[0]), "{more:?}");
+    for bad in ["0", "-1", "nan", "inf"] {
+        let out = tmp(&format!("seconds-{bad}")).join("run");
+        let mut args = train_args(s(data), s(&out), "cpu", "2");
+        args.extend(["--seconds", bad]);
+        fails(&args, "time budget");
+        assert!(!out.join("run.json").exists(), "nothing written for --seconds {bad}");
+    }
+}

@@ -240,7 +240,6 @@ pub fn run(
     runner.set_metadata(model.metadata());
     let spec_json = serde_json::to_string_pretty(spec).expect("spec serialises");
     write_file_atomic(&run.join("run.json"), spec_json.as_bytes())?;
-    let budget = spec.budget_s.map(|s| (std::time::Instant::now(), std::time::Duration::from_secs_f64(s)));
     let opts = Options {
         epochs: spec.epochs,
         batch: spec.batch,
@@ -249,7 +248,7 @@ pub fn run(
         seed: spec.seed,
         loss,
         progress,
-        budget,
+        budget_s: spec.budget_s,
         flip: spec.flip.then_some(layout),
     };
     let outcome = fit::fit(&mut runner, train.as_ref(), &val, &opts, run, rows, stop)?;

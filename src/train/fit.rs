@@ -102,9 +102,10 @@ pub struct Options {
     pub seed: u64,
     pub loss: LossKind,
     pub progress: bool,
-    /// A time budget: (start, length). Training stops after the epoch that ends past it,
-    /// and a cosine schedule decays over the budget's time instead of over the epochs.
-    pub budget: Option<(Instant, Duration)>,
+    /// A time budget in seconds, counted as the epochs' `seconds` in `metrics.csv` (so a
+    /// resumed run counts the time it trained before). Training stops after the epoch that
+    /// ends past it, and a cosine schedule decays over it instead of over the epochs.
+    pub budget_s: Option<f64>,
     /// Flip each training sample left to right with probability ½ (`Layout::flip`; only
     /// for mirror-symmetric acquisitions).
     pub flip: Option<super::layout::Layout>,
@@ -118,6 +119,7 @@ pub struct EpochRow {
     pub val_loss: f64,
     pub val_mae: f64,
     pub lr: f32,
+    /// The epoch's wall time: training, validation and saving.
     pub seconds: f64,
     /// Mean wall-clock milliseconds of one training step (validation not included).
     pub step_ms: f64,
@@ -128,7 +130,7 @@ pub const METRICS_HEADER: &str = "epoch,train_loss,val_loss,val_mae,lr,seconds,s
 impl EpochRow {
     fn csv(&self) -> String {
         format!(
-            "{},{:.6e},{:.6e},{:.6e},{:.3e},{:.2},{:.3}",
+            "{},{:.6e},{:.6e},{:.6e},{:.3e},{:.3},{:.3}",
             self.epoch, self.train_loss, self.val_loss, self.val_mae, self.lr, self.seconds, self.step_ms
         )
     }
@@ -278,12 +280,15 @@ pub fn fit(
     let steps = train.samples() / b;
     let mut work: Option<GpuWork> = None;
     let mut best = rows.iter().map(|r| r.val_loss).fold(f64::INFINITY, f64::min);
+    let mut since = Instant::now();
     for epoch in rows.len()..opts.epochs {
+        let spent = spent_s(&rows);
+        if opts.budget_s.is_some_and(|b| spent >= b) {
+            break;
+        }
         let started = Instant::now();
-        let lr = match (opts.schedule, opts.budget) {
-            (Schedule::Cosine, Some((start, length))) => {
-                cosine(opts.lr, (start.elapsed().as_secs_f64() / length.as_secs_f64().max(1e-9)).min(1.0) as f32)
-            }
+        let lr = match (opts.schedule, opts.budget_s) {
+            (Schedule::Cosine, Some(b)) => cosine(opts.lr, (spent / b).min(1.0) as f32),
             (schedule, _) => schedule.lr(opts.lr, epoch, opts.epochs),
         };
         runner.set_lr(lr);
@@ -365,26 +370,25 @@ pub fn fit(
                 started.elapsed().as_secs_f64()
             );
         }
-        rows.push(EpochRow {
-            epoch,
-            train_loss,
-            val_loss,
-            val_mae,
-            lr,
-            seconds: started.elapsed().as_secs_f64(),
-            step_ms,
-        });
         runner.save(&run.join("last.safetensors"))?;
         if val_loss < best {
             best = val_loss;
             runner.save(&run.join("best.safetensors"))?;
         }
+        // The epoch's whole wall time (since the last one ended), as metrics.csv keeps it,
+        // so a time budget counts the same seconds now and when the run resumes.
+        let seconds = format!("{:.3}", since.elapsed().as_secs_f64()).parse().unwrap_or(0.0);
+        since = Instant::now();
+        rows.push(EpochRow { epoch, train_loss, val_loss, val_mae, lr, seconds, step_ms });
         write_metrics(run, &rows)?;
-        if opts.budget.is_some_and(|(start, length)| start.elapsed() >= length) {
-            break;
-        }
     }
     Ok(Outcome { rows, interrupted: false, gpu_work: work })
+}
+
+/// The seconds a run has trained: its epochs' `seconds`, in order (the sum a resumed run
+/// reads back from metrics.csv).
+pub fn spent_s(rows: &[EpochRow]) -> f64 {
+    rows.iter().map(|r| r.seconds).sum()
 }
 
 fn progress_bar(show: bool, steps: u64, epoch: usize, epochs: usize) -> indicatif::ProgressBar {

@@ -424,9 +424,15 @@ pub(crate) struct TrainArgs {
     pub(crate) gates: bool,
     #[arg(long, default_value = "32,64,128,256", value_delimiter = ',')]
     pub(crate) widths: Vec<usize>,
-    /// Epochs in all (default 20; with --resume: the run's own, or more to extend it).
+    /// Epochs in all (default 20, or 1000 as a cap beside --seconds; with --resume: the run's
+    /// own, or more to extend it).
     #[arg(long)]
     pub(crate) epochs: Option<usize>,
+    /// A wall-time budget: training stops after the epoch that ends past this many seconds,
+    /// and a cosine schedule decays over the time rather than the epochs (with --resume: the
+    /// run's own budget, counting the time it has trained, or a new total).
+    #[arg(long, allow_negative_numbers = true)]
+    pub(crate) seconds: Option<f64>,
     #[arg(long, default_value_t = 16)]
     pub(crate) batch: usize,
     #[arg(long, default_value_t = 1e-3)]
@@ -485,8 +491,8 @@ pub(crate) struct TrainArgs {
     /// Run directory: run.json, metrics.csv, best and last checkpoints.
     #[arg(long, default_value = "run")]
     pub(crate) out: PathBuf,
-    /// Continue the run in this directory as its run.json describes it (--epochs may extend
-    /// it, --backend move it; the other flags cannot change a run).
+    /// Continue the run in this directory as its run.json describes it (--epochs and --seconds
+    /// may extend it, --backend move it; the other flags cannot change a run).
     #[arg(long, conflicts_with_all = [
         "data", "attention", "gates", "widths", "batch", "lr", "loss", "schedule", "weight_decay", "seed",
         "val_every", "limit", "out", "stream", "online", "flip", "from", "time_phases",

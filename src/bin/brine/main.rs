@@ -372,7 +372,8 @@ fn train(a: TrainArgs) -> Result<bool> {
     let (spec, dir, resume) = match &a.resume {
         Some(dir) => {
             let mut spec = read_spec(dir)?;
-            let done = brine::train::fit::read_metrics(dir)?.len();
+            let rows = brine::train::fit::read_metrics(dir)?;
+            let done = rows.len();
             if done == 0 && dir.join("last.safetensors").exists() {
                 anyhow::bail!(
                     "{}: holds last.safetensors but no metrics.csv rows, so the epochs done are unknown; \
@@ -387,7 +388,16 @@ fn train(a: TrainArgs) -> Result<bool> {
                 Some(e) => spec.epochs = e,
                 None => {}
             }
-            if done >= spec.epochs {
+            if a.seconds.is_some() {
+                spec.budget_s = a.seconds;
+            }
+            let spent = brine::train::fit::spent_s(&rows);
+            if let Some(b) = spec.budget_s.filter(|&b| spent >= b) {
+                println!(
+                    "{}: its {b} s budget is spent ({spent:.0} s); give --seconds to train further",
+                    dir.display()
+                );
+            } else if done >= spec.epochs {
                 println!("{}: all {done} epochs are done; give --epochs to train further", dir.display());
             } else {
                 println!("resuming {} at epoch {} of {}", dir.display(), done + 1, spec.epochs);
@@ -416,7 +426,9 @@ fn train(a: TrainArgs) -> Result<bool> {
                 }
             };
             let spec = RunSpec {
-                epochs: a.epochs.unwrap_or(20),
+                // Beside a time budget the epochs are only a cap.
+                epochs: a.epochs.unwrap_or(if a.seconds.is_some() { 1000 } else { 20 }),
+                budget_s: a.seconds,
                 batch: a.batch,
                 lr: a.lr,
                 weight_decay: a.weight_decay,
