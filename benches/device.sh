@@ -1,18 +1,20 @@
 #!/bin/bash
 # One prepared run on a machine with a hardware GPU, for the `device` tool's 15 minutes:
 # brine's training step beside PyTorch's on the same GPU, then the inversion recipe at GPU
-# scale (synthesis on the GPU sized by a measured rate, training for a time budget, eval on
-# 256 held-out samples beside the shipped model). Every stage has its own time limit and
-# its log lands in $OUT, so a stage that fails or runs long costs only its own numbers.
+# scale (256 test samples synthesised on the GPU and timed for the rate, a training set sized
+# by it, training for a time budget, both the result and the shipped model scored on the
+# test samples). Every stage has its own time limit and its log lands in $OUT, so a stage
+# that fails or runs long costs only its own numbers.
 #
 #   benches/device.sh prepare     # here: release build, binary and PyTorch anchor into .carry/,
 #                                 # Vulkan loader packages into .gl/ (both git-ignored)
 #   benches/device.sh run         # there, in the repository root (carry .carry and .gl):
 #     for f in .gl/*.deb; do dpkg -x $f /; done; ldconfig; benches/device.sh run
 #
-# Sizes and limits (seconds) come from the environment; the defaults fit one 600 s command:
-#   BACKEND=gpu WIDTHS=16,32,64,128 TRAIN_S=170 SYNTH_S=80 MAX_TRAIN=20000 TEST=256
-#   BATCH=16 LR=2e-3 PRESET=openfwi PILOT=250 (samples timed for the rate; also the file size)
+# Sizes and limits (seconds) come from the environment; the defaults fit one 600 s command
+# (DEADLINE: training is cut short so that the run ends by then):
+#   DEADLINE=570 BACKEND=gpu WIDTHS=16,32,64,128 TRAIN_S=170 SYNTH_S=80 MAX_TRAIN=20000 TEST=256
+#   BATCH=16 LR=2e-3 PRESET=openfwi PER_FILE=250
 #   BENCH_ARGS= (extra flags for `brine bench step`: its default shapes are PyTorch's "bench")
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,8 +40,8 @@ run() {
     local out=${OUT:-$here/device-out}
     local backend=${BACKEND:-gpu} widths=${WIDTHS:-16,32,64,128} train_s=${TRAIN_S:-170}
     local synth_s=${SYNTH_S:-80} max_train=${MAX_TRAIN:-20000} test=${TEST:-256}
-    local batch=${BATCH:-16} lr=${LR:-2e-3} preset=${PRESET:-openfwi} pilot_n=${PILOT:-250}
-    local brine=${BRINE:-$carry/brine} work=${WORK:-/tmp/brine-device}
+    local batch=${BATCH:-16} lr=${LR:-2e-3} preset=${PRESET:-openfwi} per_file=${PER_FILE:-250}
+    local brine=${BRINE:-$carry/brine} work=${WORK:-/tmp/brine-device} deadline=${DEADLINE:-570}
     rm -rf "$work"
     mkdir -p "$out" "$work"
     local summary=$out/summary.txt
@@ -56,47 +58,58 @@ run() {
         [ $rc = 0 ] || grep -v XDG_RUNTIME_DIR "$work/$name.log" | tail -2 | sed 's/^/    /' >> "$summary"
         return $rc
     }
+    # The NVIDIA driver's Vulkan and EGL files where the device README says they are.
+    local icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+    [ -f "$icd" ] && export VK_DRIVER_FILES=$icd \
+        __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
     note "brine device run: $(date -u +%FT%TZ), backend $backend"
     command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader >> "$summary"
 
     # 1. The training step, brine then PyTorch on the same GPU (PyTorch's --quick: fp32, tf32).
     # shellcheck disable=SC2086
-    stage bench_step 90 "$brine" bench step --backend "$backend" --attention cbam --iters 10 ${BENCH_ARGS:-}
+    stage bench_step 60 "$brine" bench step --backend "$backend" --attention cbam --iters 10 ${BENCH_ARGS:-}
     grep -E "adapter|ms per step|inference|dispatch|submission" "$work/bench_step.log" >> "$summary"
-    stage torch_step 90 python3 "$carry/torch_step_bench.py" --quick
+    stage torch_step 75 python3 "$carry/torch_step_bench.py" --quick
     grep -E "^(device|bench) " "$work/torch_step.log" >> "$summary"
 
-    # 2. Synthesis rate on a pilot file, then a training set sized to SYNTH_S at that rate.
-    local pilot=$work/pilot
+    # 2. The test set first, timed for the synthesis rate; then a training set sized to
+    #    SYNTH_S at that rate (a quarter of it if that overruns: the rate was misjudged).
     local t0=$SECONDS
-    stage synth_pilot 60 "$brine" synth --preset "$preset" --count "$pilot_n" --per-file "$pilot_n" --seed 5 \
-        --backend "$backend" --quiet --out "$pilot"
-    local pilot_s=$((SECONDS - t0 > 0 ? SECONDS - t0 : 1))
-    local rate=$((pilot_n / pilot_s))
-    note "synthesis: about $rate samples/s ($pilot_n in $pilot_s s, start-up included)"
+    stage synth_test 90 "$brine" synth --preset "$preset" --count "$test" --per-file "$test" \
+        --seed 99 --backend "$backend" --quiet --out "$work/test"
+    local took=$((SECONDS - t0 > 0 ? SECONDS - t0 : 1))
+    local rate=$((test / took > 0 ? test / took : 1))
+    note "synthesis: about $rate samples/s ($test in $took s, start-up included)"
     local n=$((rate * synth_s))
     n=$((n > max_train ? max_train : n))
-    n=$((n / pilot_n * pilot_n))
-    n=$((n < 2 * pilot_n ? 2 * pilot_n : n))
-    stage synth_test $((synth_s / 2 + 30)) "$brine" synth --preset "$preset" --count "$test" --per-file "$test" \
-        --seed 99 --backend "$backend" --quiet --out "$work/test"
+    n=$((n / per_file * per_file))
+    n=$((n < 2 * per_file ? 2 * per_file : n))
     local train=$work/train
-    if ! stage synth_train $((synth_s * 2)) "$brine" synth --preset "$preset" --count "$n" --per-file "$pilot_n" \
+    if ! stage synth_train $((synth_s * 2)) "$brine" synth --preset "$preset" --count "$n" --per-file "$per_file" \
         --seed 7 --backend "$backend" --quiet --out "$train"; then
-        # Ran past its limit (the rate was misjudged): train on the pilot rather than nothing.
-        train=$pilot n=$pilot_n
+        train=$work/train_small n=$((n / 4 / per_file * per_file > per_file ? n / 4 / per_file * per_file : per_file))
+        stage synth_train_small $((synth_s / 2 + 20)) "$brine" synth --preset "$preset" --count "$n" \
+            --per-file "$per_file" --seed 7 --backend "$backend" --quiet --out "$train"
     fi
-    note "training set: $n samples ($preset, wide salt, $(basename "$train")); test: $test samples (seed 99)"
+    note "training set: $n samples ($preset, wide salt, seed 7); test: $test samples (seed 99)"
 
-    # 3. The recipe for TRAIN_S seconds, then both networks on the test set.
-    stage train $((train_s + 90)) "$brine" train --data "$train" --attention cbam --gates --widths "$widths" \
-        --seconds "$train_s" --batch "$batch" --lr "$lr" --schedule cosine --loss l1 --backend "$backend" \
-        --out "$work/run"
-    tail -3 "$work/train.log" >> "$summary"
-    stage eval 60 "$brine" eval --checkpoint "$work/run/best.safetensors" --data "$work/test" \
+    # 3. The recipe for TRAIN_S seconds, or what the deadline leaves after loading and the
+    #    evaluations, then both networks on the test set.
+    local left=$((deadline - SECONDS - 150))
+    train_s=$((train_s < left ? train_s : left))
+    note "training for $train_s s"
+    if [ "$train_s" -ge 20 ]; then
+        stage train $((train_s + 60)) "$brine" train --data "$train" --attention cbam --gates --widths "$widths" \
+            --seconds "$train_s" --batch "$batch" --lr "$lr" --schedule cosine --loss l1 --backend "$backend" \
+            --out "$work/run"
+        tail -3 "$work/train.log" >> "$summary"
+    else
+        note "no time left to train"
+    fi
+    stage eval 45 "$brine" eval --checkpoint "$work/run/best.safetensors" --data "$work/test" \
         --backend "$backend" --out "$work/eval"
     grep -E "MAE|SSIM|baseline" "$work/eval.log" >> "$summary"
-    stage eval_shipped 60 "$brine" eval --checkpoint "$here/assets/model/openfwi_cbam_gates.safetensors" \
+    stage eval_shipped 45 "$brine" eval --checkpoint "$here/assets/model/openfwi_cbam_gates.safetensors" \
         --data "$work/test" --backend "$backend" --out "$work/eval_shipped"
     grep -E "MAE|SSIM" "$work/eval_shipped.log" >> "$summary"
 
