@@ -98,7 +98,7 @@ run() {
     local left=$((deadline - SECONDS - 150))
     train_s=$((train_s < left ? train_s : left))
     note "training for $train_s s"
-    if [ "$train_s" -ge 20 ]; then
+    if [ "$train_s" -ge 5 ]; then
         stage train $((train_s + 60)) "$brine" train --data "$train" --attention cbam --gates --widths "$widths" \
             --seconds "$train_s" --batch "$batch" --lr "$lr" --schedule cosine --loss l1 --backend "$backend" \
             --out "$work/run"
