@@ -80,14 +80,17 @@ run() {
     local took=$((SECONDS - t0 > 0 ? SECONDS - t0 : 1))
     local rate=$((test / took > 0 ? test / took : 1))
     note "synthesis: about $rate samples/s ($test in $took s, start-up included)"
-    local n=$((rate * synth_s))
-    n=$((n > max_train ? max_train : n))
-    n=$((n / per_file * per_file))
-    n=$((n < 2 * per_file ? 2 * per_file : n))
+    # whole_files N LEAST: N rounded down to whole files, at least LEAST.
+    whole_files() {
+        local v=$(($1 / per_file * per_file))
+        echo $((v < $2 ? $2 : v))
+    }
+    local n=$((rate * synth_s < max_train ? rate * synth_s : max_train))
+    n=$(whole_files "$n" $((2 * per_file)))
     local train=$work/train
     if ! stage synth_train $((synth_s * 2)) "$brine" synth --preset "$preset" --count "$n" --per-file "$per_file" \
         --seed 7 --backend "$backend" --quiet --out "$train"; then
-        train=$work/train_small n=$((n / 4 / per_file * per_file > per_file ? n / 4 / per_file * per_file : per_file))
+        train=$work/train_small n=$(whole_files $((n / 4)) "$per_file")
         stage synth_train_small $((synth_s / 2 + 20)) "$brine" synth --preset "$preset" --count "$n" \
             --per-file "$per_file" --seed 7 --backend "$backend" --quiet --out "$train"
     fi

@@ -52,7 +52,7 @@ impl Samples {
 pub enum Schedule {
     Constant,
     /// Cosine decay from the initial rate to zero over the run's epochs, or over its time
-    /// budget when it has one (`brine demo`'s).
+    /// budget when it has one (`brine demo`'s, `brine train --seconds`).
     Cosine,
     /// Multiply by `gamma` every `every` epochs.
     Step {
