@@ -130,7 +130,7 @@ pub const METRICS_HEADER: &str = "epoch,train_loss,val_loss,val_mae,lr,seconds,s
 impl EpochRow {
     fn csv(&self) -> String {
         format!(
-            "{},{:.6e},{:.6e},{:.6e},{:.3e},{:.3},{:.3}",
+            "{},{:.6e},{:.6e},{:.6e},{:.3e},{},{:.3}",
             self.epoch, self.train_loss, self.val_loss, self.val_mae, self.lr, self.seconds, self.step_ms
         )
     }
@@ -375,14 +375,20 @@ pub fn fit(
             best = val_loss;
             runner.save(&run.join("best.safetensors"))?;
         }
-        // The epoch's whole wall time (since the last one ended), as metrics.csv keeps it,
-        // so a time budget counts the same seconds now and when the run resumes.
-        let seconds = format!("{:.3}", since.elapsed().as_secs_f64()).parse().unwrap_or(0.0);
+        // The epoch's whole wall time (since the last one ended), to the millisecond as
+        // metrics.csv keeps it, so a time budget counts the same seconds now and on resume.
+        let seconds = to_millis(since.elapsed().as_secs_f64());
         since = Instant::now();
         rows.push(EpochRow { epoch, train_loss, val_loss, val_mae, lr, seconds, step_ms });
         write_metrics(run, &rows)?;
     }
     Ok(Outcome { rows, interrupted: false, gpu_work: work })
+}
+
+/// `s` rounded to the millisecond: a value that `{}` prints with at most three decimals,
+/// which parse back to the same f64.
+fn to_millis(s: f64) -> f64 {
+    (s * 1000.0).round() / 1000.0
 }
 
 /// The seconds a run has trained: its epochs' `seconds`, in order (the sum a resumed run
@@ -403,4 +409,24 @@ fn progress_bar(show: bool, steps: u64, epoch: usize, epochs: usize) -> indicati
     );
     bar.set_prefix(format!("{}/{epochs}", epoch + 1));
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_round_trip_through_metrics_csv() {
+        let mut x = 0.000_4_f64;
+        while x < 1e7 {
+            let row = EpochRow { epoch: 0, train_loss: 1.0, val_loss: 1.0, val_mae: 1.0, lr: 1e-3, seconds: to_millis(x), step_ms: 1.0 };
+            let text = row.csv();
+            let field = text.split(',').nth(5).unwrap();
+            let decimals = field.split('.').nth(1).map_or(0, str::len);
+            assert!(decimals <= 3, "{x} s written as {field}");
+            assert_eq!(EpochRow::parse(&text), Some(row), "{x} s");
+            assert!((to_millis(x) - x).abs() <= 0.000_5 + x * 1e-15, "{x} s rounded to {}", to_millis(x));
+            x = x * 1.37 + 0.000_7;
+        }
+    }
 }
