@@ -10,7 +10,7 @@ pub mod wave;
 pub type Shape4 = [usize; 4];
 
 fn positive(op: &str, what: &str, dims: &[usize]) -> Result<()> {
-    if dims.iter().any(|&d| d == 0) {
+    if dims.contains(&0) {
         return Err(Error::config(op, format!("{what} {dims:?} has a zero dimension")));
     }
     Ok(())

@@ -14,7 +14,7 @@ fn tmp(name: &str) -> PathBuf {
 /// A .npy file with a hand-written header, as numpy would write for other dtypes/orders.
 fn raw_npy(dict: &str, payload: &[u8]) -> Vec<u8> {
     let mut d = dict.to_string();
-    while (10 + d.len() + 1) % 64 != 0 {
+    while !(10 + d.len() + 1).is_multiple_of(64) {
         d.push(' ');
     }
     d.push('\n');
@@ -85,7 +85,7 @@ fn models_of_the_wrong_rank_are_refused() {
     npy::write(&p, &[2, 3, 4, 5], &vec![1.0; 120]).unwrap();
     let e = brine::data::shards::read_models(&p).unwrap_err().to_string();
     assert!(e.contains("3 channels"), "{e}");
-    npy::write(&p, &[4, 5], &vec![1.0; 20]).unwrap();
+    npy::write(&p, &[4, 5], &[1.0; 20]).unwrap();
     assert_eq!(brine::data::shards::read_models(&p).unwrap().1, 1);
 }
 

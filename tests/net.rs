@@ -267,7 +267,7 @@ fn non_finite_loss_names_the_step(device: &Device) {
     let before = runner.state().unwrap().store.params;
     runner.step(&bad, &target).unwrap();
     runner.step(&good, &target).unwrap();
-    let err = runner.losses().err().expect("NaN must be refused").to_string();
+    let err = runner.losses().expect_err("NaN must be refused").to_string();
     assert!(err.contains("step 3") && err.contains("NaN"), "{}: {err}", device.describe());
     assert_eq!(runner.state().unwrap().store.params, before, "{}: a bad step updated", device.describe());
     assert!(runner.losses().is_err(), "the error must stay");

@@ -102,7 +102,7 @@ fn chunks_split_long_channels() {
     assert_eq!(chunking(35), (1, 256));
     for m in [1, 2, 255, 256, 257, 8191, 8192, 8601, 24576, 90300, 16 * 384 * 320, 1 << 22] {
         let (chunks, chunk_len) = chunking(m);
-        assert!(chunks >= 1 && chunks <= 256 && chunk_len % 256 == 0, "m {m}");
+        assert!((1..=256).contains(&chunks) && chunk_len % 256 == 0, "m {m}");
         assert!(chunks * chunk_len >= m && (chunks - 1) * chunk_len < m, "m {m}");
     }
 }

@@ -149,7 +149,7 @@ fn kinks_follow_pytorch_on_gpu() {
         let c: Vec<_> = cases.iter().filter(|c| c.0 == a).collect();
         let mut x: Vec<f32> = c.iter().map(|c| c.1).collect();
         let mut want: Vec<f32> = c.iter().map(|c| c.3).collect();
-        while x.len() % 4 != 0 {
+        while !x.len().is_multiple_of(4) {
             x.push(x[0]);
             want.push(want[0]);
         }

@@ -251,7 +251,7 @@ fn plans_fill_the_workgroup() {
     for g in geoms {
         let p = plan(&g);
         assert_eq!(p.tile_x * p.split, 256, "{g:?}: {p:?}");
-        assert!(p.chunk_len % p.split == 0 && p.chunk_len / p.split <= 4096, "{g:?}: {p:?}");
+        assert!(p.chunk_len.is_multiple_of(p.split) && p.chunk_len / p.split <= 4096, "{g:?}: {p:?}");
         assert!(p.chunks * p.chunk_len >= g.r && (p.chunks - 1) * p.chunk_len < g.r, "{g:?}: {p:?}");
     }
     // Global pooling at the bench shape: a row per workgroup, each row in 4 chunks.

@@ -269,7 +269,7 @@ impl<'a> Sim<'a> {
         let g = &su.g;
         let band = g.band(0..g.nz);
         let (pa, pb) = st.p.split_at_mut(1);
-        let (cur, nxt) = if n % 2 == 0 { (&mut pa[0], &mut pb[0]) } else { (&mut pb[0], &mut pa[0]) };
+        let (cur, nxt) = if n.is_multiple_of(2) { (&mut pa[0], &mut pb[0]) } else { (&mut pb[0], &mut pa[0]) };
         if su.free {
             let (halo, rest) = cur.split_at_mut(g.h * g.s);
             mirror(g, halo, rest);

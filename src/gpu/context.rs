@@ -194,7 +194,7 @@ impl Context {
 
     /// Largest storage binding, in bytes.
     pub fn max_binding_bytes(&self) -> u64 {
-        (self.limits.max_storage_buffer_binding_size as u64).min(self.limits.max_buffer_size)
+        self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size)
     }
 
     /// Waits until the GPU has finished the submission `index` (and those before it), not

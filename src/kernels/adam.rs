@@ -100,7 +100,7 @@ pub fn record(
     };
     let groups = grid(p.len.div_ceil(PER_GROUP));
     let bufs = [p, grad, m, v, uniform, health];
-    if p.len % 4 == 0 {
+    if p.len.is_multiple_of(4) {
         r.dispatch(&STEP4, &Params { len: (p.len / 4) as u32, ..params }, &bufs, groups)
     } else {
         r.dispatch(&STEP, &Params { len: p.len as u32, ..params }, &bufs, groups)

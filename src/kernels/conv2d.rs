@@ -184,8 +184,8 @@ pub fn forward_entry(g: &Conv2d) -> &'static str {
 }
 
 fn forward_kernel(g: &Conv2d) -> &'static Kernel {
-    let hw_aligned = g.ho() * g.wo() % 4 == 0;
-    if g.kh == 1 && g.kw == 1 && g.stride == 1 && g.pad == 0 && g.ci % 4 == 0 && hw_aligned {
+    let hw_aligned = (g.ho() * g.wo()).is_multiple_of(4);
+    if g.kh == 1 && g.kw == 1 && g.stride == 1 && g.pad == 0 && g.ci.is_multiple_of(4) && hw_aligned {
         &FWD_1X1_V4
     } else if forward_tiling(g).nested {
         if hw_aligned { &FWD_TAPS_V4 } else { &FWD_TAPS }
@@ -227,7 +227,7 @@ pub fn weight_plan(g: &Conv2d) -> WeightPlan {
     let want = TARGET_GROUPS.div_ceil(tiles).min(k / MIN_CHUNK).min(by_memory).max(1);
     let (kernel, units, chunk) = if t.nested {
         let rows = g.n * g.ho();
-        let kernel = if g.wo() % 4 == 0 { &BWD_WEIGHT_ROWS_V4 } else { &BWD_WEIGHT_ROWS };
+        let kernel = if g.wo().is_multiple_of(4) { &BWD_WEIGHT_ROWS_V4 } else { &BWD_WEIGHT_ROWS };
         (kernel, rows, rows.div_ceil(want))
     } else {
         (&BWD_WEIGHT, k, k.div_ceil(want).next_multiple_of(t.bk))

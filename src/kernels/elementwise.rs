@@ -78,7 +78,7 @@ fn launch(r: &mut Recorder, pair: &Pair, mut p: Params, len: usize, bufs: &[&Gpu
         return Ok(());
     }
     let groups = grid(len.div_ceil(PER_GROUP));
-    if len % 4 == 0 && p.chunk % 4 == 0 && p.stride % 4 == 0 && p.offset % 4 == 0 {
+    if len.is_multiple_of(4) && p.chunk.is_multiple_of(4) && p.stride.is_multiple_of(4) && p.offset.is_multiple_of(4) {
         p.len = (len / 4) as u32;
         p.chunk /= 4;
         p.stride /= 4;

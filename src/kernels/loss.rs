@@ -75,7 +75,7 @@ pub fn backward(r: &mut Recorder, l: Loss, x: &GpuTensor, t: &GpuTensor, dy: &Gp
     let dx = r.zeros(op, "dx", x.len)?;
     let p = Params { kind: kind(l), scale: scale(l, x.len) as f32, ..Default::default() };
     let groups = grid(x.len.div_ceil(PER_GROUP));
-    if x.len % 4 == 0 {
+    if x.len.is_multiple_of(4) {
         r.dispatch(&BWD4, &Params { len: (x.len / 4) as u32, ..p }, &[x, t, dy, &dx], groups)?;
     } else {
         r.dispatch(&BWD, &Params { len: x.len as u32, ..p }, &[x, t, dy, &dx], groups)?;

@@ -26,10 +26,9 @@ pub fn parameters(params: &[(String, Vec<usize>)], seed: u64) -> BTreeMap<String
         let values = if is_batchnorm(name) {
             vec![if name.ends_with(".weight") { 1.0 } else { 0.0 }; len]
         } else {
-            let weight = if name.ends_with(".bias") {
-                shapes.get(format!("{}.weight", &name[..name.len() - 5]).as_str()).copied().unwrap_or(shape)
-            } else {
-                shape
+            let weight = match name.strip_suffix(".bias") {
+                Some(stem) => shapes.get(format!("{stem}.weight").as_str()).copied().unwrap_or(shape),
+                None => shape,
             };
             let bound = 1.0 / (fan_in(weight).max(1) as f64).sqrt();
             (0..len).map(|_| ((2.0 * rng.uniform() - 1.0) * bound) as f32).collect()

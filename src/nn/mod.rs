@@ -141,7 +141,7 @@ impl Config {
             ));
         }
         let f = 1usize << (self.widths.len() - 1);
-        if x[0] == 0 || x[2] == 0 || x[3] == 0 || x[2] % f != 0 || x[3] % f != 0 {
+        if x[0] == 0 || x[2] == 0 || x[3] == 0 || !x[2].is_multiple_of(f) || !x[3].is_multiple_of(f) {
             return Err(Error::shape(
                 "AttnUNet",
                 "input",

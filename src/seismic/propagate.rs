@@ -279,7 +279,7 @@ impl Plan {
             wr: wr as u32,
             frame: self.frame as u32,
             half: (order / 2) as u32,
-            slot: if n % self.keep_every == 0 { (n / self.keep_every) as u32 } else { NO_SLOT },
+            slot: if n.is_multiple_of(self.keep_every) { (n / self.keep_every) as u32 } else { NO_SLOT },
             nt_out: self.samples as u32,
             free_surface: self.acq.free_surface as u32,
             prof_stride: self.prof_stride() as u32,
