@@ -419,7 +419,15 @@ mod tests {
     fn seconds_round_trip_through_metrics_csv() {
         let mut x = 0.000_4_f64;
         while x < 1e7 {
-            let row = EpochRow { epoch: 0, train_loss: 1.0, val_loss: 1.0, val_mae: 1.0, lr: 1e-3, seconds: to_millis(x), step_ms: 1.0 };
+            let row = EpochRow {
+                epoch: 0,
+                train_loss: 1.0,
+                val_loss: 1.0,
+                val_mae: 1.0,
+                lr: 1e-3,
+                seconds: to_millis(x),
+                step_ms: 1.0,
+            };
             let text = row.csv();
             let field = text.split(',').nth(5).unwrap();
             let decimals = field.split('.').nth(1).map_or(0, str::len);
